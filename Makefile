@@ -1,0 +1,28 @@
+# Everything starts from a fresh machine with only Python 3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export NO_MKDOCS_2_WARNING := 1
+
+.PHONY: docs test serve bench clean deploy
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+docs: $(STAMP)
+	$(BIN)/stabreport build --strict
+	$(BIN)/mkdocs build --strict --quiet
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+serve: $(STAMP)
+	$(BIN)/stabreport build
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+clean:
+	-$(BIN)/stabreport clean
+	rm -rf site docs/generated .stabreport-cache test-output

@@ -1,0 +1,3 @@
+"""stabreport: why gradients vanish or explode, measured over many seeded runs."""
+
+__version__ = "0.1.0"

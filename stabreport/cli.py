@@ -1,0 +1,115 @@
+"""The command line: a thin layer over the library that maps errors to exit codes."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from . import __version__
+from .engine import run_setting, validate_run_options
+from .errors import ConfigError, StabreportError
+from .experiments import EXPERIMENTS, METRIC_LABELS, METRICS, get_experiment
+from .formatting import pow10
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stabreport", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"stabreport {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    commands.add_parser("list", help="every experiment and its parameters")
+
+    run = commands.add_parser("run", help="run one setting and print its results")
+    run.add_argument("experiment", help="one of " + ", ".join(EXPERIMENTS))
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a parameter (repeatable)")
+    run.add_argument("--runs", type=_non_negative_int, help="independent runs (default: per experiment)")
+    run.add_argument("--seed", type=_non_negative_int, default=0, help="integer seed (default 0)")
+    run.add_argument("--json", action="store_true", help="print exactly one JSON object")
+
+    _add_build_commands(commands)
+    return parser
+
+
+def _add_build_commands(commands: argparse._SubParsersAction) -> None:
+    build = commands.add_parser("build", help="run every setting of the report and render docs/")
+    build.add_argument("--config", default=None, help="report config (default: ./stabreport.yml if present)")
+    build.add_argument("--root", default=".", help="project root holding templates/ and docs/")
+    build.add_argument("--no-cache", action="store_true", help="recompute every setting")
+    build.add_argument("--strict", action="store_true", help="fail when a claim of the site does not hold")
+    commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
+        "--root", default=".", help="project root")
+
+
+def cmd_list() -> None:
+    for experiment in EXPERIMENTS.values():
+        print(f"{experiment.name}: {experiment.summary}")
+        print(f"  runs: default {experiment.default_runs}")
+        for p in experiment.params:
+            print(f"  {p.name} ({p.type_name}, default {p.default!r}): {p.help}; allowed: {p.allowed}")
+        print()
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    experiment = get_experiment(args.experiment)
+    params = experiment.canonical_params(experiment.parse_overrides(args.set), "--set: ")
+    runs = experiment.default_runs if args.runs is None else args.runs
+    validate_run_options(runs, args.seed, "--")
+    result = run_setting(experiment, params, runs, args.seed)
+    if args.json:
+        print(json.dumps(result.to_json()))
+        return
+    summary = result.summary
+    print(f"experiment  {experiment.name}")
+    print("params      " + " ".join(f"{k}={v}" for k, v in params.items()))
+    print(f"seed        {args.seed}")
+    print(f"runs        {runs}")
+    print()
+    print(f"{'per-run statistic':<26}{'median':>10}{'5 %':>10}{'95 %':>10}")
+    for name in METRICS:
+        q05, q50, q95 = np.quantile(result.metrics[name], [0.05, 0.5, 0.95])
+        print(f"{METRIC_LABELS[name]:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
+    print()
+    print(f"mean over runs of mean |M_ij| (the lecture's statistic): {pow10(summary.log10_of_mean)}"
+          f"  (log10 {summary.log10_of_mean:.3f})")
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    from .build import build_report  # imported lazily: matplotlib and jinja2 are slow to load
+
+    build_report(root=args.root, config_path=args.config, use_cache=not args.no_cache,
+                 strict=args.strict)
+
+
+def cmd_clean(args: argparse.Namespace) -> None:
+    from .build import clean
+
+    clean(args.root)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        {"list": lambda: cmd_list(), "run": lambda: cmd_run(args),
+         "build": lambda: cmd_build(args), "clean": lambda: cmd_clean(args)}[args.command]()
+    except StabreportError as error:
+        print(f"stabreport: error: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0

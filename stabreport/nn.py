@@ -1,0 +1,120 @@
+"""Activations with their derivatives, and weight initialisers.
+
+Everything here is plain numpy. Each activation and initialiser is declared once, in a registry
+that also feeds parameter validation, `stabreport list` and the method page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    formula: str  # LaTeX, for the site
+    fn: Callable[[Array], Array]
+    derivative: Callable[[Array], Array]
+    # phi(c x) = c phi(x) for c > 0: the forward vector may then be renormalised freely,
+    # because phi'(c x) = phi'(x) and the Jacobian does not depend on the vector's length.
+    positively_homogeneous: bool
+
+
+def _sigmoid(x: Array) -> Array:
+    # tanh form: no overflow for large |x|, unlike 1 / (1 + exp(-x)).
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _sigmoid_derivative(x: Array) -> Array:
+    s = _sigmoid(x)
+    return s * (1.0 - s)
+
+
+def _scaled_sigmoid(x: Array) -> Array:
+    # 4 sigmoid(x) - 2 == 2 tanh(x / 2), written in the form that keeps full precision near 0.
+    return 2.0 * np.tanh(0.5 * x)
+
+
+def _scaled_sigmoid_derivative(x: Array) -> Array:
+    t = np.tanh(0.5 * x)
+    return 1.0 - t * t
+
+
+def _tanh_derivative(x: Array) -> Array:
+    t = np.tanh(x)
+    return 1.0 - t * t
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0),
+                   lambda x: (x > 0).astype(x.dtype), positively_homogeneous=True),
+        Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, _sigmoid_derivative,
+                   positively_homogeneous=False),
+        Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
+                   _scaled_sigmoid_derivative, positively_homogeneous=False),
+        Activation("tanh", r"\tanh x", np.tanh, _tanh_derivative, positively_homogeneous=False),
+        Activation("linear", r"x", lambda x: x, lambda x: np.ones_like(x),
+                   positively_homogeneous=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Initialiser:
+    name: str
+    description: str
+    uses_scale: bool
+    # Standard deviation of one weight entry for a square fan_in = fan_out = width layer.
+    std: Callable[[int, float | None], float]
+    sample: Callable[[np.random.Generator, int, int, float | None], Array]
+
+
+def _normal(std_of: Callable[[int, float | None], float]):
+    def sample(rng: np.random.Generator, batch: int, width: int, scale: float | None) -> Array:
+        w = rng.standard_normal((batch, width, width))
+        w *= std_of(width, scale)
+        return w
+    return sample
+
+
+def _xavier_uniform(rng: np.random.Generator, batch: int, width: int, scale: float | None) -> Array:
+    bound = np.sqrt(6.0 / (width + width))
+    return rng.uniform(-bound, bound, size=(batch, width, width))
+
+
+def _orthogonal(rng: np.random.Generator, batch: int, width: int, scale: float | None) -> Array:
+    # Haar-distributed orthogonal matrices: QR of a Gaussian matrix with the signs of R's
+    # diagonal moved into Q (Mezzadri 2007); without the fix Q is not uniformly distributed.
+    q, r = np.linalg.qr(rng.standard_normal((batch, width, width)))
+    signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
+    signs[signs == 0] = 1.0
+    return q * signs[:, None, :]
+
+
+def _scale_std(width: int, scale: float | None) -> float:
+    assert scale is not None
+    return scale
+
+
+INITIALISERS: dict[str, Initialiser] = {
+    i.name: i
+    for i in (
+        Initialiser("normal", "N(0, scale²)", True, _scale_std, _normal(_scale_std)),
+        Initialiser("xavier_uniform", "U(−a, a), a = √(6 / (fan_in + fan_out))", False,
+                    lambda k, s: np.sqrt(2.0 / (k + k)), _xavier_uniform),
+        Initialiser("xavier_normal", "N(0, 2 / (fan_in + fan_out))", False,
+                    lambda k, s: np.sqrt(2.0 / (k + k)), _normal(lambda k, s: np.sqrt(2.0 / (k + k)))),
+        Initialiser("he_normal", "N(0, 2 / fan_in)", False,
+                    lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k))),
+        Initialiser("lecun_normal", "N(0, 1 / fan_in)", False,
+                    lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k))),
+        Initialiser("orthogonal", "Haar-random orthogonal matrix (gain 1)", False,
+                    lambda k, s: np.sqrt(1.0 / k), _orthogonal),
+    )
+}

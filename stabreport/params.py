@@ -1,0 +1,70 @@
+"""Declarations of experiment parameters: type, default, allowed values, help.
+
+One declaration produces the validation, the error message, `stabreport list` and the
+parameter table on the method page (the scikit-learn habit).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type  # int, float or str
+    default: Any
+    help: str
+    minimum: float | None = None  # inclusive for int, exclusive for float
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def allowed(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.kind is int:
+            return f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer"
+        if self.minimum is not None:
+            return f"a finite number > {self.minimum:g}"
+        return "a finite number"
+
+    @property
+    def type_name(self) -> str:
+        return {int: "int", float: "float", str: "str"}[self.kind]
+
+    def _reject(self, value: Any, where: str) -> ConfigError:
+        return ConfigError(f"{where}parameter '{self.name}' got {value!r}; allowed: {self.allowed}")
+
+    def parse(self, text: str, where: str = "") -> Any:
+        """Convert command-line text (from --set KEY=VALUE) and validate it."""
+        if self.kind is str:
+            return self.validate(text, where)
+        try:
+            value = int(text) if self.kind is int else float(text)
+        except ValueError:
+            raise self._reject(text, where) from None
+        return self.validate(value, where)
+
+    def validate(self, value: Any, where: str = "") -> Any:
+        """Validate a typed value (from YAML or Python) and return it in canonical form."""
+        if self.kind is str:
+            if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise self._reject(value, where)
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self._reject(value, where)
+        if self.kind is int:
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise self._reject(value, where)
+                value = int(value)
+            if self.minimum is not None and value < self.minimum:
+                raise self._reject(value, where)
+            return value
+        value = float(value)
+        if not math.isfinite(value) or (self.minimum is not None and value <= self.minimum):
+            raise self._reject(value, where)
+        return value

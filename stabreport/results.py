@@ -1,0 +1,74 @@
+"""Results: plain immutable data with the parameters that made them attached."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .experiments import METRICS
+
+
+def log10_mean_of_pow10(log10_values: np.ndarray) -> float:
+    """log10 of the arithmetic mean of 10**x, computed without ever forming 10**x."""
+    top = float(np.max(log10_values))
+    return top + float(np.log10(np.mean(10.0 ** (log10_values - top))))
+
+
+@dataclass(frozen=True)
+class Summary:
+    log10_of_mean: float  # log10 of the mean over runs of mean|M_ij|: the lecture's statistic
+    median: float
+    q05: float
+    q95: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"log10_of_mean": self.log10_of_mean, "median": self.median,
+                "q05": self.q05, "q95": self.q95}
+
+
+@dataclass(frozen=True)
+class Result:
+    experiment: str
+    params: Mapping[str, Any]
+    seed: int
+    runs: int
+    metrics: Mapping[str, np.ndarray]  # per-run log10 values, each of shape (runs,)
+    trajectory: np.ndarray  # (runs, steps + 1), float32 log10 mean |M_ij| after each step
+    elapsed: float = field(default=0.0, compare=False)  # seconds; 0 when read from the cache
+    cached: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for array in (*self.metrics.values(), self.trajectory):
+            array.flags.writeable = False
+
+    @property
+    def log10_mean_abs(self) -> np.ndarray:
+        return self.metrics["log10_mean_abs"]
+
+    @property
+    def summary(self) -> Summary:
+        x = self.log10_mean_abs
+        q05, median, q95 = np.quantile(x, [0.05, 0.5, 0.95])
+        return Summary(log10_mean_of_pow10(x), float(median), float(q05), float(q95))
+
+    def grouped_log10_of_mean(self, group: int) -> np.ndarray:
+        """The lecture's statistic, once per consecutive group of `group` runs (the lecture
+        averages mean|J_ij| over 10 networks); incomplete trailing groups are dropped."""
+        x = self.log10_mean_abs
+        n = len(x) // group
+        if n == 0:
+            return np.empty(0)
+        return np.array([log10_mean_of_pow10(x[i * group:(i + 1) * group]) for i in range(n)])
+
+    def trajectory_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> np.ndarray:
+        """(len(qs), steps + 1) quantiles over runs of log10 mean|M_ij| after each step."""
+        return np.quantile(self.trajectory.astype(np.float64), qs, axis=0)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"experiment": self.experiment, "params": dict(self.params),
+                               "seed": self.seed, "runs": self.runs}
+        for name in METRICS:
+            out[name] = [float(v) for v in self.metrics[name]]
+        out["summary"] = self.summary.as_dict()
+        return out

@@ -1,0 +1,89 @@
+import pytest
+
+from stabreport.config import load_report
+from stabreport.errors import ConfigError
+
+
+def test_default_report_holds_every_lecture_setting():
+    report = load_report()
+    ids = {s.id for s in report.settings}
+    assert {"products-scale-0.5", "products-scale-0.7", "relu-xavier-uniform", "relu-he-normal"} <= ids
+    scales = lambda section: sorted(s.params["scale"] for s in report.settings if s.section == section)
+    for section in ("relu-normal", "sigmoid", "scaled-sigmoid"):
+        assert scales(section) == [0.1, 0.2, 0.4, 0.8]
+    assert len(ids) == len(report.settings)
+
+
+def test_override_changes_seed_runs_and_adds_settings_and_sections():
+    report = load_report(text="""
+seed: 7
+sections:
+  - id: relu-normal
+    runs: 30
+    settings:
+      - {id: relu-normal-0.3, params: {scale: 0.3}}
+  - id: tanh
+    title: Tanh
+    experiment: mlp
+    params: {activation: tanh}
+    settings: [{id: tanh-0.5, params: {scale: 0.5}}]
+""")
+    assert report.seed == 7
+    relu = [s for s in report.settings if s.section == "relu-normal"]
+    assert [s.params["scale"] for s in relu] == [0.1, 0.2, 0.4, 0.8, 0.3]
+    assert {s.runs for s in relu} == {30}
+    tanh = report.setting("tanh-0.5")
+    assert tanh.params["activation"] == "tanh" and tanh.params["width"] == 100
+    assert tanh.label == "scale 0.5"
+
+
+def test_override_of_one_setting_keeps_the_others():
+    report = load_report(text="sections:\n  - id: sigmoid\n    settings:\n"
+                              "      - {id: sigmoid-0.8, params: {scale: 1.6}}\n")
+    assert report.setting("sigmoid-0.8").params["scale"] == 1.6
+    assert report.setting("sigmoid-0.8").lecture_log10 is not None
+    assert report.setting("sigmoid-0.4").params["scale"] == 0.4
+
+
+BAD = {
+    "unknown key": ("titel: x\n", ["stabreport.yml:1", "'titel'", "did you mean 'title'"]),
+    "wrong type": ("seed: abc\n", ["stabreport.yml:1", "seed", "'abc'"]),
+    "negative seed": ("seed: -1\n", ["seed", "-1"]),
+    "yaml syntax": ("sections: [\n", ["YAML syntax error"]),
+    "not a mapping": ("- 1\n", ["mapping"]),
+    "path-like id": ("sections:\n  - id: ../x\n    settings: []\n", ["stabreport.yml:2", "'../x'", "slug"]),
+    "absolute id": ("sections:\n  - id: /abs\n", ["'/abs'"]),
+    "id with space": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: a b}\n", ["'a b'", "stabreport.yml:4"]),
+    "bad param": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: x, params: {scale: -1}}\n",
+                  ["stabreport.yml:4", "'scale'", "-1.0"]),
+    "unknown param": ("sections:\n  - id: products\n    params: {size: 3}\n", ["'size'", "allowed: k, factors, scale"]),
+    "unknown experiment": ("sections:\n  - id: new\n    title: T\n    experiment: mpl\n    settings: [{id: n1}]\n",
+                           ["'mpl'", "did you mean 'mlp'"]),
+    "new section without experiment": ("sections:\n  - id: new\n    settings: [{id: n1}]\n", ["'experiment'", "'title'"]),
+    "empty settings": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n    settings: []\n", ["no settings"]),
+    "duplicate id across sections": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n"
+                                     "    settings: [{id: sigmoid-0.1}]\n", ["duplicate id 'sigmoid-0.1'"]),
+    "duplicate id in file": ("sections:\n  - id: sigmoid\n    settings:\n      - {id: q}\n      - {id: q}\n",
+                             ["stabreport.yml:5", "duplicate setting id 'q'"]),
+    "verdicts out of order": ("verdicts: {vanishes_below: 10, explodes_above: 1}\n", ["vanishes_below"]),
+    "infinite lecture": ("sections:\n  - id: sigmoid\n    settings:\n      - {id: sigmoid-0.1, lecture: .inf}\n", ["lecture"]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_config_names_file_line_and_value(name):
+    text, fragments = BAD[name]
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=text)
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_every_problem_is_reported_one_per_line():
+    text = ("sections:\n  - id: relu-normal\n    settings:\n      - {id: x, params: {scale: -1}}\n"
+            "      - {id: y, params: {width: 0}}\n      - {id: z, params: {activation: gelu}}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=text)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3 and all("stabreport.yml:" in line for line in lines)
