@@ -1,0 +1,171 @@
+"""Figures from results: matplotlib, byte-identical across runs, with the plotted data attached.
+
+Each figure is drawn from results only (never runs an experiment) and comes back as a `Figure`
+record holding its id, title, caption and every plotted number as columns, so the same numbers
+can be written as CSV/JSON next to the SVG and PNG files.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure as MplFigure  # noqa: E402
+
+from .config import Section, Setting  # noqa: E402
+from .results import Result  # noqa: E402
+
+# Okabe & Ito's colour-blind-safe palette (yellow dropped: too faint on white).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+STYLE = {
+    "svg.hashsalt": "stabreport",  # stable clip-path ids, hence identical SVG bytes
+    "svg.fonttype": "none",  # text stays text: searchable, selectable, small
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.facecolor": "white",  # a white card stays legible in dark mode too
+    "savefig.facecolor": "white",
+}
+FORMATS = {  # format -> savefig keywords with the metadata that would differ between runs removed
+    "svg": {"metadata": {"Date": None}},
+    "png": {"metadata": {"Software": None}, "dpi": 300},
+    "pdf": {"metadata": {"CreationDate": None, "ModDate": None}},
+}
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: str
+    title: str
+    caption: str
+    columns: Mapping[str, Sequence[float | str]]  # every plotted number, one list per column
+    files: Mapping[str, bytes] = field(repr=False)  # format -> bytes
+
+
+def _render(fig: MplFigure) -> dict[str, bytes]:
+    out = {}
+    for fmt, options in FORMATS.items():
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=fmt, bbox_inches="tight", **options)
+        out[fmt] = buffer.getvalue()
+    return out
+
+
+def _new_figure() -> tuple[MplFigure, object]:
+    with matplotlib.rc_context(STYLE):
+        fig = MplFigure(figsize=(7.0, 3.9), layout="constrained")
+        ax = fig.add_subplot()
+    return fig, ax
+
+
+def trajectory_figure(section: Section, results: Mapping[str, Result],
+                      theory: Mapping[str, np.ndarray] | None = None) -> Figure:
+    """log10 mean|M_ij| against factor/layer: median line and 5–95 % band per setting."""
+    columns: dict[str, list] = {"setting": [], "step": [], "q05": [], "median": [], "q95": []}
+    if theory:
+        columns["theory"] = []
+    step_label = section.experiment.step_label
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure()
+        for colour, setting in zip(_colours(section.settings), section.settings):
+            result = results[setting.id]
+            q05, median, q95 = result.trajectory_quantiles()
+            steps = np.arange(len(median))
+            ax.fill_between(steps, q05, q95, color=colour, alpha=0.2, linewidth=0)
+            ax.plot(steps, median, color=colour, linewidth=1.8, label=setting.label)
+            predicted = theory.get(setting.id) if theory else None
+            if predicted is not None:
+                ax.plot(steps, predicted, color=colour, linewidth=1.2, linestyle=(0, (4, 3)))
+            columns["setting"] += [setting.id] * len(steps)
+            columns["step"] += steps.tolist()
+            columns["q05"] += _rounded(q05)
+            columns["median"] += _rounded(median)
+            columns["q95"] += _rounded(q95)
+            if theory:
+                columns["theory"] += _rounded(predicted) if predicted is not None else [""] * len(steps)
+        ax.set_xlabel(f"{step_label}s applied")
+        ax.set_ylabel("log₁₀ mean |entry|")
+        if theory:
+            ax.plot([], [], color="0.3", linestyle=(0, (4, 3)), label="theory")
+        ax.legend(frameon=False, fontsize=9, loc="best")
+        files = _render(fig)
+    runs = section.settings[0].runs
+    caption = (f"log₁₀ of the mean absolute entry after each {step_label}: median over runs (line) "
+               f"and 5–95 % band (shaded), {runs} runs per setting"
+               + ("; dashed: theory's prediction of the median." if theory else "."))
+    return Figure(f"{section.id}-trajectory", f"{section.title}: size after each {step_label}",
+                  caption, columns, files)
+
+
+def distribution_figure(section: Section, results: Mapping[str, Result],
+                        densities: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Figure:
+    """One panel per setting: histogram of the final per-run log10 mean|M_ij|, the lecture's
+    statistic once per group of runs (ticks), the lecture's printed value (dashed)."""
+    columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
+    settings = section.settings
+    ncols = min(len(settings), 4)
+    nrows = -(-len(settings) // ncols)
+    with matplotlib.rc_context(STYLE):
+        fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(settings):]:
+            ax.set_visible(False)
+        for ax, colour, setting in zip(axes, _colours(settings), settings):
+            values = results[setting.id].log10_mean_abs
+            ax.hist(values, bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
+            ax.hist(values, bins=30, density=True, histtype="step", color=colour)
+            _add_column(columns, setting.id, "run", values)
+            if densities and setting.id in densities:
+                grid, density = densities[setting.id]
+                ax.plot(grid, density, color="0.15", linewidth=1.1)
+                _add_column(columns, setting.id, "theory_grid", grid)
+                _add_column(columns, setting.id, "theory_density", density)
+            if setting.lecture_averages > 1:
+                grouped = results[setting.id].grouped_log10_of_mean(setting.lecture_averages)
+                ax.plot(grouped, np.zeros_like(grouped), "|", color="0.15", markersize=10,
+                        markeredgewidth=1.0, clip_on=False)
+                _add_column(columns, setting.id, f"mean of {setting.lecture_averages} runs", grouped)
+            if setting.lecture_log10 is not None:
+                ax.axvline(setting.lecture_log10, color="0.15", linestyle="--", linewidth=1.2)
+                _add_column(columns, setting.id, "lecture", np.array([setting.lecture_log10]))
+            ax.set_title(setting.label, fontsize=9.5, color=colour)
+            ax.tick_params(labelsize=8)
+            ax.set_yticks([])
+        fig.supxlabel("log₁₀ mean |entry| at the end", fontsize=10)
+        files = _render(fig)
+    averages = max(s.lecture_averages for s in settings)
+    notes = ["Distribution over runs of the final log₁₀ mean absolute entry, one panel per setting"]
+    if densities:
+        notes.append("solid line: the theory's density")
+    if averages > 1:
+        notes.append(f"ticks on the axis: the lecture's statistic (the mean over {averages} runs), "
+                     "once per group of runs")
+    notes.append("dashed: the single value the lecture printed")
+    return Figure(f"{section.id}-distribution", f"{section.title}: spread over runs",
+                  "; ".join(notes) + ".", columns, files)
+
+
+def _add_column(columns: dict[str, list], setting_id: str, kind: str, values: np.ndarray) -> None:
+    columns["setting"] += [setting_id] * len(values)
+    columns["kind"] += [kind] * len(values)
+    columns["log10_value"] += _rounded(values)
+
+
+def _colours(settings: Sequence[Setting]) -> list[str]:
+    return [PALETTE[i % len(PALETTE)] for i in range(len(settings))]
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    # Rounded for the data files; 6 decimals of a log10 value is far below any plotted resolution.
+    return [round(float(v), 6) for v in values]
+
+
+def section_figures(section: Section, results: Mapping[str, Result],
+                    theory: Mapping[str, np.ndarray] | None = None) -> list[Figure]:
+    return [trajectory_figure(section, results, theory), distribution_figure(section, results)]

@@ -1,0 +1,48 @@
+"""Shared helpers: a small copy of the project to build sites in, and synthetic results."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from stabreport.config import Report
+from stabreport.results import Result
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+# Fewer runs than the default report, same settings: enough for every template and figure.
+SMALL_CONFIG = "\n".join(
+    ["sections:"]
+    + [f"  - id: {sid}\n    runs: {runs}" for sid, runs in
+       [("products", 200), ("relu-normal", 20), ("relu-init", 20), ("sigmoid", 20),
+        ("scaled-sigmoid", 20)]]) + "\n"
+
+
+def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
+    """The parts of the project a site build reads: templates, hand-written docs, mkdocs.yml."""
+    shutil.copytree(PROJECT / "templates", target / "templates")
+    shutil.copytree(PROJECT / "docs", target / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(PROJECT / "mkdocs.yml", target / "mkdocs.yml")
+    if config is not None:
+        (target / "stabreport.yml").write_text(config)
+    return target
+
+
+def synthetic_results(report: Report, final: dict[str, float] | None = None,
+                      runs: int = 40) -> dict[str, Result]:
+    """Results whose per-run log10 mean|M_ij| is centred where `final` says (default -1)."""
+    rng = np.random.default_rng(0)
+    results = {}
+    for setting in report.settings:
+        centre = (final or {}).get(setting.id, -1.0)
+        steps = setting.experiment.steps(setting.params)
+        values = centre + 0.1 * rng.standard_normal(runs)
+        start = -np.log10(setting.experiment.width(setting.params))
+        trajectory = np.linspace(start, 0, steps + 1)[None, :] + (values[:, None] - 0) * \
+            np.linspace(0, 1, steps + 1)[None, :]
+        metrics = {"log10_mean_abs": values, "log10_fro": values + 2, "log10_spectral": values + 1.9,
+                   "log10_norm_u": values + 1}
+        results[setting.id] = Result(setting.experiment.name, dict(setting.params), report.seed,
+                                     runs, metrics, trajectory.astype(np.float32))
+    return results

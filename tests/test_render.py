@@ -1,0 +1,111 @@
+import re
+
+import pytest
+
+from stabreport.build import provenance, render
+from stabreport.figures import section_figures
+from stabreport.config import load_report
+from stabreport.errors import BuildError
+from stabreport.formatting import orders, pow10, signed
+from stabreport.render import make_environment, render_pages
+
+from helpers import PROJECT, synthetic_results
+
+
+@pytest.mark.parametrize("log10_value,text", [
+    (-8.87, "1.3 × 10⁻⁹"), (6.0, "1.0 × 10⁶"), (0.0, "1.0 × 10⁰"), (-0.0001, "1.0 × 10⁰"),
+    (1579.6, "4.0 × 10¹⁵⁷⁹"), (-4000.2, "6.3 × 10⁻⁴⁰⁰¹"), (2.9999999, "1.0 × 10³")])
+def test_pow10_formats_log10_values_beyond_float64(log10_value, text):
+    assert pow10(log10_value) == text
+
+
+def test_formatters_refuse_non_finite_values():
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            pow10(bad)
+        with pytest.raises(ValueError):
+            signed(bad)
+
+
+def test_orders_and_signed_read_naturally():
+    assert orders(6.8) == "about 7 orders of magnitude"
+    assert orders(-1.2) == "about 1 order of magnitude"
+    assert orders(0.3) == "less than one order of magnitude"
+    assert signed(-0.1404, 3) == "−0.140" and signed(0.0) == "0.0"
+
+
+def _pages(final=None, config_text=None):
+    report = load_report(text=config_text) if config_text else load_report()
+    results = synthetic_results(report, final)
+    figures = {s.id: [] for s in report.sections}
+    return render(PROJECT, report, results, figures, provenance(PROJECT))
+
+
+def _setting_sentence(page: str, label: str) -> str:
+    match = re.search(rf"\*\*{re.escape(label)}\*\*: the gradient \*\*([a-z ]+)\*\*", page)
+    assert match, f"no sentence for {label}"
+    return match.group(1)
+
+
+def test_every_page_renders_with_tables_and_no_leftover_markup():
+    pages = _pages()
+    assert set(pages) >= {"index.md", "products.md", "mlp.md", "method.md"}
+    for name, text in pages.items():
+        assert "{{" not in text and "{%" not in text, name
+    assert "| Setting | Median per run |" in pages["mlp.md"]
+    assert pages["index.md"].count("](mlp.md#") >= 2 * 14
+
+
+def test_moving_a_scale_across_the_critical_point_flips_the_wording():
+    vanishing = _pages({"relu-normal-0.1": -9.0})["mlp.md"]
+    exploding = _pages({"relu-normal-0.1": +9.0})["mlp.md"]
+    assert _setting_sentence(vanishing, "scale 0.1") == "vanishes"
+    assert _setting_sentence(exploding, "scale 0.1") == "explodes"
+
+
+def test_sigmoid_summary_sentence_follows_the_numbers():
+    all_small = {f"sigmoid-{s}": -10.0 for s in ("0.1", "0.2", "0.4", "0.8")}
+    text = _pages(all_small)["mlp.md"]
+    assert "At **every** scale tried here the gradient vanishes" in text
+    one_fine = {**all_small, "sigmoid-0.8": -1.0}
+    text = _pages(one_fine)["mlp.md"]
+    assert "The gradient vanishes at 3 of the 4 scales" in text
+
+
+def test_best_relu_scale_is_read_from_the_data():
+    text = _pages({"relu-normal-0.1": -0.5, "relu-normal-0.2": 6.0, "relu-normal-0.4": 21.0,
+                   "relu-normal-0.8": 36.0})["mlp.md"]
+    assert "**scale 0.1** keeps the gradient closest to\n1" in text
+
+
+def test_missing_variable_fails_with_template_name_and_line(tmp_path):
+    (tmp_path / "broken.md.j2").write_text("# Title\n\nfine line\n{{ report.nope }}\n")
+    (tmp_path / "ok.md.j2").write_text("{{ report.seed }}\n")
+    env = make_environment(tmp_path, load_report())
+    with pytest.raises(BuildError) as caught:
+        render_pages(env, {"report": load_report()})
+    assert "templates/broken.md.j2:4" in str(caught.value)
+    assert "nope" in str(caught.value)
+
+
+def test_syntax_error_names_template_and_line(tmp_path):
+    (tmp_path / "bad.md.j2").write_text("line\n{% for x in %}\n")
+    with pytest.raises(BuildError, match=r"templates/bad.md.j2:2"):
+        render_pages(make_environment(tmp_path, load_report()), {})
+
+
+def test_config_text_is_escaped_in_pages():
+    config = ("sections:\n  - id: sigmoid\n    settings:\n"
+              "      - {id: sigmoid-0.1, label: \"<script>alert(1)</script> | x\"}\n")
+    text = _pages(config_text=config)["mlp.md"]
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+
+
+def test_figures_are_byte_identical_across_calls():
+    report = load_report()
+    results = synthetic_results(report)
+    section = next(s for s in report.sections if s.id == "relu-normal")
+    first, second = section_figures(section, results), section_figures(section, results)
+    for a, b in zip(first, second):
+        assert a.files == b.files
