@@ -1,9 +1,10 @@
 """The site build as a short sequence of named steps.
 
-    load_config → run_settings → make_figures → render → write_generated
+    load_config → run_settings → predict → check → make_figures → render → write_generated
 
-Each step takes what the previous one produced. Nothing is written until every page has rendered,
-so a bad config, a failing experiment or a failing template leaves the previous output as it was.
+Each step takes what the previous one produced. Nothing is written until every page has rendered
+(and, under --strict, every claim of the site's own holds), so a bad config, a failing
+experiment, a failing template or a failed claim leaves the previous output as it was.
 Files are written only when their bytes change (temporary name, compare, replace).
 """
 from __future__ import annotations
@@ -26,13 +27,18 @@ from typing import Any, Mapping, Sequence
 
 from tqdm import tqdm
 
+import numpy as np
+
 from . import __version__
+from .claims import Agreement, ClaimResult, agreement, evaluate_claim, theory_claim
 from .config import Report, find_config, load_report
 from .engine import ResultCache, run_setting
+from .errors import BuildError
 from .experiments import EXPERIMENTS
-from .figures import Figure, section_figures
-from .render import make_environment, render_pages, section_views
+from .figures import Figure, gain_figure, section_figures
+from .render import figure_views, make_environment, render_pages, section_views
 from .results import Result
+from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve, predict as predict_setting
 
 GENERATED = Path("docs") / "generated"
 CACHE = Path(".stabreport-cache")
@@ -71,8 +77,73 @@ def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr) -
     return results
 
 
-def make_figures(report: Report, results: Mapping[str, Result]) -> dict[str, list[Figure]]:
-    return {section.id: section_figures(section, results) for section in report.sections}
+def predict(report: Report) -> dict[str, Prediction]:
+    return {s.id: predict_setting(s.experiment, s.params) for s in report.settings}
+
+
+@dataclass(frozen=True)
+class Checks:
+    agreements: dict[str, Agreement]
+    claims: list[ClaimResult]  # the lecture's and the site's, in config order
+    theory_claims: list[ClaimResult]  # theory against measurement, one per setting
+    lecture_statistic: dict[str, float]  # setting id → median of the lecture's statistic
+
+    @property
+    def failed_site_claims(self) -> list[ClaimResult]:
+        return [c for c in [*self.claims, *self.theory_claims] if c.source == "site" and not c.holds]
+
+
+def lecture_statistic_median(setting, result: Result) -> float:
+    grouped = result.grouped_log10_of_mean(setting.lecture_averages)
+    return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean
+
+
+def check(report: Report, results: Mapping[str, Result],
+          predictions: Mapping[str, Prediction]) -> Checks:
+    statistic = {s.id: lecture_statistic_median(s, results[s.id]) for s in report.settings}
+    agreements = {s.id: agreement(results[s.id], predictions[s.id], report.theory_tolerance)
+                  for s in report.settings}
+    claims = []
+    for spec in report.claims:
+        claim = evaluate_claim(spec, report, statistic)
+        claims.append(ClaimResult(claim.id, spec.source, claim.section, claim.statement,
+                                  claim.quote, claim.checks))
+    theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings]
+    return Checks(agreements, claims, theory_claims, statistic)
+
+
+def make_figures(report: Report, results: Mapping[str, Result],
+                 predictions: Mapping[str, Prediction], gains: GainSummary) -> dict[str, list[Figure]]:
+    """Figures by the section (or page) they belong to."""
+    figures = {section.id: section_figures(section, results, predictions)
+               for section in report.sections}
+    figures["theory"] = [gain_figure(gains.curves, gains.points)]
+    return figures
+
+
+@dataclass(frozen=True)
+class GainSummary:
+    curves: list[GainCurve]
+    points: list[tuple[str, str, float, float]]  # curve label, setting id, scale, measured gain
+
+
+def gain_summary(report: Report, results: Mapping[str, Result]) -> GainSummary:
+    """Theory curves of gain per step against scale, one per distinct (experiment, width, steps,
+    activation), and each setting's measured gain at its effective scale."""
+    members: dict[tuple, list] = {}
+    for setting in report.settings:
+        members.setdefault(curve_key(setting.experiment, setting.params), []).append(setting)
+    curves, points = [], []
+    for key, settings in members.items():
+        scales = [effective_scale(s.experiment, s.params) for s in settings]
+        grid = np.geomspace(min(scales) / 3, max(scales) * 3, 48)
+        curve = gain_curve(key, grid)
+        curves.append(curve)
+        for setting, scale in zip(settings, scales):
+            median = float(np.median(results[setting.id].metrics["log10_norm_u"]))
+            points.append((curve.label, setting.id, scale,
+                           median / setting.experiment.steps(setting.params)))
+    return GainSummary(curves, points)
 
 
 def provenance(root: Path) -> dict[str, Any]:
@@ -98,9 +169,14 @@ def _git_commit(root: Path) -> str | None:
 
 
 def render(root: Path, report: Report, results: Mapping[str, Result],
+           predictions: Mapping[str, Prediction], checks: Checks, gains: GainSummary,
            figures: Mapping[str, Sequence[Figure]], build_info: Mapping[str, Any]) -> dict[str, str]:
-    sections = section_views(report, results, figures)
+    sections = section_views(report, results, figures, predictions, checks.agreements, checks.claims)
     context = {
+        "curves": gains.curves,
+        "claims": checks.claims,
+        "theory_claims": checks.theory_claims,
+        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1)},
         "report": report,
         "sections": sections,
         "pages": {name: [s for s in sections if s.experiment == name] for name in EXPERIMENTS},
@@ -119,9 +195,8 @@ def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(names)
     writer.writerows(rows)
-    setting_ids = sorted(set(figure.columns["setting"]))
     settings = {}
-    for setting_id in setting_ids:
+    for setting_id in sorted(figure.settings):
         setting = report.setting(setting_id)
         settings[setting_id] = {"experiment": setting.experiment.name, "params": dict(setting.params),
                                 "runs": setting.runs, "seed": report.seed}
@@ -133,8 +208,8 @@ def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
 def output_files(report: Report, pages: Mapping[str, str],
                  figures: Mapping[str, Sequence[Figure]]) -> dict[str, bytes]:
     files = {name: text.encode() for name, text in pages.items()}
-    for section_figures_ in figures.values():
-        for figure in section_figures_:
+    for group in figures.values():
+        for figure in group:
             for fmt, content in figure.files.items():
                 files[f"figures/{figure.id}.{fmt}"] = content
             for fmt, content in data_files(figure, report).items():
@@ -165,6 +240,22 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
     return written
 
 
+def render_site(root: Path, report: Report, results: Mapping[str, Result], strict: bool = False,
+                with_figures: bool = True) -> tuple[dict[str, str], dict[str, list[Figure]]]:
+    """Every step after the experiments: predict, check, draw, render. Writes nothing."""
+    predictions = predict(report)
+    checks = check(report, results, predictions)
+    if strict and checks.failed_site_claims:
+        raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
+            f"{c.id}: {c.statement} Found: " + "; ".join(
+                f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
+            for c in checks.failed_site_claims))
+    gains = gain_summary(report, results)
+    figures = make_figures(report, results, predictions, gains) if with_figures else {}
+    pages = render(root, report, results, predictions, checks, gains, figures, provenance(root))
+    return pages, figures
+
+
 def build_report(root: str | Path = ".", config_path: str | None = None, use_cache: bool = True,
                  strict: bool = False, stream=sys.stderr) -> BuildSummary:
     started = time.perf_counter()
@@ -172,8 +263,7 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
     report = load_config(root, config_path)
     cache = ResultCache(root / CACHE) if use_cache else None
     results = run_settings(report, cache, stream)
-    figures = make_figures(report, results)
-    pages = render(root, report, results, figures, provenance(root))
+    pages, figures = render_site(root, report, results, strict=strict)
     written = write_generated(root / GENERATED, output_files(report, pages, figures))
     summary = BuildSummary(
         settings=len(results), from_cache=sum(r.cached for r in results.values()),

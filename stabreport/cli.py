@@ -74,7 +74,11 @@ def cmd_run(args: argparse.Namespace) -> None:
     validate_run_options(runs, args.seed, "--")
     result = run_setting(experiment, params, runs, args.seed)
     if args.json:
-        print(json.dumps(result.to_json()))
+        from .theory import predict  # imported here: scipy is needed only for this
+
+        payload = result.to_json()
+        payload["theory"] = predict(experiment, params).as_json()
+        print(json.dumps(payload))
         return
     summary = result.summary
     print(f"experiment  {experiment.name}")

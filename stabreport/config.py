@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Annotated, Mapping
+from typing import Any, Annotated, Literal, Mapping
 
 import yaml
 from pydantic import (BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt,
@@ -55,11 +55,35 @@ class SectionFile(_File):
     settings: list[SettingFile] = Field(default_factory=list)
 
 
+VerdictWord = Literal["vanishes", "stays moderate", "explodes"]
+
+
+class CheckFile(_File):
+    """One condition of a claim: a setting's verdict is (or is not) a word, or a setting is the
+    closest to 1 among several (`least_extreme` with `expect`)."""
+    setting: Slug | None = None
+    verdict: VerdictWord | None = None
+    not_verdict: VerdictWord | None = None
+    least_extreme: list[Slug] | None = None
+    expect: Slug | None = None
+
+
+class ClaimFile(_File):
+    id: Slug
+    section: Slug | None = None
+    source: Literal["lecture", "site"] | None = None
+    statement: str | None = None
+    quote: str | None = None
+    checks: list[CheckFile] | None = None
+
+
 class ReportFile(_File):
     title: str | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     verdicts: VerdictsFile | None = None
+    theory_tolerance: Annotated[float, Field(gt=0)] | None = None
     sections: list[SectionFile] = Field(default_factory=list)
+    claims: list[ClaimFile] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -96,12 +120,33 @@ class Verdicts:
 
 
 @dataclass(frozen=True)
+class CheckSpec:
+    kind: str  # "verdict" or "least_extreme"
+    setting: str  # the setting checked, or the one expected to be least extreme
+    value: str = ""  # the verdict word, for kind "verdict"
+    negate: bool = False
+    among: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClaimSpec:
+    id: str
+    section: str
+    source: str  # "lecture" (shown whatever it finds) or "site" (must hold under --strict)
+    statement: str
+    quote: str | None
+    checks: tuple[CheckSpec, ...]
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     seed: int
     verdicts: Verdicts
     sections: tuple[Section, ...]
     source: str  # where the overrides came from, for the method page
+    claims: tuple[ClaimSpec, ...] = ()
+    theory_tolerance: float = 0.2  # decades allowed to approximate theory
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -196,7 +241,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if field is None:
             return None
         annotation = field.annotation
-        for candidate in (SectionFile, SettingFile, VerdictsFile):
+        for candidate in (SectionFile, SettingFile, VerdictsFile, ClaimFile, CheckFile):
             if candidate is annotation or candidate in getattr(annotation, "__args__", ()):
                 model = candidate
                 break
@@ -211,7 +256,14 @@ def _merge(base: ReportFile, override: ReportFile) -> dict[str, Any]:
     """Merge two parsed files: scalars replace, sections and settings merge by id."""
     merged = base.model_dump(exclude_none=True)
     extra = override.model_dump(exclude_unset=True, exclude_none=True)
-    for key in ("title", "seed"):
+    claims = {c["id"]: c for c in merged.get("claims", [])}
+    for claim in extra.get("claims", []):
+        if claim["id"] in claims:
+            claims[claim["id"]].update(claim)
+        else:
+            merged.setdefault("claims", []).append(claim)
+            claims[claim["id"]] = claim
+    for key in ("title", "seed", "theory_tolerance"):
         if key in extra:
             merged[key] = extra[key]
     merged["verdicts"] = {**merged.get("verdicts", {}), **extra.get("verdicts", {})}
@@ -304,16 +356,62 @@ def _resolve(merged: dict[str, Any], origins: dict[tuple[str, ...], str], source
         problems.append(f"{source_name}: duplicate section id {dup!r}; allowed: unique ids")
     if not sections and not problems:
         problems.append(f"{source_name}: the report has no sections; allowed: at least one")
+    claims = _resolve_claims(merged.get("claims", []), {s.id for s in sections}, set(seen),
+                             origins, source_name, problems)
     if problems:
         raise ConfigError("\n".join(problems))
     return Report(title=merged["title"], seed=merged["seed"],
                   verdicts=Verdicts(math.log10(low), math.log10(high)),
-                  sections=tuple(sections), source=source_name)
+                  sections=tuple(sections), source=source_name, claims=tuple(claims),
+                  theory_tolerance=merged.get("theory_tolerance", 0.2))
+
+
+def _resolve_claims(raw: list[dict[str, Any]], section_ids: set[str], setting_ids: set[str],
+                    origins: dict[tuple[str, ...], str], source_name: str,
+                    problems: list[str]) -> list[ClaimSpec]:
+    claims = []
+    for claim in raw:
+        where = origins.get(("claim", claim["id"]), source_name)
+        missing = [k for k in ("section", "statement", "checks") if not claim.get(k)]
+        if missing:
+            problems.append(f"{where}: claim {claim['id']!r} needs " + ", ".join(repr(k) for k in missing))
+            continue
+        if claim["section"] not in section_ids:
+            problems.append(f"{where}: claim {claim['id']!r} got section {claim['section']!r}; "
+                            "allowed: one of " + ", ".join(sorted(section_ids)))
+            continue
+        checks = []
+        for check in claim["checks"]:
+            named = [check.get("setting"), *(check.get("least_extreme") or []), check.get("expect")]
+            unknown = [n for n in named if n is not None and n not in setting_ids]
+            if unknown:
+                problems.append(f"{where}: claim {claim['id']!r} names setting {unknown[0]!r}; "
+                                "allowed: a setting id of the report")
+                continue
+            if check.get("least_extreme"):
+                if check.get("expect") not in check["least_extreme"]:
+                    problems.append(f"{where}: claim {claim['id']!r}: least_extreme needs 'expect' "
+                                    "set to one of the settings it lists")
+                    continue
+                checks.append(CheckSpec("least_extreme", check["expect"],
+                                        among=tuple(check["least_extreme"])))
+            elif check.get("setting") and (check.get("verdict") is None) != (check.get("not_verdict") is None):
+                word = check.get("verdict") or check.get("not_verdict")
+                checks.append(CheckSpec("verdict", check["setting"], word,
+                                        negate=check.get("not_verdict") is not None))
+            else:
+                problems.append(f"{where}: claim {claim['id']!r} got check {check!r}; allowed: "
+                                "{setting, verdict} or {setting, not_verdict} or {least_extreme, expect}")
+        claims.append(ClaimSpec(claim["id"], claim["section"], claim.get("source") or "lecture",
+                                claim["statement"], claim.get("quote"), tuple(checks)))
+    return claims
 
 
 def _origins(source: _Source, parsed: ReportFile) -> dict[tuple[str, ...], str]:
     """Where each section and setting of a file was declared, as 'file:line'."""
     out: dict[tuple[str, ...], str] = {("verdicts",): source.where(("verdicts",))}
+    for i, claim in enumerate(parsed.claims):
+        out[("claim", claim.id)] = source.where(("claims", i))
     for i, section in enumerate(parsed.sections):
         out[("section", section.id)] = source.where(("sections", i))
         for j, setting in enumerate(section.settings):

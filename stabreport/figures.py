@@ -18,6 +18,7 @@ from matplotlib.figure import Figure as MplFigure  # noqa: E402
 
 from .config import Section, Setting  # noqa: E402
 from .results import Result  # noqa: E402
+from .theory import GainCurve, Prediction  # noqa: E402
 
 # Okabe & Ito's colour-blind-safe palette (yellow dropped: too faint on white).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -45,6 +46,7 @@ class Figure:
     title: str
     caption: str
     columns: Mapping[str, Sequence[float | str]]  # every plotted number, one list per column
+    settings: tuple[str, ...]  # ids of the settings whose results it shows
     files: Mapping[str, bytes] = field(repr=False)  # format -> bytes
 
 
@@ -65,9 +67,11 @@ def _new_figure() -> tuple[MplFigure, object]:
 
 
 def trajectory_figure(section: Section, results: Mapping[str, Result],
-                      theory: Mapping[str, np.ndarray] | None = None) -> Figure:
+                      predictions: Mapping[str, Prediction] | None = None) -> Figure:
     """log10 mean|M_ij| against factor/layer: median line and 5–95 % band per setting."""
     columns: dict[str, list] = {"setting": [], "step": [], "q05": [], "median": [], "q95": []}
+    theory = {s.id: predictions[s.id].trajectory_log10_mean_abs
+              for s in section.settings} if predictions else None
     if theory:
         columns["theory"] = []
     step_label = section.experiment.step_label
@@ -100,15 +104,16 @@ def trajectory_figure(section: Section, results: Mapping[str, Result],
                f"and 5–95 % band (shaded), {runs} runs per setting"
                + ("; dashed: theory's prediction of the median." if theory else "."))
     return Figure(f"{section.id}-trajectory", f"{section.title}: size after each {step_label}",
-                  caption, columns, files)
+                  caption, columns, tuple(s.id for s in section.settings), files)
 
 
 def distribution_figure(section: Section, results: Mapping[str, Result],
-                        densities: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Figure:
+                        predictions: Mapping[str, Prediction] | None = None) -> Figure:
     """One panel per setting: histogram of the final per-run log10 mean|M_ij|, the lecture's
     statistic once per group of runs (ticks), the lecture's printed value (dashed)."""
     columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
     settings = section.settings
+    has_density = False
     ncols = min(len(settings), 4)
     nrows = -(-len(settings) // ncols)
     with matplotlib.rc_context(STYLE):
@@ -121,8 +126,11 @@ def distribution_figure(section: Section, results: Mapping[str, Result],
             ax.hist(values, bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
             ax.hist(values, bins=30, density=True, histtype="step", color=colour)
             _add_column(columns, setting.id, "run", values)
-            if densities and setting.id in densities:
-                grid, density = densities[setting.id]
+            prediction = predictions.get(setting.id) if predictions else None
+            if prediction is not None and prediction.mean_abs_law is not None:
+                grid = _grid_around(values)
+                density = prediction.density_log10("mean_abs", grid)
+                has_density = True
                 ax.plot(grid, density, color="0.15", linewidth=1.1)
                 _add_column(columns, setting.id, "theory_grid", grid)
                 _add_column(columns, setting.id, "theory_density", density)
@@ -141,20 +149,107 @@ def distribution_figure(section: Section, results: Mapping[str, Result],
         files = _render(fig)
     averages = max(s.lecture_averages for s in settings)
     notes = ["Distribution over runs of the final log₁₀ mean absolute entry, one panel per setting"]
-    if densities:
-        notes.append("solid line: the theory's density")
+    if has_density:
+        notes.append("solid line: the rank-one model's density (an approximation)")
     if averages > 1:
         notes.append(f"ticks on the axis: the lecture's statistic (the mean over {averages} runs), "
                      "once per group of runs")
     notes.append("dashed: the single value the lecture printed")
     return Figure(f"{section.id}-distribution", f"{section.title}: spread over runs",
-                  "; ".join(notes) + ".", columns, files)
+                  "; ".join(notes) + ".", columns, tuple(s.id for s in settings), files)
 
 
 def _add_column(columns: dict[str, list], setting_id: str, kind: str, values: np.ndarray) -> None:
     columns["setting"] += [setting_id] * len(values)
     columns["kind"] += [kind] * len(values)
     columns["log10_value"] += _rounded(values)
+
+
+def law_figure(section: Section, results: Mapping[str, Result],
+               predictions: Mapping[str, Prediction]) -> Figure:
+    """One panel per setting: histogram of log10 ‖M u‖ against the theory's density for it."""
+    columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
+    settings = section.settings
+    ncols = min(len(settings), 4)
+    nrows = -(-len(settings) // ncols)
+    with matplotlib.rc_context(STYLE):
+        fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+        for ax in axes[len(settings):]:
+            ax.set_visible(False)
+        for ax, colour, setting in zip(axes, _colours(settings), settings):
+            values = results[setting.id].metrics["log10_norm_u"]
+            prediction = predictions[setting.id]
+            grid = _grid_around(values)
+            density = prediction.density_log10("norm_u", grid)
+            ax.hist(values, bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
+            ax.hist(values, bins=30, density=True, histtype="step", color=colour)
+            ax.plot(grid, density, color="0.15", linewidth=1.2,
+                    linestyle="-" if prediction.exact else (0, (4, 3)))
+            _add_column(columns, setting.id, "run", values)
+            _add_column(columns, setting.id, "theory_grid", grid)
+            _add_column(columns, setting.id, "theory_density", density)
+            ax.set_title(setting.label, fontsize=9.5, color=colour)
+            ax.tick_params(labelsize=8)
+            ax.set_yticks([])
+        fig.supxlabel("log₁₀ ‖M u‖ at the end (u the first basis vector)", fontsize=10)
+        files = _render(fig)
+    exact = all(predictions[s.id].exact for s in settings)
+    caption = ("Distribution over runs of log₁₀ ‖M u‖, the length of one column, against the "
+               + ("exact law (solid)." if exact else
+                  "theory (solid where the law is exact, dashed where it is an approximation)."))
+    return Figure(f"{section.id}-law", f"{section.title}: measured against theory", caption,
+                  columns, tuple(s.id for s in settings), files)
+
+
+def gain_figure(curves: Sequence[GainCurve], points: Sequence[tuple[str, str, float, float]]) -> Figure:
+    """Per-step log10 gain against the weight scale: theory curves, measured settings as dots.
+
+    points: (curve label, setting id, scale, measured log10 gain per step)."""
+    columns: dict[str, list] = {"curve": [], "kind": [], "scale": [], "log10_gain_per_step": []}
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _new_figure()
+        ax.axhline(0.0, color="0.5", linewidth=0.8)
+        colours = {c.label: PALETTE[i % len(PALETTE)] for i, c in enumerate(curves)}
+        for curve in curves:
+            colour = colours[curve.label]
+            ax.plot(curve.scales, curve.gains, color=colour, linewidth=1.6, label=curve.label)
+            columns["curve"] += [curve.label] * len(curve.scales)
+            columns["kind"] += ["theory"] * len(curve.scales)
+            columns["scale"] += _rounded(np.asarray(curve.scales))
+            columns["log10_gain_per_step"] += _rounded(np.asarray(curve.gains))
+            if curve.critical_scale is not None:
+                ax.axvline(curve.critical_scale, color=colour, linestyle=":", linewidth=1.2)
+                columns["curve"].append(curve.label)
+                columns["kind"].append("critical scale")
+                columns["scale"].append(round(curve.critical_scale, 6))
+                columns["log10_gain_per_step"].append(0.0)
+        for label, setting_id, scale, gain in points:
+            ax.plot([scale], [gain], "o", color=colours[label], markersize=5,
+                    markeredgecolor="white", markeredgewidth=0.6)
+            columns["curve"].append(label)
+            columns["kind"].append(f"measured {setting_id}")
+            columns["scale"].append(round(scale, 6))
+            columns["log10_gain_per_step"].append(round(gain, 6))
+        ax.set_xscale("log")
+        ax.set_xlabel("weight standard deviation (scale)")
+        ax.set_ylabel("log₁₀ gain per factor or layer")
+        ax.plot([], [], "o", color="0.3", label="measured settings")
+        ax.plot([], [], ":", color="0.3", label="critical scale")
+        ax.legend(frameon=False, fontsize=8.5, loc="upper left")
+        files = _render(fig)
+    caption = ("Typical log₁₀ change of ‖M u‖ per factor or layer, averaged over each setting's "
+               "depth, against the weight scale: theory (lines), this build's settings (dots, "
+               "median over runs), and each curve's critical scale, where the typical gain is "
+               "zero (dotted).")
+    return Figure("gain-vs-scale", "Gain per step against the weight scale", caption, columns,
+                  tuple(setting_id for _, setting_id, _, _ in points), files)
+
+
+def _grid_around(values: np.ndarray, points: int = 200) -> np.ndarray:
+    low, high = float(np.min(values)), float(np.max(values))
+    pad = 0.15 * (high - low) + 1e-9
+    return np.linspace(low - pad, high + pad, points)
 
 
 def _colours(settings: Sequence[Setting]) -> list[str]:
@@ -167,5 +262,9 @@ def _rounded(values: np.ndarray) -> list[float]:
 
 
 def section_figures(section: Section, results: Mapping[str, Result],
-                    theory: Mapping[str, np.ndarray] | None = None) -> list[Figure]:
-    return [trajectory_figure(section, results, theory), distribution_figure(section, results)]
+                    predictions: Mapping[str, Prediction] | None = None) -> list[Figure]:
+    figures = [trajectory_figure(section, results, predictions),
+               distribution_figure(section, results, predictions)]
+    if predictions:
+        figures.append(law_figure(section, results, predictions))
+    return figures

@@ -13,11 +13,13 @@ from typing import Any, Callable, Mapping, Sequence
 import jinja2
 import numpy as np
 
-from .config import Report, Section, Setting
+from .claims import Agreement, ClaimResult
+from .config import Report, Setting
 from .errors import BuildError
 from .figures import Figure
 from .formatting import orders, pow10, signed
 from .results import Result
+from .theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
 
@@ -58,6 +60,8 @@ class SettingView:
     elapsed: float
     cached: bool
     command: str
+    theory: Prediction
+    agreement: Agreement
 
     @property
     def distance_from_one(self) -> float:
@@ -66,8 +70,12 @@ class SettingView:
 
     @property
     def gain_per_step(self) -> float:
-        """Median log10 change per factor or layer."""
-        return (self.median - self.start) / self.steps
+        """Typical log10 change of the column length ‖M u‖ per factor or layer (‖u‖ = 1)."""
+        return self.agreement.measured_median_norm_u / self.steps
+
+    @property
+    def theory_gain_per_step(self) -> float:
+        return self.theory.median_log10_norm_u / self.steps
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ class SectionView:
     experiment: str
     settings: tuple[SettingView, ...]
     figures: tuple[FigureView, ...]
+    claims: tuple[ClaimResult, ...]  # lecture and site claims declared for this section
 
 
 def regenerate_command(setting: Setting, seed: int) -> str:
@@ -84,7 +93,8 @@ def regenerate_command(setting: Setting, seed: int) -> str:
     return f"stabreport run {setting.experiment.name} {sets} --runs {setting.runs} --seed {seed}"
 
 
-def setting_view(setting: Setting, result: Result, seed: int) -> SettingView:
+def setting_view(setting: Setting, result: Result, seed: int, theory: Prediction,
+                 agreement: Agreement) -> SettingView:
     statistic = result.grouped_log10_of_mean(setting.lecture_averages)
     if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
         statistic = np.array([result.summary.log10_of_mean])
@@ -101,23 +111,31 @@ def setting_view(setting: Setting, result: Result, seed: int) -> SettingView:
         stat_count=len(statistic), lecture=setting.lecture_log10,
         fro_median=float(np.median(result.metrics["log10_fro"])),
         spectral_median=float(np.median(result.metrics["log10_spectral"])),
-        elapsed=result.elapsed, cached=result.cached, command=regenerate_command(setting, seed))
+        elapsed=result.elapsed, cached=result.cached, command=regenerate_command(setting, seed),
+        theory=theory, agreement=agreement)
+
+
+def figure_views(figures: Sequence[Figure], first_number: int) -> tuple[FigureView, ...]:
+    return tuple(FigureView(f.id, first_number + i, f.title, f.caption, tuple(f.files))
+                 for i, f in enumerate(figures))
 
 
 def section_views(report: Report, results: Mapping[str, Result],
-                  figures: Mapping[str, Sequence[Figure]]) -> list[SectionView]:
+                  figures: Mapping[str, Sequence[Figure]], predictions: Mapping[str, Prediction],
+                  agreements: Mapping[str, Agreement],
+                  claims: Sequence[ClaimResult]) -> list[SectionView]:
+    """Sections as templates see them; figures are numbered in order of appearance per page."""
     views, numbers = [], {}
     for section in report.sections:
         page = section.experiment.name
-        figure_views = []
-        for figure in figures.get(section.id, ()):
-            numbers[page] = numbers.get(page, 0) + 1
-            figure_views.append(FigureView(figure.id, numbers[page], figure.title, figure.caption,
-                                           tuple(figure.files)))
+        own = figures.get(section.id, ())
         views.append(SectionView(
-            id=section.id, title=section.title, experiment=section.experiment.name,
-            settings=tuple(setting_view(s, results[s.id], report.seed) for s in section.settings),
-            figures=tuple(figure_views)))
+            id=section.id, title=section.title, experiment=page,
+            settings=tuple(setting_view(s, results[s.id], report.seed, predictions[s.id],
+                                        agreements[s.id]) for s in section.settings),
+            figures=figure_views(own, numbers.get(page, 0) + 1),
+            claims=tuple(c for c in claims if c.section == section.id)))
+        numbers[page] = numbers.get(page, 0) + len(own)
     return views
 
 
@@ -142,8 +160,13 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
         # A '|' in config text would split a Markdown table cell.
         return str(text).replace("|", "\\|")
 
+    def holds(value: bool) -> str:
+        return "holds" if value else "does not hold"
+
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
-            "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−")}
+            "holds": holds,
+            "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
+            "ratio": lambda log10_value: f"{10 ** log10_value:.2f}"}
 
 
 def render_pages(env: jinja2.Environment, context: Mapping[str, Any]) -> dict[str, str]:

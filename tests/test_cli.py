@@ -91,3 +91,16 @@ def test_bad_input_is_one_line_exit_2_and_nothing_on_stdout(capsys, argv, named)
     lines = err.strip().splitlines()
     assert len(lines) == 1, lines
     assert named in lines[0] and "allowed" in lines[0], lines[0]
+
+
+def test_json_carries_the_theory_object(capsys):
+    code, out, _ = run_cli(capsys, "run", "products", "--set", "scale=0.7", "--runs", "20", "--json")
+    theory = json.loads(out)["theory"]
+    assert theory["exact"] is True
+    assert theory["critical_scale"] == pytest.approx(0.5724, abs=1e-4)
+    assert theory["log10_gain_per_step"] > 0  # 0.7 is above the critical scale
+    assert theory["median_log10_mean_abs"] == pytest.approx(8.5, abs=0.3)
+    code, out, _ = run_cli(capsys, "run", "mlp", "--set", "activation=sigmoid", "--set", "depth=3",
+                           "--runs", "2", "--json")
+    theory = json.loads(out)["theory"]
+    assert theory["exact"] is False and theory["log10_gain_per_step"] < 0

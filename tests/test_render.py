@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from stabreport.build import provenance, render
+from stabreport.build import render_site
 from stabreport.figures import section_figures
 from stabreport.config import load_report
 from stabreport.errors import BuildError
@@ -37,8 +37,7 @@ def test_orders_and_signed_read_naturally():
 def _pages(final=None, config_text=None):
     report = load_report(text=config_text) if config_text else load_report()
     results = synthetic_results(report, final)
-    figures = {s.id: [] for s in report.sections}
-    return render(PROJECT, report, results, figures, provenance(PROJECT))
+    return render_site(PROJECT, report, results, with_figures=False)[0]
 
 
 def _setting_sentence(page: str, label: str) -> str:
@@ -49,7 +48,7 @@ def _setting_sentence(page: str, label: str) -> str:
 
 def test_every_page_renders_with_tables_and_no_leftover_markup():
     pages = _pages()
-    assert set(pages) >= {"index.md", "products.md", "mlp.md", "method.md"}
+    assert set(pages) >= {"index.md", "products.md", "mlp.md", "method.md", "theory.md"}
     for name, text in pages.items():
         assert "{{" not in text and "{%" not in text, name
     assert "| Setting | Median per run |" in pages["mlp.md"]

@@ -59,11 +59,12 @@ def test_generated_pages_hold_tables_and_figures(site):
     mlp = (generated / "mlp.md").read_text()
     for section in ("relu-normal", "relu-init", "sigmoid", "scaled-sigmoid"):
         assert f"{{ #{section} }}" in mlp
-        for kind in ("trajectory", "distribution"):
+        for kind in ("trajectory", "distribution", "law"):
             assert f"](figures/{section}-{kind}.svg)" in mlp
             assert (generated / "figures" / f"{section}-{kind}.svg").is_file()
             assert (generated / "figures" / f"{section}-{kind}.png").is_file()
-    assert mlp.count("| --- | --- | --- | --- | --- | --- |") == 4
+    assert mlp.count("| Setting | Median per run | Theory |") == 4
+    assert mlp.count("Theory against measurement") == 4
 
 
 def test_every_link_and_image_in_the_built_site_resolves(site):

@@ -1,0 +1,142 @@
+"""Checked facts: theory against measurement per setting, and claims evaluated on live results.
+
+Two kinds of claims:
+- the lecture's statements, declared as data in the report config (`claims:`); one that does not
+  hold is shown as such on the site, never hidden;
+- the site's own statements (theory agrees with measurement), generated here for every setting;
+  `stabreport build --strict` fails when one of them does not hold.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+from scipy import stats
+
+from .config import ClaimSpec, Report, Setting
+from .results import Result
+from .theory import LN10, Prediction
+
+Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one
+KS_ALPHA = 1e-3  # an exact law is rejected when the KS test's p-value falls below this
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Measured against predicted, for one setting."""
+
+    measured_median_norm_u: float
+    se_median_norm_u: float  # distribution-free standard error of the measured median
+    predicted_median_norm_u: float
+    z: float  # (measured − predicted) / se
+    ks_pvalue: float | None  # against the exact law; None for approximations
+    measured_median_mean_abs: float
+    predicted_median_mean_abs: float
+    gap_mean_abs: float  # measured − predicted, decades
+    exact: bool
+    tolerance: float  # decades allowed for an approximation (0 for exact laws)
+
+    @property
+    def gap_norm_u(self) -> float:
+        return self.measured_median_norm_u - self.predicted_median_norm_u
+
+    @property
+    def holds(self) -> bool:
+        if self.exact:
+            return abs(self.z) <= Z_LIMIT and (self.ks_pvalue is None or self.ks_pvalue >= KS_ALPHA)
+        return abs(self.gap_norm_u) <= self.tolerance + Z_LIMIT * self.se_median_norm_u
+
+
+def median_standard_error(values: np.ndarray) -> float:
+    """Half the width of the order-statistic interval around the median that covers ±1 standard
+    error for large n (no distributional assumption, no resampling)."""
+    n = len(values)
+    half = 0.5 / math.sqrt(n)
+    low, high = np.quantile(values, [0.5 - half, 0.5 + half])
+    return float(high - low) / 2
+
+
+def agreement(result: Result, prediction: Prediction, tolerance: float) -> Agreement:
+    norm_u = result.metrics["log10_norm_u"]
+    measured = float(np.median(norm_u))
+    se = max(median_standard_error(norm_u), 1e-12)
+    ks = None
+    if prediction.exact:
+        law = prediction.norm_u_law
+        ks = float(stats.kstest(norm_u, lambda x: law.cdf(np.asarray(x) * LN10)).pvalue)
+    mean_abs = float(np.median(result.log10_mean_abs))
+    return Agreement(measured, se, prediction.median_log10_norm_u,
+                     (measured - prediction.median_log10_norm_u) / se, ks, mean_abs,
+                     prediction.median_log10_mean_abs, mean_abs - prediction.median_log10_mean_abs,
+                     prediction.exact, 0.0 if prediction.exact else tolerance)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    setting: str  # setting id
+    label: str
+    expected: str  # what the claim needs, in words
+    observed: str  # what the data shows, in words
+    log10_value: float  # the number behind it
+    holds: bool
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    id: str
+    source: str  # "lecture" or "site"
+    section: str
+    statement: str
+    quote: str | None
+    checks: tuple[CheckResult, ...]
+
+    @property
+    def holds(self) -> bool:
+        return all(c.holds for c in self.checks)
+
+
+def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, float]) -> ClaimResult:
+    """`statistic`: setting id → median of the lecture's statistic (log10), which verdicts use."""
+    checks = []
+    for check in spec.checks:
+        if check.kind == "verdict":
+            setting = report.setting(check.setting)
+            value = statistic[setting.id]
+            observed = report.verdicts.of(value)
+            holds = (observed == check.value) != check.negate
+            expected = ("does not " if check.negate else "") + _verb(check.value)
+            checks.append(CheckResult(setting.id, setting.label, expected, observed, value, holds))
+        else:  # least_extreme: the expected setting is the closest to 1 among those listed
+            among = [report.setting(i) for i in check.among]
+            closest = min(among, key=lambda s: abs(statistic[s.id]))
+            for setting in among:
+                value = statistic[setting.id]
+                is_expected = setting.id == check.setting
+                checks.append(CheckResult(
+                    setting.id, setting.label,
+                    "closest to 1" if is_expected else "further from 1",
+                    "closest to 1" if setting is closest else f"{abs(value):.1f} decades from 1",
+                    value, (setting is closest) == is_expected))
+    return ClaimResult(spec.id, "lecture", spec.section, spec.statement, spec.quote, tuple(checks))
+
+
+def _verb(verdict: str) -> str:
+    return {"vanishes": "vanish", "explodes": "explode", "stays moderate": "stay moderate"}[verdict]
+
+
+def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
+    """The site's own claim that its theory matches the measurement for one setting."""
+    if result.exact:
+        statement = (f"The exact law of log₁₀ ‖M u‖ matches the {setting.runs} runs of "
+                     f"{setting.label} (median within {Z_LIMIT:g} standard errors, KS p ≥ {KS_ALPHA:g}).")
+        observed = f"z = {result.z:+.2f}, KS p = {result.ks_pvalue:.3f}"
+    else:
+        statement = (f"The approximate prediction of log₁₀ ‖M u‖ for {setting.label} is within "
+                     f"{result.tolerance:g} decades (plus {Z_LIMIT:g} standard errors) of the "
+                     "measured median.")
+        observed = f"gap {result.gap_norm_u:+.3f} decades (se {result.se_median_norm_u:.3f})"
+    check = CheckResult(setting.id, setting.label, "agrees", observed, result.measured_median_norm_u,
+                        result.holds)
+    return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
