@@ -23,6 +23,10 @@ serve: $(STAMP)
 	$(BIN)/stabreport build
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
+# Publish site/ to the gh-pages branch of this repository (MkDocs' own GitHub Pages deploy).
+deploy: docs
+	$(BIN)/mkdocs gh-deploy --force --no-history --dirty
+
 clean:
 	-$(BIN)/stabreport clean
 	rm -rf site docs/generated .stabreport-cache test-output

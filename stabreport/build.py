@@ -30,6 +30,7 @@ from tqdm import tqdm
 import numpy as np
 
 from . import __version__
+from .cite import citation_cff, site_info
 from .claims import Agreement, ClaimResult, agreement, evaluate_claim, theory_claim
 from .config import Report, find_config, load_report
 from .engine import ResultCache, run_setting
@@ -41,6 +42,7 @@ from .results import Result
 from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve, predict as predict_setting
 
 GENERATED = Path("docs") / "generated"
+FOOTER = ".footer.html"  # provenance line for every page's footer; a dot file, so not published
 CACHE = Path(".stabreport-cache")
 PACKAGES = ("numpy", "scipy", "matplotlib", "jinja2", "mkdocs", "mkdocs-material", "pyyaml")
 
@@ -176,7 +178,8 @@ def render(root: Path, report: Report, results: Mapping[str, Result],
         "curves": gains.curves,
         "claims": checks.claims,
         "theory_claims": checks.theory_claims,
-        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1)},
+        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1, "theory")},
+        "site": site_info(root, report, build_info["date"]),
         "report": report,
         "sections": sections,
         "pages": {name: [s for s in sections if s.experiment == name] for name in EXPERIMENTS},
@@ -184,7 +187,10 @@ def render(root: Path, report: Report, results: Mapping[str, Result],
         "experiments": list(EXPERIMENTS.values()),
         "build": build_info,
     }
-    return render_pages(make_environment(root / "templates", report), context)
+    env = make_environment(root / "templates", report)
+    pages = render_pages(env, context)
+    pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
+    return pages
 
 
 def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
@@ -206,8 +212,8 @@ def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
 
 
 def output_files(report: Report, pages: Mapping[str, str],
-                 figures: Mapping[str, Sequence[Figure]]) -> dict[str, bytes]:
-    files = {name: text.encode() for name, text in pages.items()}
+                 figures: Mapping[str, Sequence[Figure]], extra: Mapping[str, str]) -> dict[str, bytes]:
+    files = {name: text.encode() for name, text in {**pages, **extra}.items()}
     for group in figures.values():
         for figure in group:
             for fmt, content in figure.files.items():
@@ -264,10 +270,14 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
     cache = ResultCache(root / CACHE) if use_cache else None
     results = run_settings(report, cache, stream)
     pages, figures = render_site(root, report, results, strict=strict)
-    written = write_generated(root / GENERATED, output_files(report, pages, figures))
+    about = provenance(root)
+    extra = {"CITATION.cff": citation_cff(site_info(root, report, about["date"])),
+             "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
+                                           sort_keys=True) + "\n"}
+    written = write_generated(root / GENERATED, output_files(report, pages, figures, extra))
     summary = BuildSummary(
         settings=len(results), from_cache=sum(r.cached for r in results.values()),
-        pages=len(pages), figures=sum(len(f) for f in figures.values()), files_written=written,
+        pages=sum(name.endswith(".md") for name in pages), figures=sum(len(f) for f in figures.values()), files_written=written,
         seconds=time.perf_counter() - started)
     print(f"built {summary.pages} pages and {summary.figures} figures from {summary.settings} "
           f"settings ({summary.from_cache} from the cache) in {summary.seconds:.1f} s; "

@@ -79,6 +79,7 @@ class ClaimFile(_File):
 
 class ReportFile(_File):
     title: str | None = None
+    authors: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
     seed: Annotated[int, Field(ge=0)] | None = None
     verdicts: VerdictsFile | None = None
     theory_tolerance: Annotated[float, Field(gt=0)] | None = None
@@ -147,6 +148,7 @@ class Report:
     source: str  # where the overrides came from, for the method page
     claims: tuple[ClaimSpec, ...] = ()
     theory_tolerance: float = 0.2  # decades allowed to approximate theory
+    authors: tuple[str, ...] = ("The stabreport authors",)  # for citations
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -263,7 +265,7 @@ def _merge(base: ReportFile, override: ReportFile) -> dict[str, Any]:
         else:
             merged.setdefault("claims", []).append(claim)
             claims[claim["id"]] = claim
-    for key in ("title", "seed", "theory_tolerance"):
+    for key in ("title", "seed", "theory_tolerance", "authors"):
         if key in extra:
             merged[key] = extra[key]
     merged["verdicts"] = {**merged.get("verdicts", {}), **extra.get("verdicts", {})}
@@ -363,7 +365,8 @@ def _resolve(merged: dict[str, Any], origins: dict[tuple[str, ...], str], source
     return Report(title=merged["title"], seed=merged["seed"],
                   verdicts=Verdicts(math.log10(low), math.log10(high)),
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
-                  theory_tolerance=merged.get("theory_tolerance", 0.2))
+                  theory_tolerance=merged.get("theory_tolerance", 0.2),
+                  authors=tuple(merged.get("authors") or ("The stabreport authors",)))
 
 
 def _resolve_claims(raw: list[dict[str, Any]], section_ids: set[str], setting_ids: set[str],

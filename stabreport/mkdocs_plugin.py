@@ -3,6 +3,8 @@
 - on_files: the pages, figures and data generated under docs/generated/ are served from the site
   root (docs/generated/mlp.md → /mlp/, docs/generated/figures/x.svg → /figures/x.svg), so URLs do
   not carry the name of a build folder.
+- on_config: the provenance line the build wrote (versions, commit, seed, date) becomes the
+  footer of every page.
 - on_pre_build, under `mkdocs serve` only: re-render from the result cache, so that editing a
   template (watched through `watch: [templates]`) shows up in the preview.
 """
@@ -16,7 +18,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 
-from .build import GENERATED, build_report
+from .build import FOOTER, GENERATED, build_report
 from .errors import StabreportError
 
 
@@ -27,6 +29,12 @@ class StabreportConfig(Config):
 class StabreportPlugin(BasePlugin[StabreportConfig]):
     def on_startup(self, *, command: str, dirty: bool) -> None:
         self.serving = command == "serve"
+
+    def on_config(self, config):
+        footer = Path(config.config_file_path).parent / GENERATED / FOOTER
+        if footer.is_file():
+            config.copyright = footer.read_text(encoding="utf-8").strip()
+        return config
 
     def on_pre_build(self, *, config) -> None:
         if getattr(self, "serving", False) and self.config.render_on_serve:

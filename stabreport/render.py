@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jinja2
 import numpy as np
 
+from .cite import bibtex_escape
 from .claims import Agreement, ClaimResult
 from .config import Report, Setting
 from .errors import BuildError
@@ -31,6 +32,8 @@ class FigureView:
     title: str
     caption: str
     formats: tuple[str, ...]
+    page: str  # the page it appears on, e.g. "mlp"; its URL is <site>/<page>/#<id>
+    settings: tuple[str, ...]  # ids of the settings it shows
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class SectionView:
     settings: tuple[SettingView, ...]
     figures: tuple[FigureView, ...]
     claims: tuple[ClaimResult, ...]  # lecture and site claims declared for this section
+    table_number: int  # the number of the section's table on its page
 
 
 def regenerate_command(setting: Setting, seed: int) -> str:
@@ -115,9 +119,9 @@ def setting_view(setting: Setting, result: Result, seed: int, theory: Prediction
         theory=theory, agreement=agreement)
 
 
-def figure_views(figures: Sequence[Figure], first_number: int) -> tuple[FigureView, ...]:
-    return tuple(FigureView(f.id, first_number + i, f.title, f.caption, tuple(f.files))
-                 for i, f in enumerate(figures))
+def figure_views(figures: Sequence[Figure], first_number: int, page: str) -> tuple[FigureView, ...]:
+    return tuple(FigureView(f.id, first_number + i, f.title, f.caption, tuple(f.files), page,
+                            f.settings) for i, f in enumerate(figures))
 
 
 def section_views(report: Report, results: Mapping[str, Result],
@@ -125,16 +129,18 @@ def section_views(report: Report, results: Mapping[str, Result],
                   agreements: Mapping[str, Agreement],
                   claims: Sequence[ClaimResult]) -> list[SectionView]:
     """Sections as templates see them; figures are numbered in order of appearance per page."""
-    views, numbers = [], {}
+    views, numbers, tables = [], {}, {}
     for section in report.sections:
         page = section.experiment.name
         own = figures.get(section.id, ())
+        tables[page] = tables.get(page, 0) + 1
         views.append(SectionView(
             id=section.id, title=section.title, experiment=page,
             settings=tuple(setting_view(s, results[s.id], report.seed, predictions[s.id],
                                         agreements[s.id]) for s in section.settings),
-            figures=figure_views(own, numbers.get(page, 0) + 1),
-            claims=tuple(c for c in claims if c.section == section.id)))
+            figures=figure_views(own, numbers.get(page, 0) + 1, page),
+            claims=tuple(c for c in claims if c.section == section.id),
+            table_number=tables[page]))
         numbers[page] = numbers.get(page, 0) + len(own)
     return views
 
@@ -164,7 +170,7 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
         return "holds" if value else "does not hold"
 
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
-            "holds": holds,
+            "holds": holds, "bibtex": bibtex_escape,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}"}
 
