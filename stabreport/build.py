@@ -31,14 +31,15 @@ import numpy as np
 
 from . import __version__
 from .cite import citation_cff, site_info
-from .claims import Agreement, ClaimResult, agreement, evaluate_claim, theory_claim
+from .claims import Agreement, ClaimResult, agreement, evaluate_claim, path_claim, theory_claim
 from .config import Report, find_config, load_report
-from .engine import ResultCache, run_setting
+from .engine import ResultCache, Task, default_jobs, run_tasks
+from .experiments.tangent import supports_tangent
 from .errors import BuildError
 from .experiments import EXPERIMENTS
-from .figures import Figure, gain_figure, section_figures
+from .figures import Figure, FigureCache, cached_gain_figure, cached_section_figures
 from .render import figure_views, make_environment, render_pages, section_views
-from .results import Result
+from .results import NormResult, Result
 from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve, predict as predict_setting
 
 GENERATED = Path("docs") / "generated"
@@ -61,22 +62,53 @@ def load_config(root: Path, config_path: str | None) -> Report:
     return load_report(find_config(root, config_path))
 
 
-def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr) -> dict[str, Result]:
-    """Every setting's result; a progress bar on a terminal, plain lines otherwise."""
-    settings = report.settings
-    results: dict[str, Result] = {}
+@dataclass(frozen=True)
+class Runs:
+    """What the experiments produced: the full path per setting, and the column lengths from the
+    tangent path where the weights are Gaussian (else from the full path)."""
+
+    full: dict[str, Result]
+    norms: dict[str, NormResult | None]
+
+    def log10_norm_u(self, setting_id: str) -> np.ndarray:
+        norms = self.norms.get(setting_id)
+        return norms.log10_norm_u if norms is not None else self.full[setting_id].metrics["log10_norm_u"]
+
+
+def setting_tasks(report: Report) -> list[Task]:
+    tasks = []
+    for s in report.settings:
+        tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id))
+        if supports_tangent(s.experiment.name, s.params):
+            tasks.append(Task("tangent", s.experiment.name, dict(s.params), s.norm_runs,
+                              report.seed, s.id))
+    return tasks
+
+
+def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr,
+                 jobs: int = 1) -> Runs:
+    """Every setting on both paths; a progress bar on a terminal, plain lines otherwise."""
+    tasks = setting_tasks(report)
     interactive = stream.isatty()
-    bar = tqdm(settings, desc="settings", unit="setting", file=stream, disable=not interactive)
-    for index, setting in enumerate(bar, start=1):
-        bar.set_postfix_str(setting.id)
-        result = run_setting(setting.experiment, setting.params, setting.runs, report.seed,
-                             cache=cache, name=setting.id)
-        results[setting.id] = result
+    bar = tqdm(total=len(tasks), desc="experiments", unit="task", file=stream,
+               disable=not interactive)
+    done = 0
+
+    def report_progress(task: Task, result) -> None:
+        nonlocal done
+        done += 1
+        bar.update()
+        bar.set_postfix_str(task.name)
         if not interactive:
             source = "cache" if result.cached else f"{result.elapsed:.1f} s"
-            print(f"[{index}/{len(settings)}] {setting.id}: {setting.runs} runs ({source})",
-                  file=stream)
-    return results
+            print(f"[{done}/{len(tasks)}] {task.name} ({task.path} path): {task.runs} runs "
+                  f"({source})", file=stream)
+
+    results = run_tasks(tasks, cache, jobs, report_progress)
+    bar.close()
+    full = {t.name: r for t, r in zip(tasks, results) if t.path == "full"}
+    norms = {t.name: r for t, r in zip(tasks, results) if t.path == "tangent"}
+    return Runs(full, {s.id: norms.get(s.id) for s in report.settings})
 
 
 def predict(report: Report) -> dict[str, Prediction]:
@@ -100,26 +132,28 @@ def lecture_statistic_median(setting, result: Result) -> float:
     return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean
 
 
-def check(report: Report, results: Mapping[str, Result],
-          predictions: Mapping[str, Prediction]) -> Checks:
-    statistic = {s.id: lecture_statistic_median(s, results[s.id]) for s in report.settings}
-    agreements = {s.id: agreement(results[s.id], predictions[s.id], report.theory_tolerance)
-                  for s in report.settings}
+def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction]) -> Checks:
+    statistic = {s.id: lecture_statistic_median(s, runs.full[s.id]) for s in report.settings}
+    agreements = {s.id: agreement(runs.full[s.id], runs.norms[s.id], predictions[s.id],
+                                  report.theory_tolerance) for s in report.settings}
     claims = []
     for spec in report.claims:
         claim = evaluate_claim(spec, report, statistic)
         claims.append(ClaimResult(claim.id, spec.source, claim.section, claim.statement,
                                   claim.quote, claim.checks))
     theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings]
+    theory_claims += [path_claim(s, agreements[s.id]) for s in report.settings
+                      if agreements[s.id].path_ks_pvalue is not None]
     return Checks(agreements, claims, theory_claims, statistic)
 
 
-def make_figures(report: Report, results: Mapping[str, Result],
-                 predictions: Mapping[str, Prediction], gains: GainSummary) -> dict[str, list[Figure]]:
-    """Figures by the section (or page) they belong to."""
-    figures = {section.id: section_figures(section, results, predictions)
+def make_figures(report: Report, runs: Runs, predictions: Mapping[str, Prediction],
+                 gains: GainSummary, cache: FigureCache | None = None) -> dict[str, list[Figure]]:
+    """Figures by the section (or page) they belong to; drawn only when their inputs changed."""
+    norm_u = {s.id: runs.log10_norm_u(s.id) for s in report.settings}
+    figures = {section.id: cached_section_figures(cache, section, runs.full, predictions, norm_u)
                for section in report.sections}
-    figures["theory"] = [gain_figure(gains.curves, gains.points)]
+    figures["theory"] = [cached_gain_figure(cache, gains.curves, gains.points)]
     return figures
 
 
@@ -129,7 +163,7 @@ class GainSummary:
     points: list[tuple[str, str, float, float]]  # curve label, setting id, scale, measured gain
 
 
-def gain_summary(report: Report, results: Mapping[str, Result]) -> GainSummary:
+def gain_summary(report: Report, runs: Runs) -> GainSummary:
     """Theory curves of gain per step against scale, one per distinct (experiment, width, steps,
     activation), and each setting's measured gain at its effective scale."""
     members: dict[tuple, list] = {}
@@ -142,7 +176,7 @@ def gain_summary(report: Report, results: Mapping[str, Result]) -> GainSummary:
         curve = gain_curve(key, grid)
         curves.append(curve)
         for setting, scale in zip(settings, scales):
-            median = float(np.median(results[setting.id].metrics["log10_norm_u"]))
+            median = float(np.median(runs.log10_norm_u(setting.id)))
             points.append((curve.label, setting.id, scale,
                            median / setting.experiment.steps(setting.params)))
     return GainSummary(curves, points)
@@ -170,10 +204,10 @@ def _git_commit(root: Path) -> str | None:
     return out.stdout.strip() or None
 
 
-def render(root: Path, report: Report, results: Mapping[str, Result],
+def render(root: Path, report: Report, runs: Runs,
            predictions: Mapping[str, Prediction], checks: Checks, gains: GainSummary,
            figures: Mapping[str, Sequence[Figure]], build_info: Mapping[str, Any]) -> dict[str, str]:
-    sections = section_views(report, results, figures, predictions, checks.agreements, checks.claims)
+    sections = section_views(report, runs.full, figures, predictions, checks.agreements, checks.claims)
     context = {
         "curves": gains.curves,
         "claims": checks.claims,
@@ -246,37 +280,39 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
     return written
 
 
-def render_site(root: Path, report: Report, results: Mapping[str, Result], strict: bool = False,
-                with_figures: bool = True) -> tuple[dict[str, str], dict[str, list[Figure]]]:
+def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
+                with_figures: bool = True, figure_cache: FigureCache | None = None
+                ) -> tuple[dict[str, str], dict[str, list[Figure]]]:
     """Every step after the experiments: predict, check, draw, render. Writes nothing."""
     predictions = predict(report)
-    checks = check(report, results, predictions)
+    checks = check(report, runs, predictions)
     if strict and checks.failed_site_claims:
         raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
             f"{c.id}: {c.statement} Found: " + "; ".join(
                 f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
             for c in checks.failed_site_claims))
-    gains = gain_summary(report, results)
-    figures = make_figures(report, results, predictions, gains) if with_figures else {}
-    pages = render(root, report, results, predictions, checks, gains, figures, provenance(root))
+    gains = gain_summary(report, runs)
+    figures = make_figures(report, runs, predictions, gains, figure_cache) if with_figures else {}
+    pages = render(root, report, runs, predictions, checks, gains, figures, provenance(root))
     return pages, figures
 
 
 def build_report(root: str | Path = ".", config_path: str | None = None, use_cache: bool = True,
-                 strict: bool = False, stream=sys.stderr) -> BuildSummary:
+                 strict: bool = False, stream=sys.stderr, jobs: int | None = None) -> BuildSummary:
     started = time.perf_counter()
     root = Path(root)
     report = load_config(root, config_path)
     cache = ResultCache(root / CACHE) if use_cache else None
-    results = run_settings(report, cache, stream)
-    pages, figures = render_site(root, report, results, strict=strict)
+    runs = run_settings(report, cache, stream, jobs or default_jobs())
+    figure_cache = FigureCache(root / CACHE / "figures") if use_cache else None
+    pages, figures = render_site(root, report, runs, strict=strict, figure_cache=figure_cache)
     about = provenance(root)
     extra = {"CITATION.cff": citation_cff(site_info(root, report, about["date"])),
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
     written = write_generated(root / GENERATED, output_files(report, pages, figures, extra))
     summary = BuildSummary(
-        settings=len(results), from_cache=sum(r.cached for r in results.values()),
+        settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),
         pages=sum(name.endswith(".md") for name in pages), figures=sum(len(f) for f in figures.values()), files_written=written,
         seconds=time.perf_counter() - started)
     print(f"built {summary.pages} pages and {summary.figures} figures from {summary.settings} "

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats
 
 from .config import ClaimSpec, Report, Setting
-from .results import Result
+from .results import NormResult, Result
 from .theory import LN10, Prediction
 
 Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one
@@ -37,6 +37,8 @@ class Agreement:
     gap_mean_abs: float  # measured − predicted, decades
     exact: bool
     tolerance: float  # decades allowed for an approximation (0 for exact laws)
+    norm_runs: int  # runs behind the column-length statistics
+    path_ks_pvalue: float | None  # tangent against full path (two-sample KS), where both ran
 
     @property
     def gap_norm_u(self) -> float:
@@ -58,8 +60,12 @@ def median_standard_error(values: np.ndarray) -> float:
     return float(high - low) / 2
 
 
-def agreement(result: Result, prediction: Prediction, tolerance: float) -> Agreement:
-    norm_u = result.metrics["log10_norm_u"]
+def agreement(result: Result, norms: NormResult | None, prediction: Prediction,
+              tolerance: float) -> Agreement:
+    """Theory against measurement; column lengths from the tangent path when it ran."""
+    full_norm_u = result.metrics["log10_norm_u"]
+    norm_u = norms.log10_norm_u if norms is not None else full_norm_u
+    path_ks = float(stats.ks_2samp(full_norm_u, norm_u).pvalue) if norms is not None else None
     measured = float(np.median(norm_u))
     se = max(median_standard_error(norm_u), 1e-12)
     ks = None
@@ -70,7 +76,7 @@ def agreement(result: Result, prediction: Prediction, tolerance: float) -> Agree
     return Agreement(measured, se, prediction.median_log10_norm_u,
                      (measured - prediction.median_log10_norm_u) / se, ks, mean_abs,
                      prediction.median_log10_mean_abs, mean_abs - prediction.median_log10_mean_abs,
-                     prediction.exact, 0.0 if prediction.exact else tolerance)
+                     prediction.exact, 0.0 if prediction.exact else tolerance, len(norm_u), path_ks)
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ def _verb(verdict: str) -> str:
 def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     """The site's own claim that its theory matches the measurement for one setting."""
     if result.exact:
-        statement = (f"The exact law of log₁₀ ‖M u‖ matches the {setting.runs} runs of "
+        statement = (f"The exact law of log₁₀ ‖M u‖ matches the {result.norm_runs} runs of "
                      f"{setting.label} (median within {Z_LIMIT:g} standard errors, KS p ≥ {KS_ALPHA:g}).")
         observed = f"z = {result.z:+.2f}, KS p = {result.ks_pvalue:.3f}"
     else:
@@ -140,3 +146,14 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     check = CheckResult(setting.id, setting.label, "agrees", observed, result.measured_median_norm_u,
                         result.holds)
     return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
+
+
+def path_claim(setting: Setting, result: Agreement) -> ClaimResult:
+    """The site's own claim that the O(k) tangent path samples the same law as the full path."""
+    statement = (f"For {setting.label}, the tangent path's {result.norm_runs} column lengths and "
+                 f"the full Jacobian's {setting.runs} have the same distribution (two-sample KS "
+                 f"p ≥ {KS_ALPHA:g}).")
+    check = CheckResult(setting.id, setting.label, "same distribution",
+                        f"KS p = {result.path_ks_pvalue:.3f}", result.measured_median_norm_u,
+                        result.path_ks_pvalue >= KS_ALPHA)
+    return ClaimResult(f"paths-{setting.id}", "site", setting.section, statement, None, (check,))

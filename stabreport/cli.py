@@ -54,6 +54,8 @@ def _add_build_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("--root", default=".", help="project root holding templates/ and docs/")
     build.add_argument("--no-cache", action="store_true", help="recompute every setting")
     build.add_argument("--strict", action="store_true", help="fail when a claim of the site does not hold")
+    build.add_argument("--jobs", type=_non_negative_int, default=None,
+                       help="worker processes (default: all cores); results are the same for any N")
     commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
         "--root", default=".", help="project root")
 
@@ -98,8 +100,10 @@ def cmd_run(args: argparse.Namespace) -> None:
 def cmd_build(args: argparse.Namespace) -> None:
     from .build import build_report  # imported lazily: matplotlib and jinja2 are slow to load
 
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
     build_report(root=args.root, config_path=args.config, use_cache=not args.no_cache,
-                 strict=args.strict)
+                 strict=args.strict, jobs=args.jobs)
 
 
 def cmd_clean(args: argparse.Namespace) -> None:

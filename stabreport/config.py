@@ -22,6 +22,7 @@ from .errors import ConfigError
 from .experiments import EXPERIMENTS, Experiment
 
 CONFIG_NAME = "stabreport.yml"
+DEFAULT_NORM_RUNS = 2000
 
 # A slug becomes a file name and a URL: refuse anything that could be a path.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
@@ -42,6 +43,7 @@ class SettingFile(_File):
     label: str | None = None
     params: dict[str, ParamValue] = Field(default_factory=dict)
     runs: PositiveInt | None = None
+    norm_runs: PositiveInt | None = None
     lecture: PositiveFloat | None = None
 
 
@@ -50,6 +52,7 @@ class SectionFile(_File):
     title: str | None = None
     experiment: str | None = None
     runs: PositiveInt | None = None
+    norm_runs: PositiveInt | None = None
     lecture_averages: PositiveInt | None = None
     params: dict[str, ParamValue] = Field(default_factory=dict)
     settings: list[SettingFile] = Field(default_factory=list)
@@ -95,6 +98,7 @@ class Setting:
     experiment: Experiment
     params: Mapping[str, Any]
     runs: int
+    norm_runs: int  # runs of the O(k) tangent path, for the column-length statistics
     lecture_log10: float | None  # log10 of the lecture's single quoted value
     lecture_averages: int  # the lecture's statistic averages this many runs
 
@@ -350,6 +354,7 @@ def _resolve(merged: dict[str, Any], origins: dict[tuple[str, ...], str], source
             settings.append(Setting(
                 id=setting["id"], label=label, section=section["id"], experiment=experiment,
                 params=params, runs=setting.get("runs") or section.get("runs") or experiment.default_runs,
+                norm_runs=setting.get("norm_runs") or section.get("norm_runs") or DEFAULT_NORM_RUNS,
                 lecture_log10=math.log10(lecture) if lecture else None,
                 lecture_averages=section.get("lecture_averages") or 1))
         sections.append(Section(section["id"], section["title"], experiment, tuple(settings)))

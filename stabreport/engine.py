@@ -1,38 +1,51 @@
-"""Running settings: seeding, batching into blocks, and the on-disk result cache.
+"""Running settings: seeding, batching into blocks, parallel workers and the on-disk cache.
 
 Seeding: one integer seed, expanded with SeedSequence. A setting's stream is keyed by a hash of
-its identity (experiment and canonical parameters), and each block of runs gets its own child
-stream, so a setting's numbers never depend on which other settings run, in what order, or how
-many processes share the work.
+its identity (experiment, canonical parameters and path), and each block of runs gets its own
+child stream. Block sizes depend on the parameters only, so a setting's numbers never depend on
+which other settings run, in what order, in how many processes, or how memory is chunked.
+
+Two paths compute a setting:
+- "full": every matrix is formed; gives the lecture's statistic (mean |M_ij|) and the norms;
+- "tangent": only the column length ‖M u‖, with O(k) random numbers per step (Gaussian weights).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import tempfile
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import ComputeError, ConfigError
-from .experiments import METRICS, Experiment
-from .results import Result
+from .experiments import EXPERIMENTS, METRICS, Experiment
+from .experiments.tangent import mlp_norms, products_norms, supports_tangent
+from .results import NormResult, Result
 
 ENGINE_VERSION = "1"
+TANGENT_VERSION = "tangent-1"
+TANGENT_BLOCK = 2048  # runs per random stream on the tangent path
 
 
 def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
-def setting_key(experiment: Experiment, params: Mapping[str, Any]) -> tuple[int, ...]:
-    """Four 32-bit words identifying (experiment, params): the setting's SeedSequence spawn key."""
-    digest = hashlib.sha256(canonical_json({"experiment": experiment.name,
-                                            "params": dict(params)}).encode()).digest()
+def setting_key(experiment: Experiment, params: Mapping[str, Any], path: str = "full") -> tuple[int, ...]:
+    """Four 32-bit words identifying (experiment, params, path): the SeedSequence spawn key."""
+    identity: dict[str, Any] = {"experiment": experiment.name, "params": dict(params)}
+    if path != "full":  # the full path's key predates the others: keep its numbers
+        identity["path"] = path
+    digest = hashlib.sha256(canonical_json(identity).encode()).digest()
     return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
 
 
@@ -48,73 +61,135 @@ def validate_run_options(runs: Any, seed: Any, where: str = "") -> None:
         raise ConfigError(f"{where}seed got {seed!r}; allowed: an integer ≥ 0")
 
 
+def _blocks(runs: int, size: int) -> list[tuple[int, int]]:
+    return [(index, min(size, runs - start)) for index, start in enumerate(range(0, runs, size))]
+
+
+def _dead_runs_error(label: str, dead: int, runs: int) -> ComputeError:
+    return ComputeError(
+        f"setting {label}: {dead} of {runs} runs ended with an all-zero matrix (every unit "
+        "inactive at some layer), so log10 of its size is undefined; use a wider network or "
+        "another activation")
+
+
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                      name: str | None = None) -> Result:
-    """Run `runs` independent draws of one setting, block by block (bounded memory)."""
+    """Run `runs` independent draws of one setting on the full path, block by block."""
     validate_run_options(runs, seed)
     started = time.perf_counter()
     key = setting_key(experiment, params)
-    block = experiment.block_runs(params)
     parts = []
-    for index, start in enumerate(range(0, runs, block)):
-        rng = block_generator(seed, key, index)
-        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            parts.append(experiment.simulate(params, min(block, runs - start), rng))
+    for index, size in _blocks(runs, experiment.block_runs(params)):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            parts.append(experiment.simulate(params, size, block_generator(seed, key, index)))
     metrics = {m: np.concatenate([p.metrics[m] for p in parts]) for m in METRICS}
     trajectory = np.concatenate([p.trajectory for p in parts])
-    bad = ~np.isfinite(metrics["log10_mean_abs"])
-    if bad.any():
-        label = name or f"{experiment.name} {canonical_json(dict(params))}"
-        raise ComputeError(
-            f"setting {label}: {int(bad.sum())} of {runs} runs ended with an all-zero matrix "
-            "(every unit inactive at some layer), so log10 of its size is undefined; "
-            "use a wider network or another activation")
+    dead = ~np.isfinite(metrics["log10_mean_abs"])
+    if dead.any():
+        raise _dead_runs_error(name or f"{experiment.name} {canonical_json(dict(params))}",
+                               int(dead.sum()), runs)
     return Result(experiment.name, dict(params), seed, runs, metrics, trajectory,
                   elapsed=time.perf_counter() - started)
 
 
+def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
+                   name: str | None = None) -> NormResult:
+    """Column lengths ‖M_l u‖ of `runs` draws on the O(k) tangent path (Gaussian weights only)."""
+    validate_run_options(runs, seed)
+    if not supports_tangent(experiment.name, params):
+        raise ConfigError(f"init {params.get('init')!r} has no tangent path; allowed: Gaussian inits")
+    started = time.perf_counter()
+    key = setting_key(experiment, params, "tangent")
+    simulate = products_norms if experiment.name == "products" else mlp_norms
+    parts = []
+    for index, size in _blocks(runs, TANGENT_BLOCK):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            parts.append(simulate(params, size, block_generator(seed, key, index)))
+    trajectory = np.concatenate(parts)
+    dead = ~np.isfinite(trajectory[:, -1])
+    if dead.any():
+        raise _dead_runs_error(name or experiment.name, int(dead.sum()), runs)
+    return NormResult(experiment.name, dict(params), seed, runs, trajectory,
+                      elapsed=time.perf_counter() - started)
+
+
+# --- tasks, the cache and parallel execution ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Task:
+    """One computation: a setting on one path. Plain data, so it can cross to a worker process."""
+
+    path: str  # "full" or "tangent"
+    experiment: str
+    params: Mapping[str, Any]
+    runs: int
+    seed: int
+    name: str
+
+    def cache_payload(self) -> dict[str, Any]:
+        experiment = EXPERIMENTS[self.experiment]
+        code = experiment.version if self.path == "full" else TANGENT_VERSION
+        return {"engine": ENGINE_VERSION, "path": self.path, "experiment": self.experiment,
+                "code": code, "params": dict(self.params), "runs": self.runs,
+                "seed": self.seed, "numpy": np.__version__}
+
+
+def execute(task: Task) -> Result | NormResult:
+    experiment = EXPERIMENTS[task.experiment]
+    simulate = simulate_setting if task.path == "full" else simulate_norms
+    return simulate(experiment, task.params, task.runs, task.seed, task.name)
+
+
+def _from_arrays(task: Task, arrays: Mapping[str, np.ndarray]) -> Result | NormResult:
+    if task.path == "full":
+        return Result(task.experiment, dict(task.params), task.seed, task.runs,
+                      {m: arrays[m] for m in METRICS}, arrays["trajectory"], cached=True)
+    return NormResult(task.experiment, dict(task.params), task.seed, task.runs,
+                      arrays["trajectory"], cached=True)
+
+
 class ResultCache:
-    """Results on disk, keyed by a hash of exactly what they depend on."""
+    """Results on disk, keyed by a hash of exactly what they depend on: the engine and experiment
+    code versions, the path, the parameters, runs, seed and numpy's version."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
 
-    def key(self, experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int) -> str:
-        payload = {"engine": ENGINE_VERSION, "experiment": experiment.name,
-                   "code": experiment.version, "params": dict(params), "runs": runs,
-                   "seed": seed, "numpy": np.__version__}
-        return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    def key(self, task: Task) -> str:
+        return hashlib.sha256(canonical_json(task.cache_payload()).encode()).hexdigest()
 
     def path(self, key: str) -> Path:
         return self.directory / f"{key}.npz"
 
-    def load(self, key: str, experiment: Experiment, params: Mapping[str, Any], runs: int,
-             seed: int) -> Result | None:
-        path = self.path(key)
+    def load(self, task: Task) -> Result | NormResult | None:
+        path = self.path(self.key(task))
         if not path.exists():
             return None
         try:
             with np.load(path) as data:
                 digest = str(data["checksum"])
-                arrays = {name: data[name] for name in (*METRICS, "trajectory")}
+                arrays = {name: data[name] for name in data.files if name != "checksum"}
         except Exception as error:  # a truncated or foreign file: recompute
-            warnings.warn(f"cache entry {path.name} is unreadable ({error}); recomputing")
+            warnings.warn(f"cache entry {path.name} is unreadable ({type(error).__name__}); "
+                          "recomputing", stacklevel=2)
             return None
         if digest != _checksum(arrays):
-            warnings.warn(f"cache entry {path.name} fails its checksum; recomputing")
+            warnings.warn(f"cache entry {path.name} fails its checksum; recomputing", stacklevel=2)
             return None
-        return Result(experiment.name, dict(params), seed, runs,
-                      {m: arrays[m] for m in METRICS}, arrays["trajectory"], cached=True)
+        try:
+            return _from_arrays(task, arrays)
+        except KeyError:
+            warnings.warn(f"cache entry {path.name} lacks arrays; recomputing", stacklevel=2)
+            return None
 
-    def store(self, key: str, result: Result) -> None:
+    def store(self, task: Task, result: Result | NormResult) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        arrays = {**{m: np.asarray(result.metrics[m]) for m in METRICS},
-                  "trajectory": np.asarray(result.trajectory)}
+        arrays = {name: np.asarray(value) for name, value in result.arrays().items()}
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
                 np.savez(handle, checksum=np.array(_checksum(arrays)), **arrays)
-            os.replace(tmp, self.path(key))
+            os.replace(tmp, self.path(self.key(task)))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -128,14 +203,75 @@ def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int = 1,
+              on_done: Callable[[Task, Result | NormResult], None] | None = None
+              ) -> list[Result | NormResult]:
+    """Every task's result, in task order, whatever `jobs` is: cached ones read, the others
+    computed here (jobs = 1) or in `jobs` worker processes."""
+    results: list[Result | NormResult | None] = [None] * len(tasks)
+    missing = []
+    for index, task in enumerate(tasks):
+        results[index] = cache.load(task) if cache else None
+        if results[index] is None:
+            missing.append(index)
+        elif on_done:
+            on_done(task, results[index])
+
+    def finish(index: int, result: Result | NormResult) -> None:
+        results[index] = result
+        if cache:
+            cache.store(tasks[index], result)
+        if on_done:
+            on_done(tasks[index], result)
+
+    if jobs <= 1 or len(missing) <= 1:
+        for index in missing:
+            finish(index, execute(tasks[index]))
+    else:
+        # spawn, not fork: a forked BLAS thread pool can deadlock in the child.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context) as pool:
+            # Longest first, so that the last task to start is a short one. Workers start while
+            # tasks are submitted: give them one BLAS thread each, or they fight for the cores.
+            order = sorted(missing, key=lambda i: -_cost(tasks[i]))
+            with _environment(BLAS_SINGLE_THREAD):
+                futures = {pool.submit(execute, tasks[i]): i for i in order}
+            for future in as_completed(futures):
+                finish(futures[future], future.result())
+    return results  # type: ignore[return-value]
+
+
+BLAS_SINGLE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
+                                             "MKL_NUM_THREADS")}
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]):
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _cost(task: Task) -> float:
+    experiment = EXPERIMENTS[task.experiment]
+    width = experiment.width(task.params)
+    per_step = width * width if task.path == "full" else width
+    return task.runs * experiment.steps(task.params) * per_step
+
+
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                 cache: ResultCache | None = None, name: str | None = None) -> Result:
-    """A setting's result, from the cache when it holds exactly this computation."""
-    if cache is None:
-        return simulate_setting(experiment, params, runs, seed, name)
-    key = cache.key(experiment, params, runs, seed)
-    result = cache.load(key, experiment, params, runs, seed)
-    if result is None:
-        result = simulate_setting(experiment, params, runs, seed, name)
-        cache.store(key, result)
-    return result
+    """One setting's full-path result, from the cache when it holds exactly this computation."""
+    task = Task("full", experiment.name, dict(params), runs, seed, name or experiment.name)
+    return run_tasks([task], cache)[0]  # type: ignore[return-value]

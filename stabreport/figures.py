@@ -6,9 +6,16 @@ can be written as CSV/JSON next to the SVG and PNG files.
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
+import os
+import shutil
+import sys
+import tempfile
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
 
 import matplotlib
 
@@ -18,6 +25,7 @@ from matplotlib.figure import Figure as MplFigure  # noqa: E402
 
 from .config import Section, Setting  # noqa: E402
 from .results import Result  # noqa: E402
+from . import theory as _theory  # noqa: E402
 from .theory import GainCurve, Prediction  # noqa: E402
 
 # Okabe & Ito's colour-blind-safe palette (yellow dropped: too faint on white).
@@ -165,7 +173,7 @@ def _add_column(columns: dict[str, list], setting_id: str, kind: str, values: np
     columns["log10_value"] += _rounded(values)
 
 
-def law_figure(section: Section, results: Mapping[str, Result],
+def law_figure(section: Section, norm_u: Mapping[str, np.ndarray],
                predictions: Mapping[str, Prediction]) -> Figure:
     """One panel per setting: histogram of log10 ‖M u‖ against the theory's density for it."""
     columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
@@ -178,7 +186,7 @@ def law_figure(section: Section, results: Mapping[str, Result],
         for ax in axes[len(settings):]:
             ax.set_visible(False)
         for ax, colour, setting in zip(axes, _colours(settings), settings):
-            values = results[setting.id].metrics["log10_norm_u"]
+            values = norm_u[setting.id]
             prediction = predictions[setting.id]
             grid = _grid_around(values)
             density = prediction.density_log10("norm_u", grid)
@@ -195,7 +203,8 @@ def law_figure(section: Section, results: Mapping[str, Result],
         fig.supxlabel("log₁₀ ‖M u‖ at the end (u the first basis vector)", fontsize=10)
         files = _render(fig)
     exact = all(predictions[s.id].exact for s in settings)
-    caption = ("Distribution over runs of log₁₀ ‖M u‖, the length of one column, against the "
+    runs = len(norm_u[settings[0].id])
+    caption = (f"Distribution over {runs} runs of log₁₀ ‖M u‖, the length of one column, against the "
                + ("exact law (solid)." if exact else
                   "theory (solid where the law is exact, dashed where it is an approximation)."))
     return Figure(f"{section.id}-law", f"{section.title}: measured against theory", caption,
@@ -262,9 +271,102 @@ def _rounded(values: np.ndarray) -> list[float]:
 
 
 def section_figures(section: Section, results: Mapping[str, Result],
-                    predictions: Mapping[str, Prediction] | None = None) -> list[Figure]:
+                    predictions: Mapping[str, Prediction] | None = None,
+                    norm_u: Mapping[str, np.ndarray] | None = None) -> list[Figure]:
     figures = [trajectory_figure(section, results, predictions),
                distribution_figure(section, results, predictions)]
-    if predictions:
-        figures.append(law_figure(section, results, predictions))
+    if predictions and norm_u:
+        figures.append(law_figure(section, norm_u, predictions))
     return figures
+
+
+class FigureCache:
+    """Drawn figures on disk, keyed by a hash of what they are drawn from: the section as
+    configured, every plotted array, the source of this module and of the theory, and
+    matplotlib's version. A template-only change then re-renders pages without redrawing."""
+
+    CODE = hashlib.sha256(b"".join(
+        Path(module.__file__).read_bytes() for module in (sys.modules[__name__], _theory))).hexdigest()
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def key(self, kind: str, *parts: object) -> str:
+        digest = hashlib.sha256(f"{kind}|{self.CODE}|{matplotlib.__version__}".encode())
+        for part in parts:
+            _feed(digest, part)
+        return digest.hexdigest()
+
+    def get(self, key: str, draw: Callable[[], Figure]) -> Figure:
+        folder = self.directory / key
+        try:
+            meta = json.loads((folder / "figure.json").read_text())
+            files = {fmt: (folder / f"figure.{fmt}").read_bytes() for fmt in meta["formats"]}
+            return Figure(meta["id"], meta["title"], meta["caption"], meta["columns"],
+                          tuple(meta["settings"]), files)
+        except (OSError, ValueError, KeyError):
+            pass
+        figure = draw()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=self.directory, prefix=".tmp-"))
+        try:
+            for fmt, content in figure.files.items():
+                (staging / f"figure.{fmt}").write_bytes(content)
+            (staging / "figure.json").write_text(json.dumps({
+                "id": figure.id, "title": figure.title, "caption": figure.caption,
+                "columns": {k: list(v) for k, v in figure.columns.items()},
+                "settings": list(figure.settings), "formats": list(figure.files)}))
+            os.replace(staging, folder) if not folder.exists() else shutil.rmtree(staging)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+        return figure
+
+
+def _feed(digest, part: object) -> None:
+    """Hash arrays by their bytes and everything else by a canonical text form."""
+    if isinstance(part, np.ndarray):
+        digest.update(str((part.dtype, part.shape)).encode())
+        digest.update(np.ascontiguousarray(part).tobytes())
+    elif isinstance(part, (list, tuple)):
+        digest.update(b"[")
+        for item in part:
+            _feed(digest, item)
+        digest.update(b"]")
+    elif isinstance(part, Mapping):
+        for name in sorted(part):
+            digest.update(repr(name).encode())
+            _feed(digest, part[name])
+    else:
+        digest.update(repr(part).encode())
+
+
+def _section_inputs(section: Section) -> list:
+    return [section.id, section.title, section.experiment.name,
+            [(s.id, s.label, dict(s.params), s.runs, s.norm_runs, s.lecture_log10,
+              s.lecture_averages) for s in section.settings]]
+
+
+def cached_section_figures(cache: FigureCache | None, section: Section,
+                           results: Mapping[str, Result], predictions: Mapping[str, Prediction],
+                           norm_u: Mapping[str, np.ndarray]) -> list[Figure]:
+    if cache is None:
+        return section_figures(section, results, predictions, norm_u)
+    spec = _section_inputs(section)
+    ids = [s.id for s in section.settings]
+    arrays = [[results[i].trajectory, results[i].log10_mean_abs, norm_u[i],
+               predictions[i].trajectory_log10_mean_abs] for i in ids]
+    return [
+        cache.get(cache.key("trajectory", spec, arrays),
+                  lambda: trajectory_figure(section, results, predictions)),
+        cache.get(cache.key("distribution", spec, arrays),
+                  lambda: distribution_figure(section, results, predictions)),
+        cache.get(cache.key("law", spec, arrays), lambda: law_figure(section, norm_u, predictions)),
+    ]
+
+
+def cached_gain_figure(cache: FigureCache | None, curves: Sequence[GainCurve],
+                       points: Sequence[tuple[str, str, float, float]]) -> Figure:
+    if cache is None:
+        return gain_figure(curves, points)
+    parts = [[(c.label, c.scales, c.gains, c.critical_scale) for c in curves], list(points)]
+    return cache.get(cache.key("gain", parts), lambda: gain_figure(curves, points))

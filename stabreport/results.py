@@ -65,6 +65,9 @@ class Result:
         """(len(qs), steps + 1) quantiles over runs of log10 mean|M_ij| after each step."""
         return np.quantile(self.trajectory.astype(np.float64), qs, axis=0)
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {**self.metrics, "trajectory": self.trajectory}
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"experiment": self.experiment, "params": dict(self.params),
                                "seed": self.seed, "runs": self.runs}
@@ -72,3 +75,26 @@ class Result:
             out[name] = [float(v) for v in self.metrics[name]]
         out["summary"] = self.summary.as_dict()
         return out
+
+
+@dataclass(frozen=True)
+class NormResult:
+    """Column lengths only, from the O(k) tangent path: log10 ‖M_l u‖ after every step."""
+
+    experiment: str
+    params: Mapping[str, Any]
+    seed: int
+    runs: int
+    trajectory: np.ndarray  # (runs, steps + 1), float64
+    elapsed: float = field(default=0.0, compare=False)
+    cached: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.trajectory.flags.writeable = False
+
+    @property
+    def log10_norm_u(self) -> np.ndarray:
+        return self.trajectory[:, -1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"trajectory": self.trajectory}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stabreport.build import Runs
 from stabreport.config import Report
 from stabreport.results import Result
 
@@ -30,7 +31,7 @@ def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
 
 
 def synthetic_results(report: Report, final: dict[str, float] | None = None,
-                      runs: int = 40) -> dict[str, Result]:
+                      runs: int = 40) -> Runs:
     """Results whose per-run log10 mean|M_ij| is centred where `final` says (default -1)."""
     rng = np.random.default_rng(0)
     results = {}
@@ -45,4 +46,4 @@ def synthetic_results(report: Report, final: dict[str, float] | None = None,
                    "log10_norm_u": values + 1}
         results[setting.id] = Result(setting.experiment.name, dict(setting.params), report.seed,
                                      runs, metrics, trajectory.astype(np.float32))
-    return results
+    return Runs(results, {s.id: None for s in report.settings})

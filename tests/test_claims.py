@@ -15,9 +15,9 @@ def cache(tmp_path_factory):
 
 def _claims(config_text, cache):
     report = load_report(text=config_text)
-    results = run_settings(report, cache, open("/dev/null", "w"))
-    checks = check(report, results, predict(report))
-    return report, results, {c.id: c for c in checks.claims}
+    runs = run_settings(report, cache, open("/dev/null", "w"))
+    checks = check(report, runs, predict(report))
+    return report, runs, {c.id: c for c in checks.claims}
 
 
 def test_default_report_claims_read_the_lecture_as_the_data_says(cache):
@@ -66,8 +66,8 @@ def test_strict_build_refuses_a_site_claim_that_does_not_hold(cache):
       - {setting: relu-normal-0.1, verdict: explodes}
 """
     report = load_report(text=config)
-    results = run_settings(report, cache, open("/dev/null", "w"))
+    runs = run_settings(report, cache, open("/dev/null", "w"))
     with pytest.raises(BuildError, match=r"wrong-on-purpose.*scale 0.1: vanishes"):
-        render_site(PROJECT, report, results, strict=True, with_figures=False)
-    pages, _ = render_site(PROJECT, report, results, strict=False, with_figures=False)
+        render_site(PROJECT, report, runs, strict=True, with_figures=False)
+    pages, _ = render_site(PROJECT, report, runs, strict=False, with_figures=False)
     assert "Scale 0.1 makes the ReLU gradient explode." in pages["mlp.md"]

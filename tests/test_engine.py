@@ -1,0 +1,105 @@
+"""The fast paths must give the same numbers (or, for the tangent path, the same distribution)."""
+import numpy as np
+import pytest
+from scipy import stats
+
+from stabreport.engine import (ResultCache, Task, block_generator, run_tasks, setting_key,
+                               simulate_norms, simulate_setting)
+from stabreport.experiments import EXPERIMENTS
+from stabreport.theory import predict
+
+PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+
+
+@pytest.mark.parametrize("overrides", [
+    {"activation": "relu", "scale": 0.2}, {"activation": "sigmoid", "scale": 0.8},
+    {"activation": "scaled_sigmoid", "scale": 0.4}, {"activation": "tanh", "init": "he_normal"}])
+def test_tangent_path_samples_the_full_jacobians_column_length(overrides):
+    params = MLP.canonical_params({"width": 50, "depth": 30, **overrides})
+    full = simulate_setting(MLP, params, 2000, seed=31).metrics["log10_norm_u"]
+    tangent = simulate_norms(MLP, params, 2000, seed=31).log10_norm_u
+    assert stats.ks_2samp(full, tangent).pvalue > 1e-3
+
+
+def test_tangent_path_for_products_matches_the_exact_law():
+    params = PRODUCTS.canonical_params({"k": 4, "scale": 0.5})
+    values = simulate_norms(PRODUCTS, params, 5000, seed=32).log10_norm_u
+    law = predict(PRODUCTS, params).norm_u_law
+    assert stats.kstest(values, lambda x: law.cdf(np.asarray(x) * np.log(10))).pvalue > 1e-3
+
+
+def test_tangent_path_refuses_non_gaussian_weights():
+    from stabreport.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="xavier_uniform"):
+        simulate_norms(MLP, MLP.canonical_params({"init": "xavier_uniform", "depth": 2}), 5, seed=1)
+
+
+def test_chunked_blocks_give_the_unchunked_numbers():
+    params = PRODUCTS.canonical_params({"k": 64, "factors": 4})  # 1024 runs per block
+    whole = simulate_setting(PRODUCTS, params, 2500, seed=5)
+    key = setting_key(PRODUCTS, params)
+    parts = [PRODUCTS.simulate(params, size, block_generator(5, key, index))
+             for index, size in ((0, 1024), (1, 1024), (2, 452))]
+    np.testing.assert_array_equal(whole.log10_mean_abs,
+                                  np.concatenate([p.metrics["log10_mean_abs"] for p in parts]))
+
+
+def _tasks():
+    return [Task("full", "mlp", MLP.canonical_params({"width": 20, "depth": 10, "activation": "tanh"}),
+                 300, 7, "a"),
+            Task("tangent", "mlp", MLP.canonical_params({"width": 20, "depth": 10}), 500, 7, "b"),
+            Task("full", "products", PRODUCTS.canonical_params({}), 700, 7, "c")]
+
+
+def test_results_are_identical_for_one_and_two_worker_processes():
+    one = run_tasks(_tasks(), jobs=1)
+    two = run_tasks(_tasks(), jobs=2)
+    for a, b in zip(one, two):
+        for name, array in a.arrays().items():
+            np.testing.assert_array_equal(array, b.arrays()[name])
+
+
+def test_cached_results_equal_fresh_ones_and_corrupt_entries_are_recomputed(tmp_path):
+    cache = ResultCache(tmp_path)
+    fresh = run_tasks(_tasks(), cache)
+    cached = run_tasks(_tasks(), cache)
+    assert all(r.cached for r in cached) and not any(r.cached for r in fresh)
+    for a, b in zip(fresh, cached):
+        for name, array in a.arrays().items():
+            np.testing.assert_array_equal(array, b.arrays()[name])
+    entries = sorted(tmp_path.glob("*.npz"))
+    entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
+    raw = bytearray(entries[1].read_bytes())
+    raw[len(raw) // 2] ^= 0xFF  # one flipped byte inside the arrays
+    entries[1].write_bytes(bytes(raw))
+    with pytest.warns(UserWarning):
+        again = run_tasks(_tasks(), cache)
+    assert sum(not r.cached for r in again) == 2
+    for a, b in zip(fresh, again):
+        for name, array in a.arrays().items():
+            np.testing.assert_array_equal(array, b.arrays()[name])
+
+
+def test_cache_key_holds_exactly_what_the_result_depends_on(tmp_path):
+    cache = ResultCache(tmp_path)
+    task = _tasks()[0]
+    same = Task(task.path, task.experiment, dict(task.params), task.runs, task.seed, "renamed")
+    assert cache.key(task) == cache.key(same)  # the name is a label, not an input
+    for changed in (Task(task.path, task.experiment, {**task.params, "depth": 11}, task.runs, 7, "a"),
+                    Task(task.path, task.experiment, task.params, task.runs + 1, 7, "a"),
+                    Task(task.path, task.experiment, task.params, task.runs, 8, "a"),
+                    Task("tangent", task.experiment, task.params, task.runs, 7, "a")):
+        assert cache.key(changed) != cache.key(task)
+
+
+@pytest.mark.parametrize("scale", [0.232, 1.4])
+def test_ten_thousand_factors_report_values_far_beyond_float64_that_agree_with_theory(scale):
+    params = PRODUCTS.canonical_params({"k": 4, "scale": scale, "factors": 10_000})
+    result = simulate_setting(PRODUCTS, params, 200, seed=9)
+    values = result.metrics["log10_norm_u"]
+    prediction = predict(PRODUCTS, params)
+    assert 3_500 < abs(prediction.median_log10_norm_u) < 4_500  # about ±3,900
+    se = 1.2533 * values.std() / np.sqrt(len(values))
+    assert abs(np.median(values) - prediction.median_log10_norm_u) < 4 * se
+    assert np.all(np.isfinite(result.log10_mean_abs))
