@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,16 +72,29 @@ def _dead_runs_error(label: str, dead: int, runs: int) -> ComputeError:
         "another activation")
 
 
+def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]],
+                threads: int) -> list[Any]:
+    """compute(index, size) for every block, in block order. numpy releases the GIL while it
+    draws, multiplies and maps arrays, so blocks on separate threads run on separate cores."""
+    def guarded(block: tuple[int, int]) -> Any:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            return compute(*block)
+
+    if threads <= 1 or len(blocks) <= 1:
+        return [guarded(block) for block in blocks]
+    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+        return list(pool.map(guarded, blocks))
+
+
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                     name: str | None = None) -> Result:
+                     name: str | None = None, threads: int | None = None) -> Result:
     """Run `runs` independent draws of one setting on the full path, block by block."""
     validate_run_options(runs, seed)
     started = time.perf_counter()
     key = setting_key(experiment, params)
-    parts = []
-    for index, size in _blocks(runs, experiment.block_runs(params)):
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            parts.append(experiment.simulate(params, size, block_generator(seed, key, index)))
+    parts = _map_blocks(
+        lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index)),
+        _blocks(runs, experiment.block_runs(params)), threads or default_jobs())
     metrics = {m: np.concatenate([p.metrics[m] for p in parts]) for m in METRICS}
     trajectory = np.concatenate([p.trajectory for p in parts])
     dead = ~np.isfinite(metrics["log10_mean_abs"])
@@ -93,7 +106,7 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
 
 
 def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                   name: str | None = None) -> NormResult:
+                   name: str | None = None, threads: int | None = None) -> NormResult:
     """Column lengths ‖M_l u‖ of `runs` draws on the O(k) tangent path (Gaussian weights only)."""
     validate_run_options(runs, seed)
     if not supports_tangent(experiment.name, params):
@@ -101,10 +114,8 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
     started = time.perf_counter()
     key = setting_key(experiment, params, "tangent")
     simulate = products_norms if experiment.name == "products" else mlp_norms
-    parts = []
-    for index, size in _blocks(runs, TANGENT_BLOCK):
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            parts.append(simulate(params, size, block_generator(seed, key, index)))
+    parts = _map_blocks(lambda index, size: simulate(params, size, block_generator(seed, key, index)),
+                        _blocks(runs, TANGENT_BLOCK), threads or default_jobs())
     trajectory = np.concatenate(parts)
     dead = ~np.isfinite(trajectory[:, -1])
     if dead.any():
@@ -134,10 +145,10 @@ class Task:
                 "seed": self.seed, "numpy": np.__version__}
 
 
-def execute(task: Task) -> Result | NormResult:
+def execute(task: Task, threads: int = 1) -> Result | NormResult:
     experiment = EXPERIMENTS[task.experiment]
     simulate = simulate_setting if task.path == "full" else simulate_norms
-    return simulate(experiment, task.params, task.runs, task.seed, task.name)
+    return simulate(experiment, task.params, task.runs, task.seed, task.name, threads)
 
 
 def _from_arrays(task: Task, arrays: Mapping[str, np.ndarray]) -> Result | NormResult:
@@ -229,8 +240,8 @@ def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int
             on_done(tasks[index], result)
 
     if jobs <= 1 or len(missing) <= 1:
-        for index in missing:
-            finish(index, execute(tasks[index]))
+        for index in missing:  # one process: its blocks may still use `jobs` threads
+            finish(index, execute(tasks[index], threads=jobs))
     else:
         # spawn, not fork: a forked BLAS thread pool can deadlock in the child.
         context = multiprocessing.get_context("spawn")
@@ -271,7 +282,8 @@ def _cost(task: Task) -> float:
 
 
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                cache: ResultCache | None = None, name: str | None = None) -> Result:
+                cache: ResultCache | None = None, name: str | None = None,
+                jobs: int | None = None) -> Result:
     """One setting's full-path result, from the cache when it holds exactly this computation."""
     task = Task("full", experiment.name, dict(params), runs, seed, name or experiment.name)
-    return run_tasks([task], cache)[0]  # type: ignore[return-value]
+    return run_tasks([task], cache, jobs or default_jobs())[0]  # type: ignore[return-value]

@@ -73,6 +73,8 @@ class Initialiser:
     # Standard deviation of one weight entry for a square fan_in = fan_out = width layer.
     std: Callable[[int, float | None], float]
     sample: Callable[[np.random.Generator, int, int, float | None], Array]
+    # W = std · G with G standard normal: callers may draw G and fold std in elsewhere.
+    gaussian: bool = False
 
 
 def _normal(std_of: Callable[[int, float | None], float]):
@@ -105,15 +107,16 @@ def _scale_std(width: int, scale: float | None) -> float:
 INITIALISERS: dict[str, Initialiser] = {
     i.name: i
     for i in (
-        Initialiser("normal", "N(0, scale²)", True, _scale_std, _normal(_scale_std)),
+        Initialiser("normal", "N(0, scale²)", True, _scale_std, _normal(_scale_std), gaussian=True),
         Initialiser("xavier_uniform", "U(−a, a), a = √(6 / (fan_in + fan_out))", False,
                     lambda k, s: np.sqrt(2.0 / (k + k)), _xavier_uniform),
         Initialiser("xavier_normal", "N(0, 2 / (fan_in + fan_out))", False,
-                    lambda k, s: np.sqrt(2.0 / (k + k)), _normal(lambda k, s: np.sqrt(2.0 / (k + k)))),
+                    lambda k, s: np.sqrt(2.0 / (k + k)), _normal(lambda k, s: np.sqrt(2.0 / (k + k))),
+                    gaussian=True),
         Initialiser("he_normal", "N(0, 2 / fan_in)", False,
-                    lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k))),
+                    lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k)), gaussian=True),
         Initialiser("lecun_normal", "N(0, 1 / fan_in)", False,
-                    lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k))),
+                    lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k)), gaussian=True),
         Initialiser("orthogonal", "Haar-random orthogonal matrix (gain 1)", False,
                     lambda k, s: np.sqrt(1.0 / k), _orthogonal),
     )

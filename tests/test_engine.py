@@ -36,7 +36,7 @@ def test_tangent_path_refuses_non_gaussian_weights():
 
 
 def test_chunked_blocks_give_the_unchunked_numbers():
-    params = PRODUCTS.canonical_params({"k": 64, "factors": 4})  # 1024 runs per block
+    params = PRODUCTS.canonical_params({"k": 32, "factors": 4})  # 1024 runs per block
     whole = simulate_setting(PRODUCTS, params, 2500, seed=5)
     key = setting_key(PRODUCTS, params)
     parts = [PRODUCTS.simulate(params, size, block_generator(5, key, index))
@@ -50,6 +50,15 @@ def _tasks():
                  300, 7, "a"),
             Task("tangent", "mlp", MLP.canonical_params({"width": 20, "depth": 10}), 500, 7, "b"),
             Task("full", "products", PRODUCTS.canonical_params({}), 700, 7, "c")]
+
+
+def test_results_are_identical_for_any_number_of_threads():
+    params = MLP.canonical_params({"width": 40, "depth": 6})  # 655 runs per block: 3 blocks
+    one = simulate_setting(MLP, params, 1500, seed=4, threads=1)
+    two = simulate_setting(MLP, params, 1500, seed=4, threads=2)
+    for name in one.metrics:
+        np.testing.assert_array_equal(one.metrics[name], two.metrics[name])
+    np.testing.assert_array_equal(one.trajectory, two.trajectory)
 
 
 def test_results_are_identical_for_one_and_two_worker_processes():

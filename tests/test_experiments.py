@@ -103,7 +103,7 @@ def test_same_seed_same_numbers_and_other_settings_do_not_matter():
 
 
 def test_blocks_use_distinct_streams_and_cover_every_run():
-    params = PRODUCTS.canonical_params({"k": 64})  # 1024 runs per block
+    params = PRODUCTS.canonical_params({"k": 32})  # 1024 runs per block
     assert PRODUCTS.block_runs(params) == 1024
     result = simulate_setting(PRODUCTS, {**params, "factors": 3}, 2500, seed=2)
     assert len(result.log10_mean_abs) == 2500

@@ -86,7 +86,7 @@ class Experiment:
         """Runs drawn together from one random stream: a function of the parameters only, so the
         numbers never depend on memory limits or on how many processes share the work."""
         k = self.width(params)
-        return max(1, min(4096, 2**22 // (k * k)))
+        return max(1, min(4096, 2**20 // (k * k)))
 
 
 def renormalise(m: np.ndarray) -> np.ndarray:

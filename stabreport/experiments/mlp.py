@@ -11,31 +11,41 @@ import numpy as np
 from ..errors import ConfigError
 from ..nn import ACTIVATIONS, INITIALISERS
 from ..params import Param
-from .base import Experiment, Simulation, finish, log10_mean_abs, renormalise
+from .base import Experiment, Simulation, finish, log10_mean_abs
 
 
 def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> Simulation:
     width, depth = params["width"], params["depth"]
     activation = ACTIVATIONS[params["activation"]]
     init = INITIALISERS[params["init"]]
+    # Gaussian weights are drawn standard and their std folded into the row scaling below.
+    std = init.std(width, params["scale"]) if init.gaussian else 1.0
     h = rng.standard_normal((runs, width))
     jac = None
-    log_scale = np.zeros(runs)
+    log_scale = np.zeros(runs)  # J = exp(log_scale) · jac
+    inverse_norm = np.ones(runs)  # jac's last Frobenius norm, divided out at the next layer
     trajectory = np.empty((runs, depth + 1), dtype=np.float32)
     trajectory[:, 0] = -np.log10(width)  # mean |I_ij| = 1 / width
     for layer in range(1, depth + 1):
-        w = init.sample(rng, runs, width, params["scale"])
-        z = np.einsum("nij,nj->ni", w, h)
-        wj = w if jac is None else w @ jac  # J starts as I, so the first product is W itself
-        wj *= activation.derivative(z)[:, :, None]
-        jac = wj
-        log_scale += renormalise(jac)
+        w = rng.standard_normal((runs, width, width)) if init.gaussian else \
+            init.sample(rng, runs, width, params["scale"])
+        z = (w @ h[:, :, None])[:, :, 0]
+        z *= std
+        rows = activation.derivative(z) * (std * inverse_norm)[:, None]
+        jac = w if jac is None else np.matmul(w, jac)  # J starts as I: the first product is W
+        jac *= rows[:, :, None]
+        norms = np.sqrt(np.einsum("nij,nij->n", jac, jac))
         trajectory[:, layer] = log10_mean_abs(jac, log_scale)
+        with np.errstate(divide="ignore"):
+            log_scale += np.log(norms)
+        inverse_norm = 1.0 / np.where(norms > 0, norms, 1.0)
         h = activation.fn(z)
         if activation.positively_homogeneous:
             # Keeps h finite at any depth; phi'(c z) = phi'(z) for c > 0 so J is unchanged.
-            norms = np.linalg.norm(h, axis=1, keepdims=True)
-            h /= np.where(norms > 0, norms, 1.0)
+            h_norms = np.linalg.norm(h, axis=1, keepdims=True)
+            h /= np.where(h_norms > 0, h_norms, 1.0)
+    # jac still carries its last norm: divide it out so that J = exp(log_scale) · jac.
+    jac *= inverse_norm[:, None, None]
     return finish(jac, log_scale, trajectory)
 
 
