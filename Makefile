@@ -14,10 +14,13 @@ $(STAMP): pyproject.toml
 
 docs: $(STAMP)
 	$(BIN)/stabreport build --strict
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/stabreport site
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
 
 serve: $(STAMP)
 	$(BIN)/stabreport build

@@ -32,20 +32,19 @@ import numpy as np
 from . import __version__
 from .cite import citation_cff, site_info
 from .claims import Agreement, ClaimResult, agreement, evaluate_claim, path_claim, theory_claim
-from .config import Report, find_config, load_report
+from .config import Report, load_report
 from .engine import ResultCache, Task, default_jobs, run_tasks
 from .experiments.tangent import supports_tangent
 from .errors import BuildError
 from .experiments import EXPERIMENTS
+from .fingerprint import (MANIFEST, build_date, build_fingerprint, git_commit, manifest_text,
+                          versions)
+from .paths import CACHE, FOOTER, GENERATED, find_config
 from .figures import Figure, FigureCache, cached_gain_figure, cached_section_figures
 from .render import figure_views, make_environment, render_pages, section_views
 from .results import NormResult, Result
 from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve, predict as predict_setting
 
-GENERATED = Path("docs") / "generated"
-FOOTER = ".footer.html"  # provenance line for every page's footer; a dot file, so not published
-CACHE = Path(".stabreport-cache")
-PACKAGES = ("numpy", "scipy", "matplotlib", "jinja2", "mkdocs", "mkdocs-material", "pyyaml")
 
 
 @dataclass(frozen=True)
@@ -184,24 +183,8 @@ def gain_summary(report: Report, runs: Runs) -> GainSummary:
 
 def provenance(root: Path) -> dict[str, Any]:
     """What built this site: versions, commit, date (SOURCE_DATE_EPOCH when set)."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
-    versions = {"stabreport": __version__, "python": platform.python_version()}
-    for package in PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = "not installed"
-    return {"versions": versions, "commit": _git_commit(root), "date": when.strftime("%Y-%m-%d")}
-
-
-def _git_commit(root: Path) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
-                             capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
+    return {"versions": {"stabreport": __version__, "python": platform.python_version(), **versions()},
+            "commit": git_commit(root), "date": build_date()}
 
 
 def render(root: Path, report: Report, runs: Runs,
@@ -301,7 +284,9 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
                  strict: bool = False, stream=sys.stderr, jobs: int | None = None) -> BuildSummary:
     started = time.perf_counter()
     root = Path(root)
-    report = load_config(root, config_path)
+    config_file = find_config(root, config_path)
+    fingerprint = build_fingerprint(root, config_file, strict)
+    report = load_report(config_file)
     cache = ResultCache(root / CACHE) if use_cache else None
     runs = run_settings(report, cache, stream, jobs or default_jobs())
     figure_cache = FigureCache(root / CACHE / "figures") if use_cache else None
@@ -310,7 +295,9 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
     extra = {"CITATION.cff": citation_cff(site_info(root, report, about["date"])),
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
-    written = write_generated(root / GENERATED, output_files(report, pages, figures, extra))
+    files = output_files(report, pages, figures, extra)
+    files[MANIFEST] = manifest_text(fingerprint, files).encode()
+    written = write_generated(root / GENERATED, files)
     summary = BuildSummary(
         settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),
         pages=sum(name.endswith(".md") for name in pages), figures=sum(len(f) for f in figures.values()), files_written=written,

@@ -6,9 +6,13 @@ import json
 import sys
 from typing import Sequence
 
+from pathlib import Path
+
 import numpy as np
 
 from . import __version__
+from .fingerprint import build_fingerprint, up_to_date
+from .paths import GENERATED, find_config
 from .engine import run_setting, validate_run_options
 from .errors import ConfigError, StabreportError
 from .experiments import EXPERIMENTS, METRIC_LABELS, METRICS, get_experiment
@@ -58,6 +62,9 @@ def _add_build_commands(commands: argparse._SubParsersAction) -> None:
                        help="worker processes (default: all cores); results are the same for any N")
     commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
         "--root", default=".", help="project root")
+    commands.add_parser("site", help="mkdocs build --strict into site/, atomically; skipped when "
+                        "docs/ and mkdocs.yml are unchanged").add_argument(
+        "--root", default=".", help="project root")
 
 
 def cmd_list() -> None:
@@ -98,12 +105,25 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    from .build import build_report  # imported lazily: matplotlib and jinja2 are slow to load
-
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
-    build_report(root=args.root, config_path=args.config, use_cache=not args.no_cache,
+    root = Path(args.root)
+    config = find_config(root, args.config)
+    if config is not None and not config.is_file():
+        raise ConfigError(f"--config got {args.config!r}; allowed: an existing file")
+    if not args.no_cache and up_to_date(root / GENERATED, build_fingerprint(root, config, args.strict)):
+        print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
+        return
+    from .build import build_report  # imported here: numpy, scipy, matplotlib load slowly
+
+    build_report(root=root, config_path=args.config, use_cache=not args.no_cache,
                  strict=args.strict, jobs=args.jobs)
+
+
+def cmd_site(args: argparse.Namespace) -> None:
+    from .site import build_site
+
+    build_site(Path(args.root))
 
 
 def cmd_clean(args: argparse.Namespace) -> None:
@@ -115,8 +135,8 @@ def cmd_clean(args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        {"list": lambda: cmd_list(), "run": lambda: cmd_run(args),
-         "build": lambda: cmd_build(args), "clean": lambda: cmd_clean(args)}[args.command]()
+        {"list": lambda: cmd_list(), "run": lambda: cmd_run(args), "build": lambda: cmd_build(args),
+         "site": lambda: cmd_site(args), "clean": lambda: cmd_clean(args)}[args.command]()
     except StabreportError as error:
         print(f"stabreport: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -468,10 +468,3 @@ def load_report(path: str | Path | None = None, text: str | None = None) -> Repo
     _check_duplicates_in_file(source, parsed)
     merged = _merge(base, parsed)
     return _resolve(merged, {**origins, **_origins(source, parsed)}, name)
-
-
-def find_config(root: str | Path, explicit: str | None) -> Path | None:
-    if explicit is not None:
-        return Path(explicit)
-    candidate = Path(root) / CONFIG_NAME
-    return candidate if candidate.exists() else None

@@ -18,7 +18,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 
-from .build import FOOTER, GENERATED, build_report
+from .build import build_report
+from .paths import FOOTER, GENERATED
 from .errors import StabreportError
 
 

@@ -164,14 +164,20 @@ def log_mean_abs_of_unit_vector(k: int, support: int | None = None) -> LogLaw:
 
 # --- activations: Gaussian expectations and the mean-field maps ----------------------------------
 
-def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
-    """E f(√q Z) for Z ~ N(0, 1) by a dense midpoint rule on ±10√q: unlike a fixed Gauss–Hermite
-    rule it stays accurate for large q, and points straddle 0, so ReLU's kink is integrated exactly."""
+def _gaussian_rule(q: float) -> tuple[np.ndarray, np.ndarray]:
+    """Points and weights of a dense midpoint rule for E f(√q Z) on ±10√q: unlike a fixed
+    Gauss–Hermite rule it stays accurate for large q, and points straddle 0, so ReLU's kink is
+    integrated exactly."""
     sd = math.sqrt(max(q, 1e-24))  # a collapsed signal: the slope at 0 is what matters
     h = min(0.02, sd / 200)
     n = int(math.ceil(10 * sd / h))
     x = (np.arange(-n, n) + 0.5) * h
-    weights = np.exp(-0.5 * (x / sd) ** 2) * h / (sd * math.sqrt(2 * math.pi))
+    return x, np.exp(-0.5 * (x / sd) ** 2) * (h / (sd * math.sqrt(2 * math.pi)))
+
+
+def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
+    """E f(√q Z) for Z ~ N(0, 1)."""
+    x, weights = _gaussian_rule(q)
     return float(np.dot(f(x), weights))
 
 
@@ -192,16 +198,17 @@ def mean_field_layers(activation: str, width: int, depth: int, std: float) -> li
     layers = []
     q = width * std**2
     for _ in range(depth):
-        d1 = gaussian_expectation(act.derivative, q)
-        d2 = gaussian_expectation(lambda x: act.derivative(x) ** 2, q)
-        d4 = gaussian_expectation(lambda x: act.derivative(x) ** 4, q)
+        x, weights = _gaussian_rule(q)  # one rule and one evaluation of φ′ for all moments
+        slope = act.derivative(x)
+        slope2 = slope * slope
+        d1, d2, d4 = float(slope @ weights), float(slope2 @ weights), float((slope2 * slope2) @ weights)
         chi = width * std**2 * d2
         excess = (3 * d4 - d2**2) / (width * d2**2)
         layers.append(LayerMoments(q, chi, math.log(chi) - excess / 2, excess, d1, d2))
         if act.positively_homogeneous:  # φ′ moments do not depend on q: every layer is alike
             q_next = q
         else:
-            q_next = width * std**2 * gaussian_expectation(lambda x: act.fn(x) ** 2, q)
+            q_next = width * std**2 * float((act.fn(x) ** 2) @ weights)
         if abs(q_next - q) <= 1e-12 * q:  # settled: the remaining layers repeat this one
             layers.extend([layers[-1]] * (depth - len(layers)))
             break

@@ -1,7 +1,7 @@
 """What every experiment declares, and the log-domain bookkeeping they share.
 
 An experiment is a pure function from (parameters, number of runs, Generator) to per-run
-metrics. Matrices are kept at unit Frobenius norm and the logarithm of what was divided out is
+metrics. Matrices are rescaled after every step and the logarithm of what was divided out is
 accumulated, so log10 values far beyond float64's range (1e±308) stay exact to rounding.
 """
 from __future__ import annotations
@@ -86,19 +86,7 @@ class Experiment:
         """Runs drawn together from one random stream: a function of the parameters only, so the
         numbers never depend on memory limits or on how many processes share the work."""
         k = self.width(params)
-        return max(1, min(4096, 2**20 // (k * k)))
-
-
-def renormalise(m: np.ndarray) -> np.ndarray:
-    """Scale each matrix of the stack to unit Frobenius norm in place; return ln of the norms.
-
-    A zero matrix is left as it is and yields -inf, which `finish` turns into an error.
-    """
-    norms = np.sqrt(np.einsum("nij,nij->n", m, m))
-    safe = np.where(norms > 0, norms, 1.0)
-    m /= safe[:, None, None]
-    with np.errstate(divide="ignore"):
-        return np.log(norms)
+        return max(1, min(1024, 2**20 // (k * k)))
 
 
 def log10_mean_abs(m: np.ndarray, log_scale: np.ndarray) -> np.ndarray:

@@ -1,0 +1,246 @@
+"""stabreport's speed and memory, as ratios against baselines measured in the same run.
+
+    make bench            # or: python benchmarks/bench.py [--quick] [--json PATH]
+
+Prints one table and writes benchmarks/results/bench.json. Every target is a ratio, so the
+numbers mean the same on a slower or faster machine; the core count is recorded with them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from stabreport.engine import default_jobs, simulate_norms, simulate_setting
+from stabreport.experiments import EXPERIMENTS
+from stabreport.nn import ACTIVATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+
+
+@dataclass
+class Row:
+    name: str
+    value: float
+    unit: str
+    target: str
+    met: bool | None  # None: reported, no target
+    detail: str
+
+
+def best_time(run: Callable[[], object], repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+# --- baselines: the lecture's own way, one run at a time ------------------------------------------
+
+def lecture_products(k: int, factors: int, scale: float, runs: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty(runs)
+    for run in range(runs):
+        y = np.eye(k)
+        for _ in range(factors):
+            y = rng.normal(0, scale, (k, k)) @ y
+        out[run] = np.log10(np.abs(y).mean())
+    return out
+
+
+def lecture_mlp(width: int, depth: int, scale: float, runs: int, seed: int) -> np.ndarray:
+    """The lecture's loop (ReLU): the full Jacobian per network; returns log10 ‖J e₁‖."""
+    act = ACTIVATIONS["relu"]
+    rng = np.random.default_rng(seed)
+    out = np.empty(runs)
+    for run in range(runs):
+        h, jac = rng.standard_normal(width), np.eye(width)
+        for _ in range(depth):
+            w = rng.normal(0, scale, (width, width))
+            z = w @ h
+            jac = np.diag(act.derivative(z)) @ w @ jac
+            h = act.fn(z)
+        out[run] = np.log10(np.linalg.norm(jac[:, 0]))
+    return out
+
+
+# --- the machine's own rates ----------------------------------------------------------------------
+
+def normal_rate() -> float:
+    """Normals per second from Generator.standard_normal filling one large array."""
+    rng = np.random.Generator(np.random.SFC64(0))
+    out = np.empty(20_000_000)
+    rng.standard_normal(out=out)
+    return out.size / best_time(lambda: rng.standard_normal(out=out))
+
+
+def gemm_rate() -> float:
+    """Flops per second of np.matmul on one large square GEMM (all cores, as BLAS runs it)."""
+    n = 2000
+    a = np.random.default_rng(0).standard_normal((n, n))
+    a @ a
+    return 2 * n**3 / best_time(lambda: a @ a)
+
+
+# --- the five benchmarks --------------------------------------------------------------------------
+
+def engine_against_loop(quick: bool) -> list[Row]:
+    rows = []
+    runs = 500 if quick else 2000
+    params = PRODUCTS.canonical_params({"k": 4, "factors": 100, "scale": 0.5})
+    loop = best_time(lambda: lecture_products(4, 100, 0.5, runs, 1), 1)
+    engine = best_time(lambda: simulate_setting(PRODUCTS, params, runs, 1))
+    rows.append(Row("1a products k=4, engine vs per-run loop", loop / engine, "×", "≥ 20×",
+                    loop / engine >= 20, f"{runs} runs: loop {loop:.2f} s, engine {engine:.3f} s"))
+    nets = 40 if quick else 200
+    params = MLP.canonical_params({"scale": 0.2})
+    loop = best_time(lambda: lecture_mlp(100, 50, 0.2, nets, 1), 1)
+    tangent = best_time(lambda: simulate_norms(MLP, params, nets, 1))
+    rows.append(Row("1b gradient norms, width 100: tangent path vs loop", loop / tangent, "×",
+                    "≥ 20×", loop / tangent >= 20,
+                    f"{nets} networks × 50 layers: loop {loop:.2f} s, tangent {tangent:.3f} s"))
+    full = best_time(lambda: simulate_setting(MLP, params, nets, 1), 1)
+    rows.append(Row("1c full Jacobian, width 100: engine vs loop", loop / full, "×", "report",
+                    None, f"{nets} networks: loop {loop:.2f} s, engine {full:.2f} s"))
+    return rows
+
+
+def full_path_against_bound(normals_per_s: float, flops_per_s: float, quick: bool) -> list[Row]:
+    runs, k, depth = (200 if quick else 800), 100, 50
+    params = MLP.canonical_params({"scale": 0.2})
+    took = best_time(lambda: simulate_setting(MLP, params, runs, 1), 1)
+    normals = runs * (depth * k * k + k)
+    flops = runs * (depth - 1) * 2 * k**3
+    bound = normals / normals_per_s + flops / flops_per_s
+    return [Row("2 full Jacobian vs machine bound (draws + GEMM)", took / bound, "× bound", "≤ 1.5×",
+                took / bound <= 1.5,
+                f"{runs} networks, width 100, depth 50: {took:.2f} s; bound {bound:.2f} s = "
+                f"{normals / 1e6:.0f} M normals at {normals_per_s / 1e6:.0f} M/s + "
+                f"{flops / 1e9:.0f} GFlop at {flops_per_s / 1e9:.0f} GFlop/s")]
+
+
+def tangent_path(normals_per_s: float, quick: bool) -> list[Row]:
+    rows = []
+    runs, width, depth = (2000 if quick else 20000), 100, 50
+    params = MLP.canonical_params({"scale": 0.2})
+    took = best_time(lambda: simulate_norms(MLP, params, runs, 1), 2)
+    consumed = runs * (depth * 2 * width + width) / took
+    rows.append(Row("3a tangent path: normals consumed vs standard_normal fill",
+                    consumed / normals_per_s, "of fill rate", "≥ 50 %",
+                    consumed / normals_per_s >= 0.5,
+                    f"{consumed / 1e6:.0f} M/s against {normals_per_s / 1e6:.0f} M/s "
+                    f"({runs} networks, width 100, depth 50)"))
+    for width, depth, nets in ((100, 50, 100), (1000, 10, 4), (4000, 3, 1)):
+        params = MLP.canonical_params({"width": width, "depth": depth, "init": "he_normal"})
+        full = best_time(lambda: simulate_setting(MLP, params, nets, 1), 1)
+        tangent = best_time(lambda: simulate_norms(MLP, params, nets, 1), 3)
+        rows.append(Row(f"3b tangent vs full path, width {width}", full / tangent, "× faster",
+                        "report", None,
+                        f"{nets} networks × {depth} layers: full {full:.3f} s, tangent {tangent:.4f} s"))
+    return rows
+
+
+def docs_build_times() -> list[Row]:
+    """`make docs`' two commands (stabreport build --strict; stabreport site) on a fresh copy:
+    cold, warm, and after a template-only edit."""
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        shutil.copytree(ROOT / "templates", project / "templates")
+        shutil.copytree(ROOT / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
+        shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+
+        def make_docs() -> float:
+            started = time.perf_counter()
+            for command in (["stabreport", "build", "--strict"], ["stabreport", "site"]):
+                subprocess.run([str(bin_dir / command[0]), *command[1:]], cwd=project, env=env,
+                               check=True, capture_output=True)
+            return time.perf_counter() - started
+
+        cold = make_docs()
+        warm = make_docs()
+        template = project / "templates" / "index.md.j2"
+        template.write_text(template.read_text() + "\nOne more sentence from a template edit.\n")
+        edited = make_docs()
+    return [
+        Row("4a make docs, warm (nothing changed) vs cold", warm / cold, "of cold", "≤ 10 %",
+            warm / cold <= 0.10, f"cold {cold:.1f} s, warm {warm:.1f} s"),
+        Row("4b make docs, template-only edit vs cold", edited / cold, "of cold", "≤ 10 %",
+            edited / cold <= 0.10, f"cold {cold:.1f} s, after editing a template {edited:.1f} s"),
+    ]
+
+
+PEAK_SCRIPT = """
+import sys
+from stabreport.engine import simulate_norms, simulate_setting
+from stabreport.experiments import EXPERIMENTS
+kind, runs = sys.argv[1], int(sys.argv[2])
+if kind == "products":
+    simulate_setting(EXPERIMENTS["products"], EXPERIMENTS["products"].canonical_params({}), runs, 1)
+elif kind == "mlp-tangent":
+    simulate_norms(EXPERIMENTS["mlp"], EXPERIMENTS["mlp"].canonical_params({"scale": 0.2}), runs, 1)
+else:
+    simulate_setting(EXPERIMENTS["mlp"], EXPERIMENTS["mlp"].canonical_params({"scale": 0.2}), runs, 1)
+# VmHWM is this process's own peak; ru_maxrss would include the parent's, inherited at fork.
+print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
+"""
+
+
+def peak_memory(quick: bool) -> list[Row]:
+    def peak(kind: str, runs: int) -> float:
+        out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, kind, str(runs)], check=True,
+                             capture_output=True, text=True).stdout
+        return int(out.split()[-1]) / 1024  # KiB → MiB
+
+    baseline = peak("products", 1)
+    rows = []
+    for kind, runs in (("products", 100_000), ("mlp-tangent", 100_000),
+                       ("mlp-full", 1_000 if quick else 4_000)):
+        mib = peak(kind, runs)
+        rows.append(Row(f"5 peak memory, {kind}, {runs:,} runs", mib, "MiB", "< 1536 MiB",
+                        mib < 1536, f"process floor (1 run) {baseline:.0f} MiB"))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench.json"))
+    args = parser.parse_args()
+    normals_per_s, flops_per_s = normal_rate(), gemm_rate()
+    rows = [*engine_against_loop(args.quick), *full_path_against_bound(normals_per_s, flops_per_s, args.quick),
+            *tangent_path(normals_per_s, args.quick), *docs_build_times(), *peak_memory(args.quick)]
+    machine = {"cores": default_jobs(), "python": platform.python_version(), "numpy": np.__version__,
+               "normals_per_s": normals_per_s, "gemm_flops_per_s": flops_per_s}
+    print(f"stabreport benchmarks on {machine['cores']} cores "
+          f"(standard_normal {normals_per_s / 1e6:.0f} M/s, GEMM {flops_per_s / 1e9:.0f} GFlop/s)")
+    print(f"{'benchmark':<52} {'value':>10}  {'unit':<14} {'target':<10} met")
+    for row in rows:
+        value = f"{row.value:.0%}" if row.unit.startswith("of") else f"{row.value:.2f}"
+        met = "—" if row.met is None else ("yes" if row.met else "NO")
+        print(f"{row.name:<52} {value:>10}  {row.unit:<14} {row.target:<10} {met}")
+        print(f"    {row.detail}")
+    path = Path(args.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"machine": machine, "rows": [asdict(r) for r in rows]}, indent=1) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

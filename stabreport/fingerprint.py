@@ -1,0 +1,99 @@
+"""Is the output already up to date? Answered with the standard library only, before numpy,
+scipy, matplotlib or MkDocs are imported, so that a rebuild with nothing changed costs a blink.
+
+A build's fingerprint hashes everything its output depends on: the stabreport source and its
+embedded config, the user's config, the templates, mkdocs.yml (site_url), the versions of the
+packages named on the pages, the git commit and the build date. A manifest written after a
+successful build records the fingerprint and the hash of every file written; the build is
+skipped only when both still match.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable, Mapping
+
+PACKAGE = Path(__file__).resolve().parent
+MANIFEST = ".manifest.json"
+VERSIONED = ("numpy", "scipy", "matplotlib", "jinja2", "mkdocs", "mkdocs-material", "pyyaml")
+
+
+def tree_digest(paths: Iterable[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts] \
+        if folder.is_dir() else []
+
+
+def build_date() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.strftime("%Y-%m-%d")
+
+
+def git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, check=True,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def versions() -> dict[str, str]:
+    found = {}
+    for package in VERSIONED:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "not installed"
+    return found
+
+
+def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
+    parts = {
+        "code": tree_digest(_files(PACKAGE), PACKAGE),
+        "templates": tree_digest(_files(root / "templates"), root),
+        "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,
+        "mkdocs": hashlib.sha256((root / "mkdocs.yml").read_bytes()).hexdigest()
+        if (root / "mkdocs.yml").is_file() else None,
+        "versions": versions(), "commit": git_commit(root), "date": build_date(), "strict": strict,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def read_manifest(folder: Path) -> Mapping | None:
+    try:
+        return json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def up_to_date(folder: Path, fingerprint: str) -> bool:
+    """True when `folder` holds exactly what the build with this fingerprint wrote."""
+    manifest = read_manifest(folder)
+    if not manifest or manifest.get("fingerprint") != fingerprint:
+        return False
+    files = {p.relative_to(folder).as_posix(): p for p in _files(folder) if p.name != MANIFEST}
+    if set(files) != set(manifest.get("files", {})):
+        return False
+    return all(hashlib.sha256(files[name].read_bytes()).hexdigest() == digest
+               for name, digest in manifest["files"].items())
+
+
+def manifest_text(fingerprint: str, files: Mapping[str, bytes]) -> str:
+    return json.dumps({"fingerprint": fingerprint,
+                       "files": {name: hashlib.sha256(content).hexdigest()
+                                 for name, content in sorted(files.items())}},
+                      indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,75 @@
+"""`mkdocs build --strict` into site/, so that a failed or killed build never costs the last
+good site: MkDocs writes into a temporary folder beside site/, which replaces site/ only when
+the build succeeded. Skipped when nothing under docs/, nor mkdocs.yml, changed since site/ was
+built. Standard library only; MkDocs runs in its own process.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from .errors import BuildError
+from .fingerprint import tree_digest
+from .paths import SITE
+
+RECORD = ".stabreport-site.json"  # in site/: the digest of the inputs it was built from
+
+
+def site_inputs_digest(root: Path) -> str:
+    files = [p for p in (root / "docs").rglob("*") if p.is_file()]
+    files += [root / "mkdocs.yml"]
+    return hashlib.sha256(json.dumps({
+        "inputs": tree_digest(files, root),
+        "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
+        "site_url": os.environ.get("STABREPORT_SITE_URL")}).encode()).hexdigest()
+
+
+def _recover(root: Path) -> None:
+    """A build killed between its two renames leaves the old site as .site-old-*: put it back."""
+    site = root / SITE
+    for old in sorted(root.glob(".site-old-*")):
+        if not site.exists():
+            old.rename(site)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in root.glob(".site-new-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_site(root: Path, stream=sys.stderr) -> bool:
+    """Build site/ if its inputs changed; return whether it was built."""
+    _recover(root)
+    site = root / SITE
+    digest = site_inputs_digest(root)
+    try:
+        if json.loads((site / RECORD).read_text())["digest"] == digest:
+            print(f"{SITE}/ is up to date", file=stream)
+            return False
+    except (OSError, ValueError, KeyError):
+        pass
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".site-new-"))
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+                           "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,
+                          text=True)
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
+                         + (done.stderr or done.stdout).strip())
+    (staging / RECORD).write_text(json.dumps({"digest": digest}) + "\n")
+    if site.exists():
+        old = Path(tempfile.mkdtemp(dir=root, prefix=".site-old-"))
+        old.rmdir()
+        site.rename(old)
+        staging.rename(site)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(site)
+    print(f"built {SITE}/", file=stream)
+    return True
