@@ -12,39 +12,48 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from tqdm import tqdm
-
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__
 from .cite import citation_cff, site_info
-from .claims import Agreement, ClaimResult, agreement, evaluate_claim, path_claim, theory_claim
+from .claims import (
+    Agreement,
+    ClaimResult,
+    agreement,
+    evaluate_claim,
+    path_claim,
+    theory_claim,
+)
 from .config import Report, load_report
 from .engine import ResultCache, Task, default_jobs, run_tasks
-from .experiments.tangent import supports_tangent
 from .errors import BuildError
 from .experiments import EXPERIMENTS
-from .fingerprint import (MANIFEST, build_date, build_fingerprint, git_commit, manifest_text,
-                          versions)
-from .paths import CACHE, FOOTER, GENERATED, find_config
+from .experiments.tangent import supports_tangent
 from .figures import Figure, FigureCache, cached_gain_figure, cached_section_figures
+from .fingerprint import (
+    MANIFEST,
+    build_date,
+    build_fingerprint,
+    git_commit,
+    manifest_text,
+    versions,
+)
+from .lock import project_lock
+from .paths import CACHE, FOOTER, GENERATED, TIMINGS, find_config
 from .render import figure_views, make_environment, render_pages, section_views
 from .results import NormResult, Result
-from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve, predict as predict_setting
-
+from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve
+from .theory import predict as predict_setting
 
 
 @dataclass(frozen=True)
@@ -191,7 +200,13 @@ def render(root: Path, report: Report, runs: Runs,
            predictions: Mapping[str, Prediction], checks: Checks, gains: GainSummary,
            figures: Mapping[str, Sequence[Figure]], build_info: Mapping[str, Any]) -> dict[str, str]:
     sections = section_views(report, runs.full, figures, predictions, checks.agreements, checks.claims)
+    timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
+                "seconds": result.elapsed}
+               for s in report.settings
+               for path, result in (("full", runs.full[s.id]), ("tangent", runs.norms[s.id]))
+               if result is not None]
     context = {
+        "timings": timings,
         "curves": gains.curves,
         "claims": checks.claims,
         "theory_claims": checks.theory_claims,
@@ -225,7 +240,11 @@ def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
                                 "runs": setting.runs, "seed": report.seed}
     payload = {"figure": figure.id, "title": figure.title, "caption": figure.caption,
                "settings": settings, "columns": {n: list(figure.columns[n]) for n in names}}
-    return {"csv": text.getvalue().encode(), "json": (json.dumps(payload, indent=1) + "\n").encode()}
+    try:  # a NaN or an infinity never reaches a data file
+        encoded = json.dumps(payload, indent=1, allow_nan=False) + "\n"
+    except ValueError:
+        raise BuildError(f"figure {figure.id}: its data holds a NaN or an infinity") from None
+    return {"csv": text.getvalue().encode(), "json": encoded.encode()}
 
 
 def output_files(report: Report, pages: Mapping[str, str],
@@ -241,26 +260,47 @@ def output_files(report: Report, pages: Mapping[str, str],
 
 
 def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
-    """Make `directory` hold exactly `files`, touching only files whose bytes changed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    written = 0
-    for relative, content in sorted(files.items()):
-        target = directory / relative
-        if target.is_file() and target.read_bytes() == content:
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, target)
-        written += 1
-    for path in sorted(directory.rglob("*"), reverse=True):
-        relative = path.relative_to(directory).as_posix()
-        if path.is_file() and relative not in files:
-            path.unlink()
-        elif path.is_dir() and not any(path.iterdir()):
-            path.rmdir()
-    return written
+    """Make `directory` hold exactly `files`, all at once: the new tree is written beside it and
+    swapped in by renaming, so a build killed at any moment leaves the old tree or the new one,
+    never a mix. Nothing is touched when no byte would change. Returns the files changed."""
+    recover_generated(directory)
+    existing = {p.relative_to(directory).as_posix(): p for p in directory.rglob("*")
+                if p.is_file()} if directory.is_dir() else {}
+    changed = sum(1 for name, content in files.items()
+                  if name not in existing or existing[name].read_bytes() != content)
+    changed += len(set(existing) - set(files))
+    if changed == 0:
+        return 0
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".generated-new-"))
+    try:
+        for name, content in sorted(files.items()):
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        if directory.exists():
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".generated-old-"))
+            old.rmdir()
+            directory.rename(old)
+            staging.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return changed
+
+
+def recover_generated(directory: Path) -> None:
+    """Undo what a build killed mid-swap left: restore the old tree, drop half-written ones."""
+    for old in sorted(directory.parent.glob(".generated-old-*")):
+        if not directory.exists():
+            old.rename(directory)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for new in directory.parent.glob(".generated-new-*"):
+        shutil.rmtree(new, ignore_errors=True)
 
 
 def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
@@ -282,8 +322,14 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
 
 def build_report(root: str | Path = ".", config_path: str | None = None, use_cache: bool = True,
                  strict: bool = False, stream=sys.stderr, jobs: int | None = None) -> BuildSummary:
-    started = time.perf_counter()
     root = Path(root)
+    with project_lock(root, stream):
+        return _build_report(root, config_path, use_cache, strict, stream, jobs)
+
+
+def _build_report(root: Path, config_path: str | None, use_cache: bool, strict: bool, stream,
+                  jobs: int | None) -> BuildSummary:
+    started = time.perf_counter()
     config_file = find_config(root, config_path)
     fingerprint = build_fingerprint(root, config_file, strict)
     report = load_report(config_file)
@@ -296,7 +342,8 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
     files = output_files(report, pages, figures, extra)
-    files[MANIFEST] = manifest_text(fingerprint, files).encode()
+    # The timings page is the one output that honestly varies: the manifest leaves it out.
+    files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n != TIMINGS}).encode()
     written = write_generated(root / GENERATED, files)
     summary = BuildSummary(
         settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),

@@ -4,19 +4,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
-
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from . import __version__
-from .fingerprint import build_fingerprint, up_to_date
-from .paths import GENERATED, find_config
 from .engine import run_setting, validate_run_options
 from .errors import ConfigError, StabreportError
 from .experiments import EXPERIMENTS, METRIC_LABELS, METRICS, get_experiment
+from .fingerprint import build_fingerprint, up_to_date
 from .formatting import pow10
+from .paths import GENERATED, find_config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -114,7 +113,9 @@ def cmd_build(args: argparse.Namespace) -> None:
     if not args.no_cache and up_to_date(root / GENERATED, build_fingerprint(root, config, args.strict)):
         print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
         return
-    from .build import build_report  # imported here: numpy, scipy, matplotlib load slowly
+    from .build import (
+        build_report,  # imported here: numpy, scipy, matplotlib load slowly
+    )
 
     build_report(root=root, config_path=args.config, use_cache=not args.no_cache,
                  strict=args.strict, jobs=args.jobs)

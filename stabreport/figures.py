@@ -23,9 +23,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure as MplFigure  # noqa: E402
 
+from . import theory as _theory  # noqa: E402
 from .config import Section, Setting  # noqa: E402
 from .results import Result  # noqa: E402
-from . import theory as _theory  # noqa: E402
 from .theory import GainCurve, Prediction  # noqa: E402
 
 # Okabe & Ito's colour-blind-safe palette (yellow dropped: too faint on white).

@@ -18,6 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from .paths import TIMINGS
+
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = ".manifest.json"
 VERSIONED = ("numpy", "scipy", "matplotlib", "jinja2", "mkdocs", "mkdocs-material", "pyyaml")
@@ -85,7 +87,8 @@ def up_to_date(folder: Path, fingerprint: str) -> bool:
     manifest = read_manifest(folder)
     if not manifest or manifest.get("fingerprint") != fingerprint:
         return False
-    files = {p.relative_to(folder).as_posix(): p for p in _files(folder) if p.name != MANIFEST}
+    files = {p.relative_to(folder).as_posix(): p for p in _files(folder)
+             if p.name != MANIFEST and p.relative_to(folder).as_posix() != TIMINGS}
     if set(files) != set(manifest.get("files", {})):
         return False
     return all(hashlib.sha256(files[name].read_bytes()).hexdigest() == digest

@@ -19,8 +19,8 @@ from mkdocs.plugins import BasePlugin
 from mkdocs.structure.files import File, Files
 
 from .build import build_report
-from .paths import FOOTER, GENERATED
 from .errors import StabreportError
+from .paths import FOOTER, GENERATED
 
 
 class StabreportConfig(Config):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .errors import BuildError
 from .fingerprint import tree_digest
+from .lock import project_lock
 from .paths import SITE
 
 RECORD = ".stabreport-site.json"  # in site/: the digest of the inputs it was built from
@@ -44,6 +45,11 @@ def _recover(root: Path) -> None:
 
 def build_site(root: Path, stream=sys.stderr) -> bool:
     """Build site/ if its inputs changed; return whether it was built."""
+    with project_lock(root, stream):
+        return _build_site(root, stream)
+
+
+def _build_site(root: Path, stream) -> bool:
     _recover(root)
     site = root / SITE
     digest = site_inputs_digest(root)

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import copy_project
 
 from stabreport.build import build_report
-
-from helpers import copy_project
 
 BIN = Path(sys.executable).parent
 

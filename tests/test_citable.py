@@ -4,22 +4,17 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import bibtexparser
 import jsonschema
-import numpy as np
-import pytest
 import yaml
+from helpers import SMALL_CONFIG
 from PIL import Image
 
-from stabreport.build import CACHE, GENERATED, build_report
+from stabreport.build import GENERATED, build_report
 from stabreport.cli import main
-
-from helpers import SMALL_CONFIG
 
 SCHEMA = Path(__file__).parent / "data" / "citation-file-format-1.2.0.schema.json"
 PAGES = ("products", "mlp", "theory")

@@ -1,11 +1,10 @@
 import pytest
+from helpers import PROJECT, SMALL_CONFIG
 
 from stabreport.build import check, predict, render_site, run_settings
 from stabreport.config import load_report
 from stabreport.engine import ResultCache
 from stabreport.errors import BuildError
-
-from helpers import PROJECT, SMALL_CONFIG
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stabreport.engine import (ResultCache, Task, block_generator, run_tasks, setting_key,
-                               simulate_norms, simulate_setting)
+from stabreport.engine import (
+    ResultCache,
+    Task,
+    block_generator,
+    run_tasks,
+    setting_key,
+    simulate_norms,
+    simulate_setting,
+)
 from stabreport.experiments import EXPERIMENTS
 from stabreport.theory import predict
 

@@ -1,15 +1,14 @@
 import re
 
 import pytest
+from helpers import PROJECT, synthetic_results
 
 from stabreport.build import render_site
-from stabreport.figures import section_figures
 from stabreport.config import load_report
 from stabreport.errors import BuildError
+from stabreport.figures import section_figures
 from stabreport.formatting import orders, pow10, signed
 from stabreport.render import make_environment, render_pages
-
-from helpers import PROJECT, synthetic_results
 
 
 @pytest.mark.parametrize("log10_value,text", [

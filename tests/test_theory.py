@@ -10,8 +10,13 @@ from stabreport.claims import median_standard_error
 from stabreport.engine import simulate_setting
 from stabreport.experiments import EXPERIMENTS
 from stabreport.nn import ACTIVATIONS
-from stabreport.theory import (LN10, gaussian_expectation, predict, products_critical_scale,
-                               relu_critical_scale)
+from stabreport.theory import (
+    LN10,
+    gaussian_expectation,
+    predict,
+    products_critical_scale,
+    relu_critical_scale,
+)
 
 PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
 

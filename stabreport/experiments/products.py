@@ -8,7 +8,6 @@ import numpy as np
 from ..params import Param
 from .base import LN10, Experiment, Simulation, finish
 
-
 STEPS_PER_DRAW = 25  # factors drawn per call: one (steps, runs, k, k) draw is the same stream
 
 
