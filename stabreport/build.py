@@ -49,7 +49,7 @@ from .fingerprint import (
     versions,
 )
 from .lock import project_lock
-from .paths import CACHE, FOOTER, GENERATED, TIMINGS, find_config
+from .paths import CACHE, FOOTER, GENERATED, TIMINGS, fault_point, find_config, recover
 from .render import figure_views, make_environment, render_pages, section_views
 from .results import NormResult, Result
 from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve
@@ -263,7 +263,7 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
     """Make `directory` hold exactly `files`, all at once: the new tree is written beside it and
     swapped in by renaming, so a build killed at any moment leaves the old tree or the new one,
     never a mix. Nothing is touched when no byte would change. Returns the files changed."""
-    recover_generated(directory)
+    recover(directory)
     existing = {p.relative_to(directory).as_posix(): p for p in directory.rglob("*")
                 if p.is_file()} if directory.is_dir() else {}
     changed = sum(1 for name, content in files.items()
@@ -272,16 +272,19 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
     if changed == 0:
         return 0
     directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".generated-new-"))
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-new-"))
     try:
-        for name, content in sorted(files.items()):
+        for index, (name, content) in enumerate(sorted(files.items())):
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
+            if index == len(files) // 2:
+                fault_point("generated-half-written")
         if directory.exists():
-            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=".generated-old-"))
+            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-old-"))
             old.rmdir()
             directory.rename(old)
+            fault_point("generated-between-renames")
             staging.rename(directory)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -290,17 +293,6 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return changed
-
-
-def recover_generated(directory: Path) -> None:
-    """Undo what a build killed mid-swap left: restore the old tree, drop half-written ones."""
-    for old in sorted(directory.parent.glob(".generated-old-*")):
-        if not directory.exists():
-            old.rename(directory)
-        else:
-            shutil.rmtree(old, ignore_errors=True)
-    for new in directory.parent.glob(".generated-new-*"):
-        shutil.rmtree(new, ignore_errors=True)
 
 
 def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,

@@ -15,7 +15,7 @@ from .errors import ConfigError, StabreportError
 from .experiments import EXPERIMENTS, METRIC_LABELS, METRICS, get_experiment
 from .fingerprint import build_fingerprint, up_to_date
 from .formatting import pow10
-from .paths import GENERATED, find_config
+from .paths import GENERATED, find_config, recover
 
 
 class _Parser(argparse.ArgumentParser):
@@ -110,6 +110,7 @@ def cmd_build(args: argparse.Namespace) -> None:
     config = find_config(root, args.config)
     if config is not None and not config.is_file():
         raise ConfigError(f"--config got {args.config!r}; allowed: an existing file")
+    recover(root / GENERATED)  # a build killed mid-swap left the old tree aside: restore it
     if not args.no_cache and up_to_date(root / GENERATED, build_fingerprint(root, config, args.strict)):
         print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
         return

@@ -19,3 +19,27 @@ def find_config(root: str | Path, explicit: str | None) -> Path | None:
         return Path(explicit)
     candidate = Path(root) / CONFIG
     return candidate if candidate.exists() else None
+
+
+def fault_point(name: str) -> None:
+    """Test hook: die here, as SIGKILL would, when STABREPORT_FAULT names this point. The fault
+    tests use it to stop a build at the moments a random kill would rarely hit."""
+    import os
+    import signal
+
+    if os.environ.get("STABREPORT_FAULT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def recover(directory: Path) -> None:
+    """Undo what a writer killed mid-swap left beside `directory`: the old tree, renamed to
+    .<name>-old-*, goes back if nothing replaced it; half-written .<name>-new-* trees go."""
+    import shutil
+
+    for old in sorted(directory.parent.glob(f".{directory.name}-old-*")):
+        if not directory.exists():
+            old.rename(directory)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for new in directory.parent.glob(f".{directory.name}-new-*"):
+        shutil.rmtree(new, ignore_errors=True)

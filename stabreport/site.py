@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import BuildError
 from .fingerprint import tree_digest
 from .lock import project_lock
-from .paths import SITE
+from .paths import SITE, fault_point, recover
 
 RECORD = ".stabreport-site.json"  # in site/: the digest of the inputs it was built from
 
@@ -31,18 +31,6 @@ def site_inputs_digest(root: Path) -> str:
         "site_url": os.environ.get("STABREPORT_SITE_URL")}).encode()).hexdigest()
 
 
-def _recover(root: Path) -> None:
-    """A build killed between its two renames leaves the old site as .site-old-*: put it back."""
-    site = root / SITE
-    for old in sorted(root.glob(".site-old-*")):
-        if not site.exists():
-            old.rename(site)
-        else:
-            shutil.rmtree(old, ignore_errors=True)
-    for tmp in root.glob(".site-new-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
 def build_site(root: Path, stream=sys.stderr) -> bool:
     """Build site/ if its inputs changed; return whether it was built."""
     with project_lock(root, stream):
@@ -50,7 +38,7 @@ def build_site(root: Path, stream=sys.stderr) -> bool:
 
 
 def _build_site(root: Path, stream) -> bool:
-    _recover(root)
+    recover(root / SITE)
     site = root / SITE
     digest = site_inputs_digest(root)
     try:
@@ -59,20 +47,24 @@ def _build_site(root: Path, stream) -> bool:
             return False
     except (OSError, ValueError, KeyError):
         pass
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".site-new-"))
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+    # Not --quiet: it would hide the warnings that --strict counts.
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                            "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,
                           text=True)
     if done.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
+        problems = [line for line in (done.stderr + done.stdout).splitlines()
+                    if not line.startswith("INFO")]
         raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
-                         + (done.stderr or done.stdout).strip())
+                         + "\n".join(problems).strip())
     (staging / RECORD).write_text(json.dumps({"digest": digest}) + "\n")
     if site.exists():
-        old = Path(tempfile.mkdtemp(dir=root, prefix=".site-old-"))
+        old = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-old-"))
         old.rmdir()
         site.rename(old)
+        fault_point("site-between-renames")
         staging.rename(site)
         shutil.rmtree(old, ignore_errors=True)
     else:
