@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -39,7 +39,10 @@ from .engine import ResultCache, Task, default_jobs, run_tasks
 from .errors import BuildError
 from .experiments import EXPERIMENTS
 from .experiments.tangent import supports_tangent
-from .figures import Figure, FigureCache, cached_gain_figure, cached_section_figures
+from .figures import (Figure, FigureCache, cached_gain_figure, cached_phase_figure,
+                      cached_section_figures)
+from .phase import PhaseDiagram, phase_diagram
+from .sweeps import summarise
 from .fingerprint import (
     MANIFEST,
     build_date,
@@ -77,6 +80,7 @@ class Runs:
 
     full: dict[str, Result]
     norms: dict[str, NormResult | None]
+    sweeps: dict[str, list[Result | NormResult]] = field(default_factory=dict)  # by sweep id
 
     def log10_norm_u(self, setting_id: str) -> np.ndarray:
         norms = self.norms.get(setting_id)
@@ -95,28 +99,65 @@ def setting_tasks(report: Report) -> list[Task]:
 
 def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr,
                  jobs: int = 1) -> Runs:
-    """Every setting on both paths; a progress bar on a terminal, plain lines otherwise."""
-    tasks = setting_tasks(report)
+    """Every setting on both paths, and every sweep cell, in one pool of tasks; a progress bar
+    on a terminal, plain lines otherwise (one per setting, one per finished sweep)."""
+    setting_part = setting_tasks(report)
+    sweep_part = {sweep.id: sweep.tasks() for sweep in report.sweeps}
+    tasks = setting_part + [t for part in sweep_part.values() for t in part]
+    sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
+    left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}
     interactive = stream.isatty()
     bar = tqdm(total=len(tasks), desc="experiments", unit="task", file=stream,
                disable=not interactive)
-    done = 0
+    counts = {"done": 0, "cached": 0}
 
     def report_progress(task: Task, result) -> None:
-        nonlocal done
-        done += 1
+        counts["done"] += 1
+        counts["cached"] += result.cached
         bar.update()
-        bar.set_postfix_str(task.name)
-        if not interactive:
+        bar.set_postfix_str(f"{counts['cached']} cached, {task.name}")
+        if interactive:
+            return
+        sweep_id = sweep_of.get(id(task))
+        if sweep_id is None:
             source = "cache" if result.cached else f"{result.elapsed:.1f} s"
-            print(f"[{done}/{len(tasks)}] {task.name} ({task.path} path): {task.runs} runs "
-                  f"({source})", file=stream)
+            print(f"[{counts['done']}/{len(tasks)}] {task.name} ({task.path} path): {task.runs} "
+                  f"runs ({source})", file=stream)
+        else:
+            left[sweep_id] -= 1
+            if left[sweep_id] == 0:
+                print(f"[{counts['done']}/{len(tasks)}] sweep {sweep_id}: "
+                      f"{len(sweep_part[sweep_id])} cells done", file=stream)
 
     results = run_tasks(tasks, cache, jobs, report_progress)
     bar.close()
-    full = {t.name: r for t, r in zip(tasks, results) if t.path == "full"}
-    norms = {t.name: r for t, r in zip(tasks, results) if t.path == "tangent"}
-    return Runs(full, {s.id: norms.get(s.id) for s in report.settings})
+    by_task = dict(zip(map(id, tasks), results))
+    full = {t.name: by_task[id(t)] for t in setting_part if t.path == "full"}
+    norms = {t.name: by_task[id(t)] for t in setting_part if t.path == "tangent"}
+    sweeps = {sweep_id: [by_task[id(t)] for t in part] for sweep_id, part in sweep_part.items()}
+    return Runs(full, {s.id: norms.get(s.id) for s in report.settings}, sweeps)
+
+
+def phase_diagrams(report: Report, runs: Runs) -> list[PhaseDiagram]:
+    diagrams = []
+    for sweep in report.sweeps:
+        results = runs.sweeps.get(sweep.id)
+        if results is None:  # not run (a render from synthetic results)
+            continue
+        cells = [summarise(t, r) for t, r in zip(sweep.tasks(), results)]
+        diagrams.append(phase_diagram(sweep, cells))
+    return diagrams
+
+
+def lecture_points(report: Report, diagram: PhaseDiagram) -> list[tuple[float, int, str]]:
+    """The report's settings that sit on this diagram: same experiment and fixed parameters."""
+    sweep, points = diagram.sweep, []
+    for setting in report.settings:
+        if setting.experiment is not sweep.experiment or setting.params.get("scale") is None:
+            continue
+        if all(setting.params.get(k) == v for k, v in sweep.params.items()):
+            points.append((setting.params["scale"], setting.params[diagram.row_key], setting.label))
+    return points
 
 
 def predict(report: Report) -> dict[str, Prediction]:
@@ -156,12 +197,14 @@ def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction]) -> 
 
 
 def make_figures(report: Report, runs: Runs, predictions: Mapping[str, Prediction],
-                 gains: GainSummary, cache: FigureCache | None = None) -> dict[str, list[Figure]]:
+                 gains: GainSummary, diagrams: Sequence[PhaseDiagram],
+                 cache: FigureCache | None = None) -> dict[str, list[Figure]]:
     """Figures by the section (or page) they belong to; drawn only when their inputs changed."""
     norm_u = {s.id: runs.log10_norm_u(s.id) for s in report.settings}
     figures = {section.id: cached_section_figures(cache, section, runs.full, predictions, norm_u)
                for section in report.sections}
     figures["theory"] = [cached_gain_figure(cache, gains.curves, gains.points)]
+    figures["phase"] = [cached_phase_figure(cache, d, lecture_points(report, d)) for d in diagrams]
     return figures
 
 
@@ -198,7 +241,8 @@ def provenance(root: Path) -> dict[str, Any]:
 
 def render(root: Path, report: Report, runs: Runs,
            predictions: Mapping[str, Prediction], checks: Checks, gains: GainSummary,
-           figures: Mapping[str, Sequence[Figure]], build_info: Mapping[str, Any]) -> dict[str, str]:
+           diagrams: Sequence[PhaseDiagram], figures: Mapping[str, Sequence[Figure]],
+           build_info: Mapping[str, Any]) -> dict[str, str]:
     sections = section_views(report, runs.full, figures, predictions, checks.agreements, checks.claims)
     timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
                 "seconds": result.elapsed}
@@ -210,7 +254,9 @@ def render(root: Path, report: Report, runs: Runs,
         "curves": gains.curves,
         "claims": checks.claims,
         "theory_claims": checks.theory_claims,
-        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1, "theory")},
+        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1, "theory"),
+                         "phase": figure_views(figures.get("phase", ()), 1, "phase")},
+        "phases": list(diagrams),
         "site": site_info(root, report, build_info["date"]),
         "report": report,
         "sections": sections,
@@ -307,8 +353,11 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
                 f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
             for c in checks.failed_site_claims))
     gains = gain_summary(report, runs)
-    figures = make_figures(report, runs, predictions, gains, figure_cache) if with_figures else {}
-    pages = render(root, report, runs, predictions, checks, gains, figures, provenance(root))
+    diagrams = phase_diagrams(report, runs)
+    figures = make_figures(report, runs, predictions, gains, diagrams, figure_cache) \
+        if with_figures else {}
+    pages = render(root, report, runs, predictions, checks, gains, diagrams, figures,
+                   provenance(root))
     return pages, figures
 
 

@@ -47,6 +47,24 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=_non_negative_int, default=0, help="integer seed (default 0)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
+    sweep = commands.add_parser("sweep", help="run a grid of settings (cells) locally or on Dask")
+    sweep.add_argument("experiment", help="one of " + ", ".join(EXPERIMENTS))
+    sweep.add_argument("--grid", action="append", default=[], metavar="KEY=START:STOP:N[:log]",
+                       help="an axis of the grid (repeatable); KEY=V1,V2,… lists values")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="fix a parameter for every cell (repeatable)")
+    sweep.add_argument("--runs", type=_non_negative_int, default=200, help="runs per cell (default 200)")
+    sweep.add_argument("--seed", type=_non_negative_int, default=0, help="integer seed (default 0)")
+    sweep.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    sweep.add_argument("--executor", default="local", help="local (default) or dask")
+    sweep.add_argument("--scheduler", default=None,
+                       help="Dask scheduler, tcp://HOST:PORT (default: $STABREPORT_SCHEDULER, "
+                            "else a LocalCluster)")
+    sweep.add_argument("--jobs", type=_non_negative_int, default=None,
+                       help="local worker processes (default: all cores)")
+    sweep.add_argument("--no-cache", action="store_true", help="recompute every cell")
+    sweep.add_argument("--root", default=".", help="project root holding the cache")
+
     _add_build_commands(commands)
     return parser
 
@@ -103,6 +121,58 @@ def cmd_run(args: argparse.Namespace) -> None:
           f"  (log10 {summary.log10_of_mean:.3f})")
 
 
+def cmd_sweep(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .engine import ResultCache, default_jobs
+    from .paths import CACHE
+    from .sweeps import Sweep, parse_grid, run_sweep_tasks, summarise
+
+    experiment = get_experiment(args.experiment)
+    if not args.grid:
+        raise ConfigError("--grid is missing; allowed: at least one KEY=START:STOP:N[:log]")
+    axes = tuple(parse_grid(experiment, text) for text in args.grid)
+    keys = [a.key for a in axes]
+    if len(set(keys)) != len(keys):
+        raise ConfigError(f"--grid names {keys}; allowed: each key once")
+    fixed = experiment.parse_overrides(args.set)
+    for key in keys:
+        if key in fixed:
+            raise ConfigError(f"--set {key} and --grid {key}; allowed: one or the other")
+    validate_run_options(args.runs, args.seed, "--")
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
+    sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed)
+    tasks = sweep.tasks()  # validates every cell's parameters before anything runs
+    cache = None if args.no_cache else ResultCache(Path(args.root) / CACHE)
+    bar = tqdm(total=len(tasks), desc="cells", unit="cell", file=sys.stderr,
+               disable=not sys.stderr.isatty())
+    counts = {"cached": 0}
+
+    def progress(task, result) -> None:
+        counts["cached"] += result.cached
+        bar.update()
+        bar.set_postfix_str(f"{counts['cached']} cached")
+
+    results = run_sweep_tasks(tasks, cache, args.executor, args.jobs or default_jobs(),
+                              args.scheduler, progress)
+    bar.close()
+    cells = [summarise(t, r) for t, r in zip(tasks, results)]
+    print(f"{len(cells)} cells, {counts['cached']} from the cache", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"experiment": experiment.name, "params": dict(fixed),
+                          "axes": {a.key: list(a.values) for a in axes}, "seed": args.seed,
+                          "runs": args.runs, "cells": [c.as_json() for c in cells]}))
+        return
+    measured = "log10 mean|Y|" if experiment.name == "products" else "log10 ‖J u‖"
+    print("  ".join(f"{k:>8}" for k in keys) + f"  {measured + ' median':>20} {'5 %':>9} {'95 %':>9}"
+          f" {'gain/step':>10} {'theory':>10}")
+    for cell in cells:
+        print("  ".join(f"{cell.params[k]:>8}" for k in keys)
+              + f"  {cell.median:>20.3f} {cell.q05:>9.3f} {cell.q95:>9.3f}"
+                f" {cell.log10_gain_per_step:>10.4f} {cell.theory_gain_per_step:>10.4f}")
+
+
 def cmd_build(args: argparse.Namespace) -> None:
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
@@ -138,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         {"list": lambda: cmd_list(), "run": lambda: cmd_run(args), "build": lambda: cmd_build(args),
+         "sweep": lambda: cmd_sweep(args),
          "site": lambda: cmd_site(args), "clean": lambda: cmd_clean(args)}[args.command]()
     except StabreportError as error:
         print(f"stabreport: error: {error}", file=sys.stderr)

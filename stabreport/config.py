@@ -87,6 +87,22 @@ class ClaimFile(_File):
     checks: list[CheckFile] | None = None
 
 
+class GridFile(_File):
+    start: float
+    stop: float
+    num: Annotated[int, Field(ge=1, le=4096)]
+    log: bool = False
+
+
+class SweepFile(_File):
+    id: Slug
+    title: str | None = None
+    experiment: str | None = None
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    grid: dict[str, GridFile | list[ParamValue]] | None = None
+    runs: PositiveInt | None = None
+
+
 class ReportFile(_File):
     title: str | None = None
     authors: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
@@ -95,6 +111,7 @@ class ReportFile(_File):
     theory_tolerance: Annotated[float, Field(gt=0)] | None = None
     sections: list[SectionFile] = Field(default_factory=list)
     claims: list[ClaimFile] = Field(default_factory=list)
+    sweeps: list[SweepFile] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -160,6 +177,7 @@ class Report:
     claims: tuple[ClaimSpec, ...] = ()
     theory_tolerance: float = 0.2  # decades allowed to approximate theory
     authors: tuple[str, ...] = ("The stabreport authors",)  # for citations
+    sweeps: tuple[Any, ...] = ()  # stabreport.sweeps.Sweep: grids for the phase diagrams
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -254,7 +272,8 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         if field is None:
             return None
         annotation = field.annotation
-        for candidate in (SectionFile, SettingFile, VerdictsFile, ClaimFile, CheckFile):
+        for candidate in (SectionFile, SettingFile, VerdictsFile, ClaimFile, CheckFile, SweepFile,
+                          GridFile):
             if candidate is annotation or candidate in getattr(annotation, "__args__", ()):
                 model = candidate
                 break
@@ -269,13 +288,14 @@ def _merge(base: ReportFile, override: ReportFile) -> dict[str, Any]:
     """Merge two parsed files: scalars replace, sections and settings merge by id."""
     merged = base.model_dump(exclude_none=True)
     extra = override.model_dump(exclude_unset=True, exclude_none=True)
-    claims = {c["id"]: c for c in merged.get("claims", [])}
-    for claim in extra.get("claims", []):
-        if claim["id"] in claims:
-            claims[claim["id"]].update(claim)
-        else:
-            merged.setdefault("claims", []).append(claim)
-            claims[claim["id"]] = claim
+    for key in ("claims", "sweeps"):  # merged by id: a known id changes it, a new id adds one
+        known = {c["id"]: c for c in merged.get(key, [])}
+        for entry in extra.get(key, []):
+            if entry["id"] in known:
+                known[entry["id"]].update(entry)
+            else:
+                merged.setdefault(key, []).append(entry)
+                known[entry["id"]] = entry
     for key in ("title", "seed", "theory_tolerance", "authors"):
         if key in extra:
             merged[key] = extra[key]
@@ -372,13 +392,57 @@ def _resolve(merged: dict[str, Any], origins: dict[tuple[str, ...], str], source
         problems.append(f"{source_name}: the report has no sections; allowed: at least one")
     claims = _resolve_claims(merged.get("claims", []), {s.id for s in sections}, set(seen),
                              origins, source_name, problems)
+    sweeps = _resolve_sweeps(merged.get("sweeps", []), merged["seed"], origins, source_name,
+                             problems)
     if problems:
         raise ConfigError("\n".join(problems))
     return Report(title=merged["title"], seed=merged["seed"],
                   verdicts=Verdicts(math.log10(low), math.log10(high)),
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
                   theory_tolerance=merged.get("theory_tolerance", 0.2),
-                  authors=tuple(merged.get("authors") or ("The stabreport authors",)))
+                  authors=tuple(merged.get("authors") or ("The stabreport authors",)),
+                  sweeps=tuple(sweeps))
+
+
+def _resolve_sweeps(raw: list[dict[str, Any]], seed: int, origins: dict[tuple[str, ...], str],
+                    source_name: str, problems: list[str]) -> list[Any]:
+    from .sweeps import SWEEPABLE, Axis, Sweep, grid_axis  # numpy: only once there are sweeps
+
+    sweeps = []
+    for sweep in raw:
+        where = origins.get(("sweep", sweep["id"]), source_name)
+        missing = [k for k in ("title", "experiment", "grid") if not sweep.get(k)]
+        if missing:
+            problems.append(f"{where}: sweep {sweep['id']!r} needs " + ", ".join(repr(k) for k in missing))
+            continue
+        if sweep["experiment"] not in EXPERIMENTS:
+            problems.append(f"{where}: sweep {sweep['id']!r} got experiment {sweep['experiment']!r}; "
+                            "allowed: " + ", ".join(EXPERIMENTS))
+            continue
+        experiment = EXPERIMENTS[sweep["experiment"]]
+        keys = list(sweep["grid"])
+        if len(keys) != 2 or "scale" not in keys or not set(keys) <= set(SWEEPABLE[experiment.name]):
+            problems.append(f"{where}: sweep {sweep['id']!r} got grid keys {keys}; allowed: 'scale' "
+                            "and one of " + ", ".join(k for k in SWEEPABLE[experiment.name] if k != "scale"))
+            continue
+        try:
+            axes = []
+            for key, spec in sweep["grid"].items():
+                if isinstance(spec, dict):
+                    axes.append(grid_axis(experiment, key, spec["start"], spec["stop"], spec["num"],
+                                          spec.get("log", False), f"sweep {sweep['id']!r}: {key}: "))
+                else:
+                    param = experiment.param(key)
+                    axes.append(Axis(key, tuple(param.validate(v, f"sweep {sweep['id']!r}: ")
+                                                for v in spec)))
+            result = Sweep(sweep["id"], sweep["title"], experiment, dict(sweep.get("params", {})),
+                           tuple(axes), sweep.get("runs") or 200, seed)
+            result.cell_params()  # every cell's parameters must be valid
+        except ConfigError as error:
+            problems.append(f"{where}: {error}")
+            continue
+        sweeps.append(result)
+    return sweeps
 
 
 def _resolve_claims(raw: list[dict[str, Any]], section_ids: set[str], setting_ids: set[str],
@@ -427,6 +491,8 @@ def _origins(source: _Source, parsed: ReportFile) -> dict[tuple[str, ...], str]:
     out: dict[tuple[str, ...], str] = {("verdicts",): source.where(("verdicts",))}
     for i, claim in enumerate(parsed.claims):
         out[("claim", claim.id)] = source.where(("claims", i))
+    for i, sweep in enumerate(parsed.sweeps):
+        out[("sweep", sweep.id)] = source.where(("sweeps", i))
     for i, section in enumerate(parsed.sections):
         out[("section", section.id)] = source.where(("sections", i))
         for j, setting in enumerate(section.settings):

@@ -370,3 +370,73 @@ def cached_gain_figure(cache: FigureCache | None, curves: Sequence[GainCurve],
         return gain_figure(curves, points)
     parts = [[(c.label, c.scales, c.gains, c.critical_scale) for c in curves], list(points)]
     return cache.get(cache.key("gain", parts), lambda: gain_figure(curves, points))
+
+
+def phase_figure(diagram, lecture_points: Sequence[tuple[float, int, str]]) -> Figure:
+    """Heatmap of the measured log10 gain per step over (scale, row), with the measured and
+    theoretical critical scales, the region within 10^±3 over the whole depth, and the
+    lecture's settings."""
+    scales = np.array(diagram.scales)
+    rows = np.array([r.value for r in diagram.rows], dtype=float)
+    limit = float(min(1.0, np.max(np.abs(diagram.gain)))) or 1.0
+    with matplotlib.rc_context({**STYLE, "axes.grid": False}):
+        fig, ax = _new_figure()
+        mesh = ax.pcolormesh(_edges(scales), _edges(rows), diagram.gain, cmap="PuOr_r",
+                             vmin=-limit, vmax=limit, shading="flat")
+        fig.colorbar(mesh, ax=ax, label="log₁₀ gain per step (measured)")
+        stable = np.abs(diagram.total) <= 3.0
+        ax.contourf(scales, rows, stable.astype(float), levels=[0.5, 1.5], colors="none",
+                    hatches=["///"])
+        ax.contour(scales, rows, stable.astype(float), levels=[0.5], colors="0.2", linewidths=0.8)
+        theory = [(r.theory_critical, r.value) for r in diagram.rows if r.theory_critical]
+        if theory:
+            ax.plot(*zip(*theory), color="black", linewidth=1.8, label="theory: critical scale")
+        measured = [(r.measured_critical, r.value) for r in diagram.rows if r.measured_critical]
+        if measured:
+            ax.plot(*zip(*measured), "o", color="white", markeredgecolor="black", markersize=5,
+                    label="measured: gain changes sign")
+        for scale, row, label in lecture_points:
+            ax.plot([scale], [row], marker="X", color="#D55E00", markeredgecolor="white",
+                    markersize=8, linestyle="none")
+        if lecture_points:
+            ax.plot([], [], marker="X", color="#D55E00", linestyle="none", label="the lecture's settings")
+        ax.plot([], [], color="0.2", linewidth=0.8, label=r"within $10^{\pm 3}$ over the depth (hatched)")
+        ax.set_xscale("log")
+        ax.set_yscale("log", base=2)
+        ax.set_yticks(rows, [f"{int(v)}" for v in rows])
+        ax.set_xlabel("weight standard deviation (scale)")
+        ax.set_ylabel(diagram.row_key)
+        ax.legend(frameon=True, fontsize=7.5, loc="upper left", framealpha=0.85)
+        files = _render(fig)
+    columns: dict[str, list] = {diagram.row_key: [], "scale": [], "log10_gain_per_step": [],
+                                "theory_log10_gain_per_step": [], "log10_total": []}
+    for i, row in enumerate(diagram.rows):
+        for j, scale in enumerate(diagram.scales):
+            columns[diagram.row_key].append(row.value)
+            columns["scale"].append(scale)
+            columns["log10_gain_per_step"].append(round(float(diagram.gain[i, j]), 6))
+            columns["theory_log10_gain_per_step"].append(round(float(diagram.theory_gain[i, j]), 6))
+            columns["log10_total"].append(round(float(diagram.total[i, j]), 6))
+    caption = (f"Measured median log₁₀ gain of ‖M u‖ per step over scale and {diagram.row_key}, "
+               f"{diagram.sweep.runs} runs per cell; black line: the theory's critical scale; "
+               "dots: where the measured gain changes sign; hatched: cells whose gradient stays "
+               "within 10^±3 over the whole depth; crosses: the lecture's settings.")
+    return Figure(f"phase-{diagram.id}", diagram.sweep.title, caption, columns, (), files)
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges halfway (geometrically) between log-spaced centres."""
+    logs = np.log(centres)
+    middle = (logs[1:] + logs[:-1]) / 2
+    first = logs[0] - (middle[0] - logs[0]) if len(logs) > 1 else logs[0] - 0.5
+    last = logs[-1] + (logs[-1] - middle[-1]) if len(logs) > 1 else logs[-1] + 0.5
+    return np.exp(np.concatenate([[first], middle, [last]]))
+
+
+def cached_phase_figure(cache: FigureCache | None, diagram, lecture_points) -> Figure:
+    if cache is None:
+        return phase_figure(diagram, lecture_points)
+    parts = [diagram.id, diagram.sweep.title, diagram.row_key, diagram.sweep.runs, list(diagram.scales),
+             [(r.value, r.measured_critical, r.theory_critical) for r in diagram.rows],
+             diagram.gain, diagram.total, diagram.theory_gain, list(lecture_points)]
+    return cache.get(cache.key("phase", parts), lambda: phase_figure(diagram, lecture_points))

@@ -442,3 +442,24 @@ def gain_curve(key: tuple, scales: np.ndarray) -> GainCurve:
             smooth_critical_scale(activation, width)
     return GainCurve(label, key, tuple(float(s) for s in scales), tuple(gains), critical,
                      *reference_scale(name, width, activation))
+
+
+@lru_cache(maxsize=None)
+def critical_scale_at(experiment: str, activation: str, width: int, steps: int) -> float | None:
+    """The scale at which the typical log ‖M u‖ after `steps` is zero (the depth-averaged gain
+    vanishes): the theory's critical curve on a phase diagram."""
+    if experiment == "products":
+        return products_critical_scale(width)
+    if activation == "relu":
+        return relu_critical_scale(width)
+
+    def total(log_scale: float) -> float:
+        layers = mean_field_layers(activation, width, steps, math.exp(log_scale))
+        return sum(m.mean_log_ratio for m in layers)
+
+    grid = np.linspace(math.log(1e-3), math.log(10.0), 24)
+    values = [total(x) for x in grid]
+    for left, right, v_left, v_right in zip(grid, grid[1:], values, values[1:]):
+        if v_left < 0 <= v_right:
+            return math.exp(optimize.brentq(total, left, right, xtol=1e-8))
+    return None

@@ -15,9 +15,16 @@ PROJECT = Path(__file__).resolve().parents[1]
 # Fewer runs than the default report, same settings: enough for every template and figure.
 SMALL_CONFIG = "\n".join(
     ["sections:"]
-    + [f"  - id: {sid}\n    runs: {runs}" for sid, runs in
+    + [f"  - id: {sid}\n    runs: {runs}\n    norm_runs: 500" for sid, runs in
        [("products", 200), ("relu-normal", 20), ("relu-init", 20), ("sigmoid", 20),
-        ("scaled-sigmoid", 20)]]) + "\n"
+        ("scaled-sigmoid", 20)]]
+    + ["sweeps:"]
+    + [f"  - id: {sweep}\n    runs: 20\n    grid: {{scale: {{start: 0.03, stop: 3.0, num: 8, log: true}},"
+       f" {axis}: {values}}}" for sweep, axis, values in
+       [("relu-scale-width", "width", "[64, 256]"), ("relu-scale-depth", "depth", "[10, 50]"),
+        ("sigmoid-scale-width", "width", "[64, 256]"), ("sigmoid-scale-depth", "depth", "[10, 50]"),
+        ("scaled-sigmoid-scale-width", "width", "[64, 256]"),
+        ("scaled-sigmoid-scale-depth", "depth", "[10, 50]")]]) + "\n"
 
 
 def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
