@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import shutil
@@ -217,6 +218,53 @@ def peak_memory(quick: bool) -> list[Row]:
     return rows
 
 
+def sweeps(quick: bool) -> list[Row]:
+    """Cells per second on local processes and on a two-worker LocalCluster (same cells, fresh
+    each time), the cost of the default phase diagrams, and the cost per task that sizes a
+    cluster for a large sweep."""
+    from dask.distributed import LocalCluster
+
+    from stabreport.config import load_report
+    from stabreport.engine import Task, run_tasks
+    from stabreport.sweeps import Sweep, parse_grid, run_on_dask
+
+    sweep = Sweep("bench", "bench", MLP, {"depth": 50},
+                  (parse_grid(MLP, f"scale=0.05:1:{8 if quick else 24}:log"),
+                   parse_grid(MLP, "width=64,256")), 200, 1)
+    tasks = sweep.tasks()
+    local = best_time(lambda: run_tasks(tasks, jobs=default_jobs()), 1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        run_on_dask(tasks[:2], None, cluster.scheduler_address)  # workers warm
+        on_dask = best_time(lambda: run_on_dask(tasks, None, cluster.scheduler_address), 1)
+    rows = [Row("8a sweep cells/s, local processes", len(tasks) / local, "cells/s", "report", None,
+                f"{len(tasks)} cells × 200 networks, width 64–256, depth 50: {local:.2f} s"),
+            Row("8b sweep cells/s, LocalCluster (2 workers)", len(tasks) / on_dask, "cells/s",
+                "report", None, f"same cells: {on_dask:.2f} s ({local / on_dask:.2f}× local's rate)")]
+    report = load_report()
+    default = [t for s in report.sweeps for t in s.tasks()]
+    started = time.perf_counter()
+    run_tasks(default, jobs=default_jobs())
+    phase = time.perf_counter() - started
+    rows.append(Row("8c default phase-diagram sweeps, cold", phase, "s",
+                    "within cold build", None,
+                    f"{len(default)} cells on {default_jobs()} cores (the figures and page: seconds more)"))
+    # One cell of the large sweep the README sizes: width 4096, depth 1000; time a slice of it.
+    probe_runs, probe_depth = 20, 50
+    probe = Task("tangent", "mlp", MLP.canonical_params({"width": 4096, "depth": probe_depth,
+                                                         "scale": 0.02}), probe_runs, 1, "probe")
+    took = best_time(lambda: run_tasks([probe], jobs=1), 1)
+    per_cell = took * (10_000 / probe_runs) * (1000 / probe_depth)
+    cells_large = 64 * 5
+    workers = math.ceil(cells_large * per_cell / 600)
+    rows.append(Row("8d cost of one 4096-wide, 1000-deep, 10,000-run cell (one core)", per_cell, "s",
+                    "report", None,
+                    f"from {probe_runs} networks × {probe_depth} layers in {took:.2f} s; a 64-scale × "
+                    f"5-width grid ({cells_large} cells) needs about {workers} single-core workers "
+                    "for ten minutes"))
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -224,14 +272,15 @@ def main() -> int:
     args = parser.parse_args()
     normals_per_s, flops_per_s = normal_rate(), gemm_rate()
     rows = [*engine_against_loop(args.quick), *full_path_against_bound(normals_per_s, flops_per_s, args.quick),
-            *tangent_path(normals_per_s, args.quick), *docs_build_times(), *peak_memory(args.quick)]
+            *tangent_path(normals_per_s, args.quick), *docs_build_times(), *peak_memory(args.quick),
+            *sweeps(args.quick)]
     machine = {"cores": default_jobs(), "python": platform.python_version(), "numpy": np.__version__,
                "normals_per_s": normals_per_s, "gemm_flops_per_s": flops_per_s}
     print(f"stabreport benchmarks on {machine['cores']} cores "
           f"(standard_normal {normals_per_s / 1e6:.0f} M/s, GEMM {flops_per_s / 1e9:.0f} GFlop/s)")
     print(f"{'benchmark':<52} {'value':>10}  {'unit':<14} {'target':<10} met")
     for row in rows:
-        value = f"{row.value:.0%}" if row.unit.startswith("of") else f"{row.value:.2f}"
+        value = f"{row.value:.0%}" if row.unit.startswith("of") else f"{row.value:.3g}"
         met = "—" if row.met is None else ("yes" if row.met else "NO")
         print(f"{row.name:<52} {value:>10}  {row.unit:<14} {row.target:<10} {met}")
         print(f"    {row.detail}")

@@ -52,7 +52,8 @@ from .fingerprint import (
     versions,
 )
 from .lock import project_lock
-from .paths import CACHE, FOOTER, GENERATED, TIMINGS, fault_point, find_config, recover
+from .paths import (CACHE, FOOTER, GENERATED, TIMINGS, fault_point, find_config, recover,
+                    swap_in)
 from .render import figure_views, make_environment, render_pages, section_views
 from .results import NormResult, Result
 from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve
@@ -326,15 +327,7 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
             target.write_bytes(content)
             if index == len(files) // 2:
                 fault_point("generated-half-written")
-        if directory.exists():
-            old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-old-"))
-            old.rmdir()
-            directory.rename(old)
-            fault_point("generated-between-renames")
-            staging.rename(directory)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(directory)
+        swap_in(staging, directory, "generated-between-renames")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

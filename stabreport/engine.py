@@ -218,11 +218,10 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int = 1,
-              on_done: Callable[[Task, Result | NormResult], None] | None = None
-              ) -> list[Result | NormResult]:
-    """Every task's result, in task order, whatever `jobs` is: cached ones read, the others
-    computed here (jobs = 1) or in `jobs` worker processes."""
+def split_cached(tasks: Sequence[Task], cache: ResultCache | None,
+                 on_done: Callable[[Task, Result | NormResult], None] | None
+                 ) -> tuple[list[Result | NormResult | None], list[int]]:
+    """Results read from the cache (None where missing), and the indices still to compute."""
     results: list[Result | NormResult | None] = [None] * len(tasks)
     missing = []
     for index, task in enumerate(tasks):
@@ -231,6 +230,15 @@ def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int
             missing.append(index)
         elif on_done:
             on_done(task, results[index])
+    return results, missing
+
+
+def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int = 1,
+              on_done: Callable[[Task, Result | NormResult], None] | None = None
+              ) -> list[Result | NormResult]:
+    """Every task's result, in task order, whatever `jobs` is: cached ones read, the others
+    computed here (jobs = 1) or in `jobs` worker processes."""
+    results, missing = split_cached(tasks, cache, on_done)
 
     def finish(index: int, result: Result | NormResult) -> None:
         results[index] = result

@@ -122,13 +122,8 @@ def distribution_figure(section: Section, results: Mapping[str, Result],
     columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
     settings = section.settings
     has_density = False
-    ncols = min(len(settings), 4)
-    nrows = -(-len(settings) // ncols)
     with matplotlib.rc_context(STYLE):
-        fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(settings):]:
-            ax.set_visible(False)
+        fig, axes = _panels(len(settings))
         for ax, colour, setting in zip(axes, _colours(settings), settings):
             values = results[setting.id].log10_mean_abs
             ax.hist(values, bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
@@ -167,6 +162,17 @@ def distribution_figure(section: Section, results: Mapping[str, Result],
                   "; ".join(notes) + ".", columns, tuple(s.id for s in settings), files)
 
 
+def _panels(count: int) -> tuple[MplFigure, np.ndarray]:
+    """A figure with one small panel per setting, four to a row."""
+    ncols = min(count, 4)
+    nrows = -(-count // ncols)
+    fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    return fig, axes
+
+
 def _add_column(columns: dict[str, list], setting_id: str, kind: str, values: np.ndarray) -> None:
     columns["setting"] += [setting_id] * len(values)
     columns["kind"] += [kind] * len(values)
@@ -178,13 +184,8 @@ def law_figure(section: Section, norm_u: Mapping[str, np.ndarray],
     """One panel per setting: histogram of log10 ‖M u‖ against the theory's density for it."""
     columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
     settings = section.settings
-    ncols = min(len(settings), 4)
-    nrows = -(-len(settings) // ncols)
     with matplotlib.rc_context(STYLE):
-        fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
-        axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-        for ax in axes[len(settings):]:
-            ax.set_visible(False)
+        fig, axes = _panels(len(settings))
         for ax, colour, setting in zip(axes, _colours(settings), settings):
             values = norm_u[setting.id]
             prediction = predictions[setting.id]

@@ -43,3 +43,20 @@ def recover(directory: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
     for new in directory.parent.glob(f".{directory.name}-new-*"):
         shutil.rmtree(new, ignore_errors=True)
+
+
+def swap_in(staging: Path, directory: Path, fault: str) -> None:
+    """Replace `directory` by the complete tree `staging` with two renames; the old tree waits
+    beside it as .<name>-old-* in between (see `recover`)."""
+    import shutil
+    import tempfile
+
+    if not directory.exists():
+        staging.rename(directory)
+        return
+    old = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-old-"))
+    old.rmdir()
+    directory.rename(old)
+    fault_point(fault)
+    staging.rename(directory)
+    shutil.rmtree(old, ignore_errors=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from .errors import BuildError
 from .fingerprint import tree_digest
 from .lock import project_lock
-from .paths import SITE, fault_point, recover
+from .paths import SITE, recover, swap_in
 
 RECORD = ".stabreport-site.json"  # in site/: the digest of the inputs it was built from
 
@@ -60,14 +60,6 @@ def _build_site(root: Path, stream) -> bool:
         raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
                          + "\n".join(problems).strip())
     (staging / RECORD).write_text(json.dumps({"digest": digest}) + "\n")
-    if site.exists():
-        old = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-old-"))
-        old.rmdir()
-        site.rename(old)
-        fault_point("site-between-renames")
-        staging.rename(site)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(site)
+    swap_in(staging, site, "site-between-renames")
     print(f"built {SITE}/", file=stream)
     return True

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .engine import ResultCache, Task, execute, run_tasks
+from .engine import ResultCache, Task, execute, run_tasks, split_cached
 from .errors import ConfigError
 from .experiments import EXPERIMENTS, Experiment
 from .experiments.tangent import supports_tangent
@@ -156,14 +156,7 @@ def run_on_dask(tasks: Sequence[Task], cache: ResultCache | None, scheduler: str
     except ImportError:
         raise ConfigError("--executor dask needs dask.distributed; allowed: `pip install "
                           "'dask[distributed]'`, or --executor local") from None
-    results: list[Any] = [None] * len(tasks)
-    missing = []
-    for index, task in enumerate(tasks):
-        results[index] = cache.load(task) if cache else None
-        if results[index] is None:
-            missing.append(index)
-        elif on_done:
-            on_done(task, results[index])
+    results, missing = split_cached(tasks, cache, on_done)
     if not missing:
         return results
     cluster = None
