@@ -35,14 +35,15 @@ from .claims import (
     theory_claim,
 )
 from .config import Report, load_report
-from .engine import ResultCache, Task, default_jobs, run_tasks
+from .engine import Memo, ResultCache, Task, default_jobs, run_tasks
 from .errors import BuildError
 from .experiments import EXPERIMENTS
 from .experiments.tangent import supports_tangent
 from .figures import (Figure, FigureCache, cached_gain_figure, cached_phase_figure,
                       cached_section_figures)
 from .phase import PhaseDiagram, phase_diagram
-from .sweeps import summarise
+from .sweeps import cell_theory, summarise
+from .theory import critical_scale_at
 from .fingerprint import (
     MANIFEST,
     build_date,
@@ -139,14 +140,19 @@ def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr,
     return Runs(full, {s.id: norms.get(s.id) for s in report.settings}, sweeps)
 
 
-def phase_diagrams(report: Report, runs: Runs) -> list[PhaseDiagram]:
+def phase_diagrams(report: Report, runs: Runs, memo: Memo) -> list[PhaseDiagram]:
+    """Sweep results as phase diagrams; the theory per cell and per row comes from `memo`."""
+    def critical(*key):
+        return memo.get(["critical", *key], lambda: critical_scale_at(*key))
+
     diagrams = []
     for sweep in report.sweeps:
         results = runs.sweeps.get(sweep.id)
         if results is None:  # not run (a render from synthetic results)
             continue
-        cells = [summarise(t, r) for t, r in zip(sweep.tasks(), results)]
-        diagrams.append(phase_diagram(sweep, cells))
+        cells = [summarise(t, r, memo.get(["cell", t.cache_payload()], lambda t=t: cell_theory(t)))
+                 for t, r in zip(sweep.tasks(), results)]
+        diagrams.append(phase_diagram(sweep, cells, critical))
     return diagrams
 
 
@@ -346,7 +352,8 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
                 f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
             for c in checks.failed_site_claims))
     gains = gain_summary(report, runs)
-    diagrams = phase_diagrams(report, runs)
+    diagrams = phase_diagrams(report, runs, Memo(
+        figure_cache.directory.parent / "theory" if figure_cache else None, FigureCache.CODE))
     figures = make_figures(report, runs, predictions, gains, diagrams, figure_cache) \
         if with_figures else {}
     pages = render(root, report, runs, predictions, checks, gains, diagrams, figures,

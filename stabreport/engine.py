@@ -214,6 +214,32 @@ def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+class Memo:
+    """Small JSON values on disk, keyed by a hash of their inputs plus a code version: for
+    derived numbers that are slow to compute and pure (e.g. theory per sweep cell)."""
+
+    def __init__(self, directory: Path | None, version: str) -> None:
+        self.directory = Path(directory) if directory is not None else None
+        self.version = version
+
+    def get(self, parts: Any, compute: Callable[[], Any]) -> Any:
+        if self.directory is None:
+            return compute()
+        key = hashlib.sha256(canonical_json([self.version, parts]).encode()).hexdigest()
+        path = self.directory / f"{key}.json"
+        try:
+            return json.loads(path.read_text())["value"]
+        except (OSError, ValueError, KeyError):
+            pass
+        value = compute()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"value": value}, handle)
+        os.replace(tmp, path)
+        return value
+
+
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -57,7 +57,9 @@ def zero_crossing(scales: Sequence[float], gains: Sequence[float]) -> float | No
     return None
 
 
-def phase_diagram(sweep: Sweep, cells: Sequence[Cell]) -> PhaseDiagram:
+def phase_diagram(sweep: Sweep, cells: Sequence[Cell],
+                  critical: Callable[[str, str, int, int], float | None] = critical_scale_at
+                  ) -> PhaseDiagram:
     scale_axis = next(a for a in sweep.axes if a.key == "scale")
     row_axis = next(a for a in sweep.axes if a.key != "scale")
     scales = tuple(sorted(scale_axis.values))
@@ -77,7 +79,7 @@ def phase_diagram(sweep: Sweep, cells: Sequence[Cell]) -> PhaseDiagram:
         width = sweep.experiment.width(params)
         steps = sweep.experiment.steps(params)
         rows.append(Row(value, zero_crossing(scales, gains),
-                        critical_scale_at(experiment, activation, width, steps), step))
+                        critical(experiment, activation, width, steps), step))
     total_arr = np.array(total)
     return PhaseDiagram(sweep, row_axis.key, scales, tuple(rows), np.array(gain), total_arr,
                         np.array(theory), float(np.mean(np.abs(total_arr) <= STABLE_DECADES)),

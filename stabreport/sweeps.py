@@ -118,19 +118,26 @@ class Cell:
                            "log10_gain_per_step": self.theory_gain_per_step}}
 
 
-def summarise(task: Task, result: Result | NormResult) -> Cell:
+def cell_theory(task: Task) -> float:
+    """The theory's median of what a cell measures (log10 mean |Y_ij| or log10 ‖J u‖)."""
     from .theory import predict  # scipy loads only once there is something to compare
 
+    prediction = predict(EXPERIMENTS[task.experiment], task.params)
+    return prediction.median_log10_mean_abs if task.experiment == "products" else \
+        prediction.median_log10_norm_u
+
+
+def summarise(task: Task, result: Result | NormResult, theory: float | None = None) -> Cell:
+    """A cell's statistics; `theory` is cell_theory(task), computed here when not given."""
     experiment = EXPERIMENTS[task.experiment]
     steps = experiment.steps(task.params)
-    prediction = predict(experiment, task.params)
+    theory = cell_theory(task) if theory is None else theory
     if task.experiment == "products":
         values = result.log10_mean_abs
         start = -math.log10(experiment.width(task.params))
-        theory = prediction.median_log10_mean_abs
     else:
         values = result.log10_norm_u if isinstance(result, NormResult) else result.metrics["log10_norm_u"]
-        start, theory = 0.0, prediction.median_log10_norm_u
+        start = 0.0
     q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
     return Cell(dict(task.params), median, q05, q95, (median - start) / steps, theory,
                 (theory - start) / steps, result.cached)
