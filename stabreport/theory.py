@@ -382,11 +382,17 @@ def smooth_critical_scale(activation: str, width: int) -> float | None:
     def settled_gain(log_scale: float) -> float:
         return mean_field_layers(activation, width, 400, math.exp(log_scale))[-1].mean_log_ratio
 
+    return _scale_where_rising_through_zero(settled_gain)
+
+
+def _scale_where_rising_through_zero(f: Callable[[float], float]) -> float | None:
+    """The first scale in [1e-3, 10] (searched on ln scale) where f goes from negative to
+    non-negative, or None: a critical scale."""
     grid = np.linspace(math.log(1e-3), math.log(10.0), 24)
-    gains = [settled_gain(x) for x in grid]
-    for left, right, g_left, g_right in zip(grid, grid[1:], gains, gains[1:]):
-        if g_left < 0 <= g_right:
-            return math.exp(optimize.brentq(settled_gain, left, right, xtol=1e-10))
+    values = [f(x) for x in grid]
+    for left, right, v_left, v_right in zip(grid, grid[1:], values, values[1:]):
+        if v_left < 0 <= v_right:
+            return math.exp(optimize.brentq(f, left, right, xtol=1e-10))
     return None
 
 
@@ -457,9 +463,4 @@ def critical_scale_at(experiment: str, activation: str, width: int, steps: int) 
         layers = mean_field_layers(activation, width, steps, math.exp(log_scale))
         return sum(m.mean_log_ratio for m in layers)
 
-    grid = np.linspace(math.log(1e-3), math.log(10.0), 24)
-    values = [total(x) for x in grid]
-    for left, right, v_left, v_right in zip(grid, grid[1:], values, values[1:]):
-        if v_left < 0 <= v_right:
-            return math.exp(optimize.brentq(total, left, right, xtol=1e-8))
-    return None
+    return _scale_where_rising_through_zero(total)
