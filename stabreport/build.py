@@ -1,6 +1,6 @@
 """The site build as a short sequence of named steps.
 
-    load_config → run_settings → predict → check → make_figures → render → write_generated
+    load_report → run_settings → predict → check → make_figures → render → write_generated
 
 Each step takes what the previous one produced. Nothing is written until every page has rendered
 (and, under --strict, every claim of the site's own holds), so a bad config, a failing
@@ -69,10 +69,6 @@ class BuildSummary:
     figures: int
     files_written: int
     seconds: float
-
-
-def load_config(root: Path, config_path: str | None) -> Report:
-    return load_report(find_config(root, config_path))
 
 
 @dataclass(frozen=True)
@@ -176,7 +172,6 @@ class Checks:
     agreements: dict[str, Agreement]
     claims: list[ClaimResult]  # the lecture's and the site's, in config order
     theory_claims: list[ClaimResult]  # theory against measurement, one per setting
-    lecture_statistic: dict[str, float]  # setting id → median of the lecture's statistic
 
     @property
     def failed_site_claims(self) -> list[ClaimResult]:
@@ -200,7 +195,7 @@ def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction]) -> 
     theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings]
     theory_claims += [path_claim(s, agreements[s.id]) for s in report.settings
                       if agreements[s.id].path_ks_pvalue is not None]
-    return Checks(agreements, claims, theory_claims, statistic)
+    return Checks(agreements, claims, theory_claims)
 
 
 def make_figures(report: Report, runs: Runs, predictions: Mapping[str, Prediction],

@@ -27,8 +27,8 @@ from pydantic import (
 
 from .errors import ConfigError
 from .experiments import EXPERIMENTS, Experiment
+from .paths import CONFIG
 
-CONFIG_NAME = "stabreport.yml"
 DEFAULT_NORM_RUNS = 2000
 
 # A slug becomes a file name and a URL: refuse anything that could be a path.
@@ -535,7 +535,7 @@ def load_report(path: str | Path | None = None, text: str | None = None) -> Repo
         except (OSError, UnicodeDecodeError) as error:
             raise ConfigError(f"{path}: cannot be read ({error}); allowed: a readable UTF-8 "
                               "YAML file") from None
-    name = str(path) if path is not None else CONFIG_NAME
+    name = str(path) if path is not None else CONFIG
     source = _read_source(text, name)
     parsed = _parse_file(source)
     _check_duplicates_in_file(source, parsed)

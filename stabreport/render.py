@@ -58,8 +58,6 @@ class SettingView:
     stat_q95: float
     stat_count: int
     lecture: float | None  # log10 of the lecture's quoted value
-    fro_median: float
-    spectral_median: float
     elapsed: float
     cached: bool
     command: str
@@ -113,8 +111,6 @@ def setting_view(setting: Setting, result: Result, seed: int, theory: Prediction
         start=-math.log10(width), median=summary.median, q05=summary.q05, q95=summary.q95,
         averages=setting.lecture_averages, stat_median=s50, stat_q05=s05, stat_q95=s95,
         stat_count=len(statistic), lecture=setting.lecture_log10,
-        fro_median=float(np.median(result.metrics["log10_fro"])),
-        spectral_median=float(np.median(result.metrics["log10_spectral"])),
         elapsed=result.elapsed, cached=result.cached, command=regenerate_command(setting, seed),
         theory=theory, agreement=agreement)
 

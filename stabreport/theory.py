@@ -29,7 +29,6 @@ from .experiments import Experiment
 from .nn import ACTIVATIONS, INITIALISERS
 
 LN10 = math.log(10.0)
-GAUSSIAN_INITS = ("normal", "xavier_normal", "he_normal", "lecun_normal")
 
 
 # --- laws of logarithms --------------------------------------------------------------------------
@@ -345,7 +344,7 @@ def predict_mlp(width: int, depth: int, activation: str, init: str, scale: float
         step = relu_layer_law(width).shifted(math.log(std))
         norm_u = step.times(depth)
         offset = _column_to_mean_abs(width, 0.5, 0.5)
-        exact = init in GAUSSIAN_INITS
+        exact = INITIALISERS[init].gaussian
         law = ("exact: ‖J u‖² is a product of s² χ²_N terms, N ~ Binomial(width, ½)" if exact else
                "finite-width ReLU law with this init's variance (exact for Gaussian weights only)")
         medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]

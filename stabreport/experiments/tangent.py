@@ -14,7 +14,6 @@ import numpy as np
 from ..nn import ACTIVATIONS, INITIALISERS
 from .base import LN10
 
-GAUSSIAN_INITS = frozenset({"normal", "xavier_normal", "he_normal", "lecun_normal"})
 
 
 def _renormalise(v: np.ndarray) -> np.ndarray:
@@ -71,4 +70,4 @@ def mlp_norms(params: Mapping[str, Any], runs: int, rng: np.random.Generator) ->
 
 
 def supports_tangent(experiment: str, params: Mapping[str, Any]) -> bool:
-    return experiment == "products" or params.get("init") in GAUSSIAN_INITS
+    return experiment == "products" or INITIALISERS[params["init"]].gaussian
