@@ -1,16 +1,17 @@
 """The site build as a short sequence of named steps.
 
-    load_report → run_settings → predict → check → make_figures → render → write_generated
+    load_report → run_experiments → predict → check → figure_data → draw → render → write_generated
 
 Each step takes what the previous one produced. Nothing is written until every page has rendered
 (and, under --strict, every claim of the site's own holds), so a bad config, a failing
 experiment, a failing template or a failed claim leaves the previous output as it was.
 Files are written only when their bytes change (temporary name, compare, replace).
+
+`figure_csv` runs the same steps for one figure only: what `stabreport figure <id>` prints, byte
+for byte the figure's CSV download.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import platform
 import shutil
@@ -19,46 +20,30 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from . import __version__
+from .cache import Store, code_digest, memo_json
 from .cite import citation_cff, site_info
-from .claims import (
-    Agreement,
-    ClaimResult,
-    agreement,
-    evaluate_claim,
-    path_claim,
-    theory_claim,
-)
-from .config import Report, load_report
-from .engine import Memo, ResultCache, Task, default_jobs, run_tasks
-from .errors import BuildError
-from .experiments import EXPERIMENTS
-from .experiments.tangent import supports_tangent
-from .figures import (Figure, FigureCache, cached_gain_figure, cached_phase_figure,
-                      cached_section_figures)
-from .phase import PhaseDiagram, phase_diagram
-from .sweeps import cell_theory, summarise
-from .theory import critical_scale_at
-from .fingerprint import (
-    MANIFEST,
-    build_date,
-    build_fingerprint,
-    git_commit,
-    manifest_text,
-    versions,
-)
+from .claims import (Agreement, ClaimResult, Measured, agreement, evaluate_claim, measure,
+                     path_claim, theory_claim)
+from .config import Report, Sweep, load_report
+from .engine import Task
+from .errors import BuildError, ConfigError
+from .executors import Executor, LocalExecutor, Progress, run_tasks
+from .figures import (FigureData, cached_draw, distribution_data, gain_data, law_data,
+                      phase_data, trajectory_data)
+from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
-from .paths import (CACHE, FOOTER, GENERATED, TIMINGS, fault_point, find_config, recover,
-                    swap_in)
-from .render import figure_views, make_environment, render_pages, section_views
+from .pages import FigureSpec, figure_specs, gain_settings
+from .paths import CACHE, FOOTER, GENERATED, NAV, TIMINGS, fault_point, find_config, recover, swap_in
+from .phase import PhaseDiagram, phase_diagram
+from .render import make_environment, render_pages
 from .results import NormResult, Result
-from .theory import GainCurve, Prediction, curve_key, effective_scale, gain_curve
-from .theory import predict as predict_setting
+from .sweeps import cell_theory, summarise, sweep_tasks
+from .theory import GainCurve, Prediction, gain_curve
 
 
 @dataclass(frozen=True)
@@ -73,8 +58,8 @@ class BuildSummary:
 
 @dataclass(frozen=True)
 class Runs:
-    """What the experiments produced: the full path per setting, and the column lengths from the
-    tangent path where the weights are Gaussian (else from the full path)."""
+    """What the experiments produced: the full path per setting, the column lengths from the
+    fast path where it applies, and every sweep's cells."""
 
     full: dict[str, Result]
     norms: dict[str, NormResult | None]
@@ -85,93 +70,72 @@ class Runs:
         return norms.log10_norm_u if norms is not None else self.full[setting_id].metrics["log10_norm_u"]
 
 
-def setting_tasks(report: Report) -> list[Task]:
+# --- run_experiments --------------------------------------------------------------------------------
+
+def setting_tasks(report: Report, ids: Iterable[str] | None = None,
+                  paths: Sequence[str] = ("full", "tangent")) -> list[Task]:
+    """Tasks for the settings `ids` (all by default): the full path, and the fast path where the
+    experiment has one for these parameters."""
+    wanted = set(ids) if ids is not None else None
     tasks = []
     for s in report.settings:
-        tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id))
-        if supports_tangent(s.experiment.name, s.params):
+        if wanted is not None and s.id not in wanted:
+            continue
+        if "full" in paths:
+            tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id))
+        if "tangent" in paths and s.experiment.has_tangent(s.params):
             tasks.append(Task("tangent", s.experiment.name, dict(s.params), s.norm_runs,
                               report.seed, s.id))
     return tasks
 
 
-def run_settings(report: Report, cache: ResultCache | None, stream=sys.stderr,
-                 jobs: int = 1) -> Runs:
-    """Every setting on both paths, and every sweep cell, in one pool of tasks; a progress bar
-    on a terminal, plain lines otherwise (one per setting, one per finished sweep)."""
-    setting_part = setting_tasks(report)
-    sweep_part = {sweep.id: sweep.tasks() for sweep in report.sweeps}
-    tasks = setting_part + [t for part in sweep_part.values() for t in part]
+def run_experiments(report: Report, store: Store | None, executor: Executor | None = None,
+                    stream=sys.stderr, tasks: Sequence[Task] | None = None,
+                    sweeps: Sequence[Sweep] | None = None) -> Runs:
+    """Every setting on both paths and every sweep cell (or just `tasks` and `sweeps`), in one
+    pool of tasks, with a progress bar on a terminal and plain lines otherwise."""
+    setting_part = setting_tasks(report) if tasks is None else list(tasks)
+    sweep_part = {s.id: sweep_tasks(s) for s in (report.sweeps if sweeps is None else sweeps)}
+    every = setting_part + [t for part in sweep_part.values() for t in part]
     sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
     left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}
-    interactive = stream.isatty()
-    bar = tqdm(total=len(tasks), desc="experiments", unit="task", file=stream,
-               disable=not interactive)
-    counts = {"done": 0, "cached": 0}
 
-    def report_progress(task: Task, result) -> None:
-        counts["done"] += 1
-        counts["cached"] += result.cached
-        bar.update()
-        bar.set_postfix_str(f"{counts['cached']} cached, {task.name}")
-        if interactive:
-            return
+    def line(done: int, task: Task, result: Any) -> str | None:
         sweep_id = sweep_of.get(id(task))
         if sweep_id is None:
             source = "cache" if result.cached else f"{result.elapsed:.1f} s"
-            print(f"[{counts['done']}/{len(tasks)}] {task.name} ({task.path} path): {task.runs} "
-                  f"runs ({source})", file=stream)
-        else:
-            left[sweep_id] -= 1
-            if left[sweep_id] == 0:
-                print(f"[{counts['done']}/{len(tasks)}] sweep {sweep_id}: "
-                      f"{len(sweep_part[sweep_id])} cells done", file=stream)
+            return f"[{done}/{len(every)}] {task.name} ({task.path} path): {task.runs} runs ({source})"
+        left[sweep_id] -= 1
+        return f"[{done}/{len(every)}] sweep {sweep_id}: {len(sweep_part[sweep_id])} cells done" \
+            if left[sweep_id] == 0 else None
 
-    results = run_tasks(tasks, cache, jobs, report_progress)
-    bar.close()
-    by_task = dict(zip(map(id, tasks), results))
+    progress = Progress(len(every), "experiments", stream, line)
+    try:
+        results = run_tasks(every, store, executor, progress)
+    finally:
+        progress.close()
+    by_task = dict(zip(map(id, every), results))
     full = {t.name: by_task[id(t)] for t in setting_part if t.path == "full"}
     norms = {t.name: by_task[id(t)] for t in setting_part if t.path == "tangent"}
-    sweeps = {sweep_id: [by_task[id(t)] for t in part] for sweep_id, part in sweep_part.items()}
-    return Runs(full, {s.id: norms.get(s.id) for s in report.settings}, sweeps)
+    return Runs(full, {s.id: norms.get(s.id) for s in report.settings},
+                {sweep_id: [by_task[id(t)] for t in part] for sweep_id, part in sweep_part.items()})
 
 
-def phase_diagrams(report: Report, runs: Runs, memo: Memo) -> list[PhaseDiagram]:
-    """Sweep results as phase diagrams; the theory per cell and per row comes from `memo`."""
-    def critical(*key):
-        return memo.get(["critical", *key], lambda: critical_scale_at(*key))
+# --- predict and check -----------------------------------------------------------------------------
 
-    diagrams = []
-    for sweep in report.sweeps:
-        results = runs.sweeps.get(sweep.id)
-        if results is None:  # not run (a render from synthetic results)
-            continue
-        cells = [summarise(t, r, memo.get(["cell", t.cache_payload()], lambda t=t: cell_theory(t)))
-                 for t, r in zip(sweep.tasks(), results)]
-        diagrams.append(phase_diagram(sweep, cells, critical))
-    return diagrams
-
-
-def lecture_points(report: Report, diagram: PhaseDiagram) -> list[tuple[float, int, str]]:
-    """The report's settings that sit on this diagram: same experiment and fixed parameters."""
-    sweep, points = diagram.sweep, []
-    for setting in report.settings:
-        if setting.experiment is not sweep.experiment or setting.params.get("scale") is None:
-            continue
-        if all(setting.params.get(k) == v for k, v in sweep.params.items()):
-            points.append((setting.params["scale"], setting.params[diagram.row_key], setting.label))
-    return points
-
-
-def predict(report: Report) -> dict[str, Prediction]:
-    return {s.id: predict_setting(s.experiment, s.params) for s in report.settings}
+def predict(report: Report, ids: Iterable[str] | None = None) -> dict[str, Prediction | None]:
+    """Each setting's theory (None for an experiment that has none)."""
+    wanted = set(ids) if ids is not None else None
+    return {s.id: s.experiment.theory.predict(s.params) if s.experiment.theory else None
+            for s in report.settings if wanted is None or s.id in wanted}
 
 
 @dataclass(frozen=True)
 class Checks:
-    agreements: dict[str, Agreement]
+    measured: dict[str, Measured]
+    agreements: dict[str, Agreement | None]
     claims: list[ClaimResult]  # the lecture's and the site's, in config order
-    theory_claims: list[ClaimResult]  # theory against measurement, one per setting
+    theory_claims: list[ClaimResult]  # theory against measurement and path against path
 
     @property
     def failed_site_claims(self) -> list[ClaimResult]:
@@ -183,32 +147,25 @@ def lecture_statistic_median(setting, result: Result) -> float:
     return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean
 
 
-def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction]) -> Checks:
+def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction | None]) -> Checks:
     statistic = {s.id: lecture_statistic_median(s, runs.full[s.id]) for s in report.settings}
-    agreements = {s.id: agreement(runs.full[s.id], runs.norms[s.id], predictions[s.id],
-                                  report.theory_tolerance) for s in report.settings}
+    measured = {s.id: measure(runs.full[s.id], runs.norms[s.id]) for s in report.settings}
+    agreements = {s.id: agreement(measured[s.id], runs.log10_norm_u(s.id), predictions[s.id],
+                                  report.theory_tolerance) if predictions[s.id] is not None else None
+                  for s in report.settings}
     claims = []
     for spec in report.claims:
         claim = evaluate_claim(spec, report, statistic)
         claims.append(ClaimResult(claim.id, spec.source, claim.section, claim.statement,
                                   claim.quote, claim.checks))
-    theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings]
-    theory_claims += [path_claim(s, agreements[s.id]) for s in report.settings
-                      if agreements[s.id].path_ks_pvalue is not None]
-    return Checks(agreements, claims, theory_claims)
+    theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings
+                     if agreements[s.id] is not None]
+    theory_claims += [path_claim(s, measured[s.id]) for s in report.settings
+                      if measured[s.id].path_ks_pvalue is not None]
+    return Checks(measured, agreements, claims, theory_claims)
 
 
-def make_figures(report: Report, runs: Runs, predictions: Mapping[str, Prediction],
-                 gains: GainSummary, diagrams: Sequence[PhaseDiagram],
-                 cache: FigureCache | None = None) -> dict[str, list[Figure]]:
-    """Figures by the section (or page) they belong to; drawn only when their inputs changed."""
-    norm_u = {s.id: runs.log10_norm_u(s.id) for s in report.settings}
-    figures = {section.id: cached_section_figures(cache, section, runs.full, predictions, norm_u)
-               for section in report.sections}
-    figures["theory"] = [cached_gain_figure(cache, gains.curves, gains.points)]
-    figures["phase"] = [cached_phase_figure(cache, d, lecture_points(report, d)) for d in diagrams]
-    return figures
-
+# --- the numbers behind the theory page and the phase diagrams --------------------------------------
 
 @dataclass(frozen=True)
 class GainSummary:
@@ -216,17 +173,22 @@ class GainSummary:
     points: list[tuple[str, str, float, float]]  # curve label, setting id, scale, measured gain
 
 
-def gain_summary(report: Report, runs: Runs) -> GainSummary:
-    """Theory curves of gain per step against scale, one per distinct (experiment, width, steps,
-    activation), and each setting's measured gain at its effective scale."""
-    members: dict[tuple, list] = {}
-    for setting in report.settings:
-        members.setdefault(curve_key(setting.experiment, setting.params), []).append(setting)
+def gain_summary(report: Report, runs: Runs, store: Store | None = None) -> GainSummary:
+    """Theory curves of gain per step against scale, one per family of settings (same
+    experiment and parameters but the weight scale), and each setting's measured gain."""
+    members: dict[str, list] = {}
+    for setting in map(report.setting, gain_settings(report)):
+        family = setting.experiment.family(setting.params)
+        members.setdefault(json.dumps([setting.experiment.name, family], sort_keys=True), []).append(setting)
     curves, points = [], []
-    for key, settings in members.items():
-        scales = [effective_scale(s.experiment, s.params) for s in settings]
-        grid = np.geomspace(min(scales) / 3, max(scales) * 3, 48)
-        curve = gain_curve(key, grid)
+    for settings in members.values():
+        experiment = settings[0].experiment
+        scales = [experiment.effective_scale(s.params) for s in settings]
+        grid = [float(x) for x in np.geomspace(min(scales) / 3, max(scales) * 3, 48)]
+        payload = {"code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
+                   "params": dict(settings[0].params), "scales": grid}
+        curve = GainCurve(**memo_json(store, "gain-curve", payload, lambda: _curve_json(
+            gain_curve(experiment, settings[0].params, grid))))
         curves.append(curve)
         for setting, scale in zip(settings, scales):
             median = float(np.median(runs.log10_norm_u(setting.id)))
@@ -235,75 +197,144 @@ def gain_summary(report: Report, runs: Runs) -> GainSummary:
     return GainSummary(curves, points)
 
 
+def _curve_json(curve: GainCurve) -> dict[str, Any]:
+    return {"label": curve.label, "family": dict(curve.family), "scales": list(curve.scales),
+            "gains": list(curve.gains), "critical_scale": curve.critical_scale}
+
+
+def phase_diagrams(report: Report, runs: Runs, store: Store | None) -> list[PhaseDiagram]:
+    """Sweep results as phase diagrams; the theory per cell and per row is memoised in `store`."""
+    diagrams = []
+    for sweep in report.sweeps:
+        results = runs.sweeps.get(sweep.id)
+        if results is None:  # not run (a render from synthetic results)
+            continue
+        experiment = sweep.experiment
+        code = code_digest(*experiment.theory_modules)
+
+        def critical(params: Mapping[str, Any]) -> float | None:
+            if experiment.theory is None:
+                return None
+            return memo_json(store, "critical-scale",
+                             {"code": code, "experiment": experiment.name, "params": dict(params)},
+                             lambda: experiment.theory.critical_scale(params))
+
+        cells = [summarise(t, r, cell_theory(t, store)) for t, r in zip(sweep_tasks(sweep), results)]
+        diagrams.append(phase_diagram(sweep, cells, critical))
+    return diagrams
+
+
+def lecture_points(report: Report, diagram: PhaseDiagram) -> list[tuple[float, int, str]]:
+    """The report's settings that sit on this diagram: same experiment and fixed parameters."""
+    sweep, points = diagram.sweep, []
+    scale_key = sweep.experiment.scale_param
+    for setting in report.settings:
+        if setting.experiment is not sweep.experiment or setting.params.get(scale_key) is None:
+            continue
+        if all(setting.params.get(k) == v for k, v in sweep.params.items()):
+            points.append((setting.params[scale_key], setting.params[diagram.row_key], setting.label))
+    return points
+
+
+# --- figure data ----------------------------------------------------------------------------------
+
+def figure_data(spec: FigureSpec, report: Report, runs: Runs,
+                predictions: Mapping[str, Prediction | None], gains: GainSummary | None,
+                diagrams: Sequence[PhaseDiagram]) -> FigureData:
+    if spec.section is not None:
+        section = report.section(spec.section)
+        if spec.kind == "trajectory":
+            return trajectory_data(section, runs.full, predictions)
+        if spec.kind == "distribution":
+            return distribution_data(section, runs.full, predictions)
+        norm_u = {s.id: runs.log10_norm_u(s.id) for s in section.settings}
+        return law_data(section, norm_u, predictions)
+    if spec.kind == "gain":
+        assert gains is not None
+        return gain_data(gains.curves, gains.points, spec.page)
+    diagram = next(d for d in diagrams if d.id == spec.sweep)
+    return phase_data(diagram, lecture_points(report, diagram))
+
+
+def figure_csv(root: str | Path, figure_id: str, config_path: str | None = None,
+               use_cache: bool = True, stream=sys.stderr, jobs: int | None = None) -> bytes:
+    """The CSV download of one figure, computed by the build's own steps for that figure only
+    (results from the cache where it holds them)."""
+    root = Path(root)
+    report = load_report(find_config(root, config_path))
+    specs = {spec.id: spec for spec in figure_specs(report)}
+    if figure_id not in specs:
+        raise ConfigError(f"figure got {figure_id!r}; allowed: one of " + ", ".join(specs))
+    spec = specs[figure_id]
+    store = Store(root / CACHE) if use_cache else None
+    sweeps = [s for s in report.sweeps if s.id == spec.sweep]
+    paths = ("full", "tangent") if spec.kind != "gain" else ("tangent",)
+    tasks = setting_tasks(report, spec.settings, paths)
+    if spec.kind == "gain":  # the column lengths of settings without a fast path come from M
+        fast = {t.name for t in tasks}
+        tasks += [t for t in setting_tasks(report, spec.settings, ("full",)) if t.name not in fast]
+    runs = run_experiments(report, store, LocalExecutor(jobs), stream, tasks, sweeps)
+    predictions = predict(report, spec.settings)
+    gains = gain_summary(report, runs, store) if spec.kind == "gain" else None
+    diagrams = phase_diagrams(report, runs, store) if sweeps else []
+    return figure_data(spec, report, runs, predictions, gains, diagrams).csv()
+
+
+# --- render and write ------------------------------------------------------------------------------
+
 def provenance(root: Path) -> dict[str, Any]:
     """What built this site: versions, commit, date (SOURCE_DATE_EPOCH when set)."""
     return {"versions": {"stabreport": __version__, "python": platform.python_version(), **versions()},
             "commit": git_commit(root), "date": build_date()}
 
 
-def render(root: Path, report: Report, runs: Runs,
-           predictions: Mapping[str, Prediction], checks: Checks, gains: GainSummary,
-           diagrams: Sequence[PhaseDiagram], figures: Mapping[str, Sequence[Figure]],
-           build_info: Mapping[str, Any]) -> dict[str, str]:
-    sections = section_views(report, runs.full, figures, predictions, checks.agreements, checks.claims)
-    timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
-                "seconds": result.elapsed}
-               for s in report.settings
-               for path, result in (("full", runs.full[s.id]), ("tangent", runs.norms[s.id]))
-               if result is not None]
-    context = {
-        "timings": timings,
-        "curves": gains.curves,
-        "claims": checks.claims,
-        "theory_claims": checks.theory_claims,
-        "page_figures": {"theory": figure_views(figures.get("theory", ()), 1, "theory"),
-                         "phase": figure_views(figures.get("phase", ()), 1, "phase")},
-        "phases": list(diagrams),
-        "site": site_info(root, report, build_info["date"]),
-        "report": report,
-        "sections": sections,
-        "pages": {name: [s for s in sections if s.experiment == name] for name in EXPERIMENTS},
-        "settings": {s.id: s for section in sections for s in section.settings},
-        "experiments": list(EXPERIMENTS.values()),
-        "build": build_info,
-    }
+@dataclass(frozen=True)
+class Rendered:
+    pages: dict[str, str]  # file name -> Markdown (and the footer)
+    figures: list[Any]  # stabreport.figures.Figure, drawn
+    data: dict[str, bytes]  # file name -> CSV and JSON downloads
+    nav: list[tuple[str, str]]  # (title, file) in navigation order
+
+
+def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
+                with_figures: bool = True, store: Store | None = None) -> Rendered:
+    """Every step after the experiments: predict, check, figure data, draw, render. Writes nothing."""
+    from .render import build_context
+
+    predictions = predict(report)
+    checks = check(report, runs, predictions)
+    if strict and checks.failed_site_claims:
+        raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
+            f"{c.id}: {c.statement} Found: " + "; ".join(
+                f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
+            for c in checks.failed_site_claims))
+    gains = gain_summary(report, runs, store)
+    diagrams = phase_diagrams(report, runs, store)
+    specs = figure_specs(report)
+    if not runs.sweeps:  # a render from synthetic results: no phase diagrams to show
+        specs = [s for s in specs if s.sweep is None]
+    datas = [figure_data(spec, report, runs, predictions, gains, diagrams) for spec in specs]
     env = make_environment(root / "templates", report)
+    context = build_context(env, root, report, runs, predictions, checks, gains, diagrams, specs,
+                            datas, provenance(root))
+    figures = [cached_draw(store, d) for d in datas] if with_figures else []
     pages = render_pages(env, context)
     pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
-    return pages
+    data = {}
+    for view, figure_data_ in zip(context["figure_list"], datas):
+        data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
+        data[f"data/{figure_data_.id}.json"] = view.json_download
+    nav = [(page.title, f"{page.id}.md") for page in report.pages]
+    return Rendered(pages, figures, data, nav)
 
 
-def data_files(figure: Figure, report: Report) -> dict[str, bytes]:
-    """The numbers behind a figure, as CSV and as JSON with the settings that made them."""
-    names = list(figure.columns)
-    rows = zip(*(figure.columns[n] for n in names))
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(names)
-    writer.writerows(rows)
-    settings = {}
-    for setting_id in sorted(figure.settings):
-        setting = report.setting(setting_id)
-        settings[setting_id] = {"experiment": setting.experiment.name, "params": dict(setting.params),
-                                "runs": setting.runs, "seed": report.seed}
-    payload = {"figure": figure.id, "title": figure.title, "caption": figure.caption,
-               "settings": settings, "columns": {n: list(figure.columns[n]) for n in names}}
-    try:  # a NaN or an infinity never reaches a data file
-        encoded = json.dumps(payload, indent=1, allow_nan=False) + "\n"
-    except ValueError:
-        raise BuildError(f"figure {figure.id}: its data holds a NaN or an infinity") from None
-    return {"csv": text.getvalue().encode(), "json": encoded.encode()}
-
-
-def output_files(report: Report, pages: Mapping[str, str],
-                 figures: Mapping[str, Sequence[Figure]], extra: Mapping[str, str]) -> dict[str, bytes]:
-    files = {name: text.encode() for name, text in {**pages, **extra}.items()}
-    for group in figures.values():
-        for figure in group:
-            for fmt, content in figure.files.items():
-                files[f"figures/{figure.id}.{fmt}"] = content
-            for fmt, content in data_files(figure, report).items():
-                files[f"data/{figure.id}.{fmt}"] = content
+def output_files(rendered: Rendered, extra: Mapping[str, str]) -> dict[str, bytes]:
+    files = {name: text.encode() for name, text in {**rendered.pages, **extra}.items()}
+    for figure in rendered.figures:
+        for fmt, content in figure.files.items():
+            files[f"figures/{figure.id}.{fmt}"] = content
+    files.update(rendered.data)
+    files[NAV] = (json.dumps(rendered.nav, ensure_ascii=False, indent=1) + "\n").encode()
     return files
 
 
@@ -335,55 +366,36 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
     return changed
 
 
-def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
-                with_figures: bool = True, figure_cache: FigureCache | None = None
-                ) -> tuple[dict[str, str], dict[str, list[Figure]]]:
-    """Every step after the experiments: predict, check, draw, render. Writes nothing."""
-    predictions = predict(report)
-    checks = check(report, runs, predictions)
-    if strict and checks.failed_site_claims:
-        raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
-            f"{c.id}: {c.statement} Found: " + "; ".join(
-                f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
-            for c in checks.failed_site_claims))
-    gains = gain_summary(report, runs)
-    diagrams = phase_diagrams(report, runs, Memo(
-        figure_cache.directory.parent / "theory" if figure_cache else None, FigureCache.CODE))
-    figures = make_figures(report, runs, predictions, gains, diagrams, figure_cache) \
-        if with_figures else {}
-    pages = render(root, report, runs, predictions, checks, gains, diagrams, figures,
-                   provenance(root))
-    return pages, figures
-
-
 def build_report(root: str | Path = ".", config_path: str | None = None, use_cache: bool = True,
-                 strict: bool = False, stream=sys.stderr, jobs: int | None = None) -> BuildSummary:
+                 strict: bool = False, stream=sys.stderr, jobs: int | None = None,
+                 executor: Executor | None = None) -> BuildSummary:
     root = Path(root)
     with project_lock(root, stream):
-        return _build_report(root, config_path, use_cache, strict, stream, jobs)
+        return _build_report(root, config_path, use_cache, strict, stream,
+                             executor or LocalExecutor(jobs))
 
 
 def _build_report(root: Path, config_path: str | None, use_cache: bool, strict: bool, stream,
-                  jobs: int | None) -> BuildSummary:
+                  executor: Executor) -> BuildSummary:
     started = time.perf_counter()
     config_file = find_config(root, config_path)
     fingerprint = build_fingerprint(root, config_file, strict)
     report = load_report(config_file)
-    cache = ResultCache(root / CACHE) if use_cache else None
-    runs = run_settings(report, cache, stream, jobs or default_jobs())
-    figure_cache = FigureCache(root / CACHE / "figures") if use_cache else None
-    pages, figures = render_site(root, report, runs, strict=strict, figure_cache=figure_cache)
+    store = Store(root / CACHE) if use_cache else None
+    runs = run_experiments(report, store, executor, stream)
+    rendered = render_site(root, report, runs, strict=strict, store=store)
     about = provenance(root)
     extra = {"CITATION.cff": citation_cff(site_info(root, report, about["date"])),
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
-    files = output_files(report, pages, figures, extra)
+    files = output_files(rendered, extra)
     # The timings page is the one output that honestly varies: the manifest leaves it out.
     files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n != TIMINGS}).encode()
     written = write_generated(root / GENERATED, files)
+    pages = sum(name.endswith(".md") for name in rendered.pages)
     summary = BuildSummary(
         settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),
-        pages=sum(name.endswith(".md") for name in pages), figures=sum(len(f) for f in figures.values()), files_written=written,
+        pages=pages, figures=len(rendered.figures), files_written=written,
         seconds=time.perf_counter() - started)
     print(f"built {summary.pages} pages and {summary.figures} figures from {summary.settings} "
           f"settings ({summary.from_cache} from the cache) in {summary.seconds:.1f} s; "

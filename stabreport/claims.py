@@ -17,32 +17,58 @@ from scipy import stats
 
 from .config import ClaimSpec, Report, Setting
 from .results import NormResult, Result
-from .theory import LN10, Prediction
+from .theory import Prediction
 
 Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one
 KS_ALPHA = 1e-3  # an exact law is rejected when the KS test's p-value falls below this
 
 
 @dataclass(frozen=True)
+class Measured:
+    """The column-length statistics of one setting, with or without a theory beside them."""
+
+    median_norm_u: float
+    se_median_norm_u: float  # distribution-free standard error of the median
+    norm_runs: int  # runs behind them (the fast path's, where it ran)
+    median_mean_abs: float
+    path_ks_pvalue: float | None  # fast path against full path (two-sample KS), where both ran
+
+
+@dataclass(frozen=True)
 class Agreement:
     """Measured against predicted, for one setting."""
 
-    measured_median_norm_u: float
-    se_median_norm_u: float  # distribution-free standard error of the measured median
+    measured: Measured
     predicted_median_norm_u: float
     z: float  # (measured − predicted) / se
     ks_pvalue: float | None  # against the exact law; None for approximations
-    measured_median_mean_abs: float
     predicted_median_mean_abs: float
-    gap_mean_abs: float  # measured − predicted, decades
     exact: bool
     tolerance: float  # decades allowed for an approximation (0 for exact laws)
-    norm_runs: int  # runs behind the column-length statistics
-    path_ks_pvalue: float | None  # tangent against full path (two-sample KS), where both ran
+
+    @property
+    def measured_median_norm_u(self) -> float:
+        return self.measured.median_norm_u
+
+    @property
+    def se_median_norm_u(self) -> float:
+        return self.measured.se_median_norm_u
+
+    @property
+    def measured_median_mean_abs(self) -> float:
+        return self.measured.median_mean_abs
+
+    @property
+    def norm_runs(self) -> int:
+        return self.measured.norm_runs
 
     @property
     def gap_norm_u(self) -> float:
         return self.measured_median_norm_u - self.predicted_median_norm_u
+
+    @property
+    def gap_mean_abs(self) -> float:
+        return self.measured_median_mean_abs - self.predicted_median_mean_abs
 
     @property
     def holds(self) -> bool:
@@ -60,23 +86,23 @@ def median_standard_error(values: np.ndarray) -> float:
     return float(high - low) / 2
 
 
-def agreement(result: Result, norms: NormResult | None, prediction: Prediction,
-              tolerance: float) -> Agreement:
-    """Theory against measurement; column lengths from the tangent path when it ran."""
+def measure(result: Result, norms: NormResult | None) -> Measured:
+    """Column lengths from the fast path when it ran (checked against the full path's)."""
     full_norm_u = result.metrics["log10_norm_u"]
     norm_u = norms.log10_norm_u if norms is not None else full_norm_u
     path_ks = float(stats.ks_2samp(full_norm_u, norm_u).pvalue) if norms is not None else None
-    measured = float(np.median(norm_u))
-    se = max(median_standard_error(norm_u), 1e-12)
-    ks = None
-    if prediction.exact:
-        law = prediction.norm_u_law
-        ks = float(stats.kstest(norm_u, lambda x: law.cdf(np.asarray(x) * LN10)).pvalue)
-    mean_abs = float(np.median(result.log10_mean_abs))
-    return Agreement(measured, se, prediction.median_log10_norm_u,
-                     (measured - prediction.median_log10_norm_u) / se, ks, mean_abs,
-                     prediction.median_log10_mean_abs, mean_abs - prediction.median_log10_mean_abs,
-                     prediction.exact, 0.0 if prediction.exact else tolerance, len(norm_u), path_ks)
+    return Measured(float(np.median(norm_u)), max(median_standard_error(norm_u), 1e-12),
+                    len(norm_u), float(np.median(result.log10_mean_abs)), path_ks)
+
+
+def agreement(measured: Measured, norm_u: np.ndarray, prediction: Prediction,
+              tolerance: float) -> Agreement:
+    """Theory against measurement; `norm_u` the column lengths `measured` was taken from."""
+    ks = float(stats.kstest(norm_u, prediction.cdf_log10).pvalue) if prediction.exact else None
+    return Agreement(measured, prediction.median_log10_norm_u,
+                     (measured.median_norm_u - prediction.median_log10_norm_u) / measured.se_median_norm_u,
+                     ks, prediction.median_log10_mean_abs, prediction.exact,
+                     0.0 if prediction.exact else tolerance)
 
 
 @dataclass(frozen=True)
@@ -148,12 +174,12 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
 
 
-def path_claim(setting: Setting, result: Agreement) -> ClaimResult:
+def path_claim(setting: Setting, result: Measured) -> ClaimResult:
     """The site's own claim that the O(k) tangent path samples the same law as the full path."""
-    statement = (f"For {setting.label}, the tangent path's {result.norm_runs} column lengths and "
-                 f"the full Jacobian's {setting.runs} have the same distribution (two-sample KS "
+    statement = (f"For {setting.label}, the fast path's {result.norm_runs} column lengths and "
+                 f"the full path's {setting.runs} have the same distribution (two-sample KS "
                  f"p ≥ {KS_ALPHA:g}).")
     check = CheckResult(setting.id, setting.label, "same distribution",
-                        f"KS p = {result.path_ks_pvalue:.3f}", result.measured_median_norm_u,
+                        f"KS p = {result.path_ks_pvalue:.3f}", result.median_norm_u,
                         result.path_ks_pvalue >= KS_ALPHA)
     return ClaimResult(f"paths-{setting.id}", "site", setting.section, statement, None, (check,))

@@ -7,15 +7,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from . import __version__
-from .engine import run_setting, validate_run_options
 from .errors import ConfigError, StabreportError
-from .experiments import EXPERIMENTS, METRIC_LABELS, METRICS, get_experiment
-from .fingerprint import build_fingerprint, up_to_date
-from .formatting import pow10
-from .paths import GENERATED, find_config, recover
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
-def _non_negative_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
         return int(text)
     except ValueError:
@@ -37,96 +30,144 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stabreport {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("list", help="every experiment and its parameters")
+    commands.add_parser("list", help="every experiment, where it comes from, and its parameters")
 
     run = commands.add_parser("run", help="run one setting and print its results")
-    run.add_argument("experiment", help="one of " + ", ".join(EXPERIMENTS))
+    run.add_argument("experiment", help="an experiment's name (see `stabreport list`)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a parameter (repeatable)")
-    run.add_argument("--runs", type=_non_negative_int, help="independent runs (default: per experiment)")
-    run.add_argument("--seed", type=_non_negative_int, default=0, help="integer seed (default 0)")
+    run.add_argument("--runs", type=_whole_number, help="independent runs (default: per experiment)")
+    run.add_argument("--seed", type=_whole_number, default=0, help="integer seed (default 0)")
+    run.add_argument("--path", choices=("full", "tangent"), default="full",
+                     help="full: form every matrix (default); tangent: the fast path for ‖M u‖")
+    run.add_argument("--per-step", action="store_true",
+                     help="with --json: add the median and 5–95 %% quantiles after every step")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
     sweep = commands.add_parser("sweep", help="run a grid of settings (cells) locally or on Dask")
-    sweep.add_argument("experiment", help="one of " + ", ".join(EXPERIMENTS))
+    sweep.add_argument("experiment", help="an experiment's name (see `stabreport list`)")
     sweep.add_argument("--grid", action="append", default=[], metavar="KEY=START:STOP:N[:log]",
                        help="an axis of the grid (repeatable); KEY=V1,V2,… lists values")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="fix a parameter for every cell (repeatable)")
-    sweep.add_argument("--runs", type=_non_negative_int, default=200, help="runs per cell (default 200)")
-    sweep.add_argument("--seed", type=_non_negative_int, default=0, help="integer seed (default 0)")
+    sweep.add_argument("--runs", type=_whole_number, default=200, help="runs per cell (default 200)")
+    sweep.add_argument("--seed", type=_whole_number, default=0, help="integer seed (default 0)")
     sweep.add_argument("--json", action="store_true", help="print exactly one JSON object")
-    sweep.add_argument("--executor", default="local", help="local (default) or dask")
-    sweep.add_argument("--scheduler", default=None,
-                       help="Dask scheduler, tcp://HOST:PORT (default: $STABREPORT_SCHEDULER, "
-                            "else a LocalCluster)")
-    sweep.add_argument("--jobs", type=_non_negative_int, default=None,
-                       help="local worker processes (default: all cores)")
+    _add_executor_options(sweep)
     sweep.add_argument("--no-cache", action="store_true", help="recompute every cell")
     sweep.add_argument("--root", default=".", help="project root holding the cache")
 
-    _add_build_commands(commands)
-    return parser
-
-
-def _add_build_commands(commands: argparse._SubParsersAction) -> None:
     build = commands.add_parser("build", help="run every setting of the report and render docs/")
     build.add_argument("--config", default=None, help="report config (default: ./stabreport.yml if present)")
     build.add_argument("--root", default=".", help="project root holding templates/ and docs/")
     build.add_argument("--no-cache", action="store_true", help="recompute every setting")
     build.add_argument("--strict", action="store_true", help="fail when a claim of the site does not hold")
-    build.add_argument("--jobs", type=_non_negative_int, default=None,
-                       help="worker processes (default: all cores); results are the same for any N")
+    _add_executor_options(build)
+
+    figure = commands.add_parser("figure", help="print one figure's CSV download, recomputed")
+    figure.add_argument("id", help="the figure's id, as under the figure and in the figure index")
+    figure.add_argument("--config", default=None, help="report config (default: ./stabreport.yml if present)")
+    figure.add_argument("--root", default=".", help="project root holding the cache")
+    figure.add_argument("--no-cache", action="store_true", help="recompute every result it needs")
+    figure.add_argument("--jobs", type=_whole_number, default=None,
+                        help="worker processes (default: all cores)")
+
     commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
         "--root", default=".", help="project root")
     commands.add_parser("site", help="mkdocs build --strict into site/, atomically; skipped when "
                         "docs/ and mkdocs.yml are unchanged").add_argument(
         "--root", default=".", help="project root")
+    return parser
+
+
+def _add_executor_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--executor", default="local", help="local (default) or dask")
+    command.add_argument("--scheduler", default=None,
+                         help="Dask scheduler, tcp://HOST:PORT (default: $STABREPORT_SCHEDULER, "
+                              "else a LocalCluster)")
+    command.add_argument("--jobs", type=_whole_number, default=None,
+                         help="local worker processes (default: all cores); results are the same "
+                              "for any number")
+
+
+def _executor(args: argparse.Namespace):
+    from .executors import make_executor
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
+    return make_executor(args.executor, args.jobs, args.scheduler)
 
 
 def cmd_list() -> None:
-    for experiment in EXPERIMENTS.values():
-        print(f"{experiment.name}: {experiment.summary}")
-        print(f"  runs: default {experiment.default_runs}")
+    from .experiments import experiments
+
+    for experiment in experiments():
+        print(f"{experiment.name} (from {experiment.source}): {experiment.summary}")
+        print(f"  runs: default {experiment.default_runs}; theory: "
+              + ("yes" if experiment.theory else "none (published as measured only)")
+              + "; fast path: " + ("yes" if experiment.tangent else "no")
+              + (f"; sweep axes: {', '.join(experiment.sweep_axes)}" if experiment.sweep_axes else ""))
         for p in experiment.params:
             print(f"  {p.name} ({p.type_name}, default {p.default!r}): {p.help}; allowed: {p.allowed}")
+        print("  metrics: " + ", ".join(m.name for m in experiment.metrics))
         print()
 
 
 def cmd_run(args: argparse.Namespace) -> None:
+    from .engine import run_setting, validate_run_options
+    from .experiments import get_experiment
+
     experiment = get_experiment(args.experiment)
     params = experiment.canonical_params(experiment.parse_overrides(args.set), "--set: ")
     runs = experiment.default_runs if args.runs is None else args.runs
     validate_run_options(runs, args.seed, "--")
-    result = run_setting(experiment, params, runs, args.seed)
+    if args.path == "tangent" and not experiment.has_tangent(params):
+        raise ConfigError(f"--path got 'tangent' but {experiment.name} with these parameters has "
+                          "no fast path; allowed: --path full" +
+                          (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
+    result = run_setting(experiment, params, runs, args.seed, path=args.path)
     if args.json:
-        from .theory import predict  # imported here: scipy is needed only for this
+        from .results import per_step_quantiles
 
         payload = result.to_json()
-        payload["theory"] = predict(experiment, params).as_json()
+        if args.per_step:
+            payload["per_step"] = per_step_quantiles(result.trajectory)
+        payload["theory"] = experiment.theory.predict(params).as_json() if experiment.theory else None
         print(json.dumps(payload))
         return
-    summary = result.summary
+    _print_table(experiment, params, args.seed, runs, result)
+
+
+def _print_table(experiment, params, seed: int, runs: int, result) -> None:
+    import numpy as np
+
+    from .formatting import pow10
+
     print(f"experiment  {experiment.name}")
     print("params      " + " ".join(f"{k}={v}" for k, v in params.items()))
-    print(f"seed        {args.seed}")
+    print(f"seed        {seed}")
     print(f"runs        {runs}")
     print()
     print(f"{'per-run statistic':<26}{'median':>10}{'5 %':>10}{'95 %':>10}")
-    for name in METRICS:
-        q05, q50, q95 = np.quantile(result.metrics[name], [0.05, 0.5, 0.95])
-        print(f"{METRIC_LABELS[name]:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
-    print()
-    print(f"mean over runs of mean |M_ij| (the lecture's statistic): {pow10(summary.log10_of_mean)}"
-          f"  (log10 {summary.log10_of_mean:.3f})")
+    for metric in experiment.metrics:
+        if metric.name in result.metrics:
+            q05, q50, q95 = np.quantile(result.metrics[metric.name], [0.05, 0.5, 0.95])
+            print(f"{metric.label:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
+    summary = getattr(result, "summary", None)
+    if summary is not None:
+        print()
+        print(f"mean over runs of mean |M_ij| (the lecture's statistic): {pow10(summary.log10_of_mean)}"
+              f"  (log10 {summary.log10_of_mean:.3f})")
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
-
-    from .engine import ResultCache, default_jobs
+    from .cache import Store
+    from .config import Sweep
+    from .engine import validate_run_options
+    from .executors import Progress, run_tasks
+    from .experiments import get_experiment
     from .paths import CACHE
-    from .sweeps import Sweep, parse_grid, run_sweep_tasks, summarise
+    from .sweeps import cell_theory, parse_grid, summarise, sweep_tasks
 
     experiment = get_experiment(args.experiment)
     if not args.grid:
@@ -140,42 +181,37 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         if key in fixed:
             raise ConfigError(f"--set {key} and --grid {key}; allowed: one or the other")
     validate_run_options(args.runs, args.seed, "--")
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
+    executor = _executor(args)
     sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed)
-    tasks = sweep.tasks()  # validates every cell's parameters before anything runs
-    cache = None if args.no_cache else ResultCache(Path(args.root) / CACHE)
-    bar = tqdm(total=len(tasks), desc="cells", unit="cell", file=sys.stderr,
-               disable=not sys.stderr.isatty())
-    counts = {"cached": 0}
-
-    def progress(task, result) -> None:
-        counts["cached"] += result.cached
-        bar.update()
-        bar.set_postfix_str(f"{counts['cached']} cached")
-
-    results = run_sweep_tasks(tasks, cache, args.executor, args.jobs or default_jobs(),
-                              args.scheduler, progress)
-    bar.close()
-    cells = [summarise(t, r) for t, r in zip(tasks, results)]
-    print(f"{len(cells)} cells, {counts['cached']} from the cache", file=sys.stderr)
+    tasks = sweep_tasks(sweep)  # validates every cell's parameters before anything runs
+    store = None if args.no_cache else Store(Path(args.root) / CACHE)
+    progress = Progress(len(tasks), "cells", sys.stderr)
+    try:
+        results = run_tasks(tasks, store, executor, progress)
+    finally:
+        progress.close()
+    cells = [summarise(t, r, cell_theory(t, store)) for t, r in zip(tasks, results)]
+    print(f"{len(cells)} cells, {progress.cached} from the cache", file=sys.stderr)
     if args.json:
         print(json.dumps({"experiment": experiment.name, "params": dict(fixed),
                           "axes": {a.key: list(a.values) for a in axes}, "seed": args.seed,
                           "runs": args.runs, "cells": [c.as_json() for c in cells]}))
         return
-    measured = "log10 mean|Y|" if experiment.name == "products" else "log10 ‖J u‖"
-    print("  ".join(f"{k:>8}" for k in keys) + f"  {measured + ' median':>20} {'5 %':>9} {'95 %':>9}"
+    measured = experiment.metric(experiment.sweep_metric).label
+    print("  ".join(f"{k:>8}" for k in keys) + f"  {measured + ' median':>26} {'5 %':>9} {'95 %':>9}"
           f" {'gain/step':>10} {'theory':>10}")
     for cell in cells:
+        theory = f"{cell.theory_gain_per_step:>10.4f}" if cell.theory_gain_per_step is not None else f"{'—':>10}"
         print("  ".join(f"{cell.params[k]:>8}" for k in keys)
-              + f"  {cell.median:>20.3f} {cell.q05:>9.3f} {cell.q95:>9.3f}"
-                f" {cell.log10_gain_per_step:>10.4f} {cell.theory_gain_per_step:>10.4f}")
+              + f"  {cell.median:>26.3f} {cell.q05:>9.3f} {cell.q95:>9.3f}"
+                f" {cell.log10_gain_per_step:>10.4f} {theory}")
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
+    from .fingerprint import build_fingerprint, up_to_date
+    from .paths import GENERATED, find_config, recover
+
+    executor = _executor(args)
     root = Path(args.root)
     config = find_config(root, args.config)
     if config is not None and not config.is_file():
@@ -184,12 +220,22 @@ def cmd_build(args: argparse.Namespace) -> None:
     if not args.no_cache and up_to_date(root / GENERATED, build_fingerprint(root, config, args.strict)):
         print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
         return
-    from .build import (
-        build_report,  # imported here: numpy, scipy, matplotlib load slowly
-    )
+    from .build import build_report  # imported here: numpy, scipy, matplotlib load slowly
 
     build_report(root=root, config_path=args.config, use_cache=not args.no_cache,
-                 strict=args.strict, jobs=args.jobs)
+                 strict=args.strict, executor=executor)
+
+
+def cmd_figure(args: argparse.Namespace) -> None:
+    from .build import figure_csv
+
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
+    data = figure_csv(Path(args.root), args.id, args.config, use_cache=not args.no_cache,
+                      jobs=args.jobs)
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def cmd_site(args: argparse.Namespace) -> None:
@@ -204,12 +250,14 @@ def cmd_clean(args: argparse.Namespace) -> None:
     clean(args.root)
 
 
+COMMANDS = {"list": lambda args: cmd_list(), "run": cmd_run, "build": cmd_build,
+            "sweep": cmd_sweep, "figure": cmd_figure, "site": cmd_site, "clean": cmd_clean}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        {"list": lambda: cmd_list(), "run": lambda: cmd_run(args), "build": lambda: cmd_build(args),
-         "sweep": lambda: cmd_sweep(args),
-         "site": lambda: cmd_site(args), "clean": lambda: cmd_clean(args)}[args.command]()
+        COMMANDS[args.command](args)
     except StabreportError as error:
         print(f"stabreport: error: {error}", file=sys.stderr)
         return error.exit_code

@@ -1,118 +1,409 @@
 """The report's configuration: what to run and how to present it, validated once at the door.
 
 The embedded `default_report.yml` reproduces the whole lecture. An optional `stabreport.yml`
-overrides it key by key: scalars replace, sections and settings merge by `id` (a known id
-changes that entry, a new id adds one). Every problem found is reported, each on one line with
-the file, the line and the offending value; nothing is run or written until the config is valid.
+overrides it key by key: scalars replace; pages, sections, settings, claims and sweeps merge by
+`id` (a known id changes that entry, a new id adds one). The merged document is then validated
+once, by one schema: pydantic models built from the experiments' declarations (a section's
+parameters are those its experiment declares, with their types, bounds and allowed values),
+discriminated unions for sections, sweeps, grids and claims, and validators for the references
+between them. Every problem is reported at once, each on one line with the file and line where
+the offending value was written, the value, and what is allowed; nothing runs until it is valid.
 """
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
+import types
+import typing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping, Union
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
-    PositiveFloat,
-    PositiveInt,
+    PlainValidator,
     StringConstraints,
+    Tag,
     ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
-from .experiments import EXPERIMENTS, Experiment
+from .experiments import Experiment, experiments, get_experiment, names
+from .params import Param
 from .paths import CONFIG
 
 DEFAULT_NORM_RUNS = 2000
+DEFAULT_SWEEP_RUNS = 200
+MAX_SWEEP_CELLS = 20_000  # per sweep in a config: every cell is validated and built into a page
+DEFAULT_FIGURES = ("trajectory", "distribution", "law")
+FIGURE_KINDS = DEFAULT_FIGURES  # figures a section can ask for
 
-# A slug becomes a file name and a URL: refuse anything that could be a path.
+# A slug becomes a file name, an anchor and a URL: refuse anything that could be a path.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
-ParamValue = int | float | str
 
 
-class _File(BaseModel):
+def _one_line(text: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise PydanticCustomError("one_line", "text on one line, without control characters")
+    return text
+
+
+Text = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_one_line)]
+
+
+# --- YAML read with the place every value was written ------------------------------------------
+
+class Mapping_(dict):
+    """A YAML mapping that remembers where it and each of its values were written."""
+
+    where: str = ""
+    places: dict
+
+    def place(self, key: Any) -> str:
+        return self.places.get(key, self.where)
+
+
+class Sequence_(list):
+    """A YAML sequence that remembers where it and each of its items were written."""
+
+    where: str = ""
+    places: list
+
+    def place(self, index: int) -> str:
+        return self.places[index] if 0 <= index < len(self.places) else self.where
+
+
+def _located(node: yaml.Node, name: str, constructor: yaml.constructor.SafeConstructor) -> Any:
+    where = f"{name}:{node.start_mark.line + 1}"
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        out = Mapping_()
+        out.where, out.places = where, {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise ConfigError(f"{name}:{key_node.start_mark.line + 1}: a mapping key got "
+                                  f"{type(key).__name__}; allowed: a plain key") from None
+            if key in out:
+                raise ConfigError(f"{name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
+                                  f"(first at line {out.places[key].rpartition(':')[2]}); allowed: "
+                                  "each key once")
+            out[key] = _located(value_node, name, constructor)
+            out.places[key] = f"{name}:{value_node.start_mark.line + 1}"
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = Sequence_(_located(item, name, constructor) for item in node.value)
+        items.where, items.places = where, [f"{name}:{i.start_mark.line + 1}" for i in node.value]
+        return items
+    return constructor.construct_object(node, deep=True)
+
+
+def read_yaml(text: str, name: str) -> Any:
+    """Parse YAML into Mapping_/Sequence_ trees that know their lines."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where}: YAML syntax error: {problem}; allowed: valid YAML") from None
+    if root is None:
+        empty = Mapping_()
+        empty.where, empty.places = f"{name}:1", {}
+        return empty
+    try:
+        return _located(root, name, yaml.SafeLoader(""))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{name}:{mark.line + 1}" if mark else name
+        raise ConfigError(f"{where}: {getattr(error, 'problem', None) or error}; allowed: "
+                          "plain YAML values") from None
+
+
+# --- merging by id ---------------------------------------------------------------------------------
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, Mapping_):
+        out = Mapping_((k, _copy(v)) for k, v in value.items())
+        out.where, out.places = value.where, dict(value.places)
+        return out
+    if isinstance(value, Sequence_):
+        out = Sequence_(_copy(v) for v in value)
+        out.where, out.places = value.where, list(value.places)
+        return out
+    return value
+
+
+def _set(target: Mapping_, key: Any, value: Any, place: str) -> None:
+    target[key] = value
+    target.places[key] = place
+
+
+def _merge_mapping(target: Mapping_, override: Mapping_, merge_keys: Mapping[str, Any]) -> None:
+    """Update `target` with `override`: keys in `merge_keys` merge (dicts key by key, lists of
+    entries by id, with `merge_keys[key]` the rules one level down); others replace."""
+    for key, value in override.items():
+        rule = merge_keys.get(key)
+        current = target.get(key)
+        if rule is not None and isinstance(current, Mapping_) and isinstance(value, Mapping_):
+            _merge_mapping(current, value, rule)
+        elif rule is not None and isinstance(current, Sequence_) and isinstance(value, Sequence_):
+            _merge_by_id(current, value, rule)
+        else:
+            _set(target, key, _copy(value), override.place(key))
+
+
+def _merge_by_id(target: Sequence_, override: Sequence_, rule: Mapping[str, Any]) -> None:
+    known = {entry.get("id"): entry for entry in target if isinstance(entry, Mapping_)}
+    for index, entry in enumerate(override):
+        current = known.get(entry.get("id")) if isinstance(entry, Mapping_) else None
+        if current is not None and entry.get("id") is not None:
+            _merge_mapping(current, entry, rule)
+        else:
+            target.append(_copy(entry))
+            target.places.append(override.place(index))
+            if isinstance(entry, Mapping_):
+                known[entry.get("id")] = target[-1]
+
+
+MERGE_RULES: dict[str, Any] = {
+    "verdicts": {},
+    "pages": {},
+    "claims": {},
+    "sweeps": {"params": {}},
+    "sections": {"params": {}, "settings": {"params": {}}},
+}
+
+
+# --- the schema --------------------------------------------------------------------------------------
+
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-class VerdictsFile(_File):
-    vanishes_below: PositiveFloat | None = None
-    explodes_above: PositiveFloat | None = None
+def _param_type(param: Param) -> Any:
+    """A pydantic type that validates with the declaration itself (the same messages as --set)."""
+    def check(value: Any) -> Any:
+        try:
+            return param.validate(value)
+        except ConfigError:
+            raise PydanticCustomError("parameter", "{allowed}", {"allowed": param.allowed}) from None
+    return Annotated[Any, PlainValidator(check)]
 
 
-class SettingFile(_File):
-    id: Slug
-    label: str | None = None
-    params: dict[str, ParamValue] = Field(default_factory=dict)
-    runs: PositiveInt | None = None
-    norm_runs: PositiveInt | None = None
-    lecture: PositiveFloat | None = None
+def _params_model(experiment: Experiment) -> type[BaseModel]:
+    fields: dict[str, Any] = {p.name: (_param_type(p) | None, None) for p in experiment.params}
+    return create_model(f"params of {experiment.name}", __base__=_Strict, **fields)
 
 
-class SectionFile(_File):
-    id: Slug
-    title: str | None = None
-    experiment: str | None = None
-    runs: PositiveInt | None = None
-    norm_runs: PositiveInt | None = None
-    lecture_averages: PositiveInt | None = None
-    params: dict[str, ParamValue] = Field(default_factory=dict)
-    settings: list[SettingFile] = Field(default_factory=list)
+def _reference(kind: str):
+    """A validator that the value names a known `kind` (setting, section, page) of the report."""
+    def check(value: str, info: ValidationInfo) -> str:
+        known = (info.context or {}).get(kind, ())
+        if value not in known:
+            guess = difflib.get_close_matches(value, sorted(known), n=1)
+            raise PydanticCustomError(
+                "reference", "a {kind} id of the report{hint}",
+                {"kind": kind, "hint": f" (did you mean '{guess[0]}'?)" if guess else ""})
+        return value
+    return AfterValidator(check)
 
 
+SettingId = Annotated[Slug, _reference("setting")]
+SectionId = Annotated[Slug, _reference("section")]
 VerdictWord = Literal["vanishes", "stays moderate", "explodes"]
 
 
-class CheckFile(_File):
-    """One condition of a claim: a setting's verdict is (or is not) a word, or a setting is the
-    closest to 1 among several (`least_extreme` with `expect`)."""
-    setting: Slug | None = None
-    verdict: VerdictWord | None = None
-    not_verdict: VerdictWord | None = None
-    least_extreme: list[Slug] | None = None
-    expect: Slug | None = None
+class VerdictsFile(_Strict):
+    vanishes_below: Annotated[float, Field(gt=0)]
+    explodes_above: Annotated[float, Field(gt=0)]
+
+    @field_validator("explodes_above")
+    @classmethod
+    def above_vanishes_below(cls, value: float, info: ValidationInfo) -> float:
+        low = info.data.get("vanishes_below")
+        if low is not None and not low < value:
+            raise PydanticCustomError("verdicts", "a number above vanishes_below ({low})", {"low": low})
+        return value
 
 
-class ClaimFile(_File):
+class PageFile(_Strict):
     id: Slug
-    section: Slug | None = None
-    source: Literal["lecture", "site"] | None = None
-    statement: str | None = None
-    quote: str | None = None
-    checks: list[CheckFile] | None = None
+    title: Text | None = None
+    summary: Text | None = None
 
 
-class GridFile(_File):
+class VerdictCheck(_Strict):
+    setting: SettingId
+    verdict: VerdictWord
+
+
+class NotVerdictCheck(_Strict):
+    setting: SettingId
+    not_verdict: VerdictWord
+
+
+class LeastExtremeCheck(_Strict):
+    least_extreme: Annotated[list[SettingId], Field(min_length=2)]
+    expect: SettingId
+
+    @model_validator(mode="after")
+    def expected_is_listed(self) -> "LeastExtremeCheck":
+        if self.expect not in self.least_extreme:
+            raise PydanticCustomError("expect", "'expect' set to one of the settings least_extreme lists")
+        return self
+
+
+def _check_kind(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        for kind in ("least_extreme", "not_verdict", "verdict"):
+            if kind in value:
+                return f"{kind} check"
+    return None
+
+
+Check = Annotated[
+    Union[Annotated[VerdictCheck, Tag("verdict check")],
+          Annotated[NotVerdictCheck, Tag("not_verdict check")],
+          Annotated[LeastExtremeCheck, Tag("least_extreme check")]],
+    Discriminator(_check_kind, custom_error_type="check",
+                  custom_error_message="{setting, verdict} or {setting, not_verdict} or "
+                                       "{least_extreme, expect}")]
+
+
+class ClaimFile(_Strict):
+    id: Slug
+    section: SectionId
+    source: Literal["lecture", "site"] = "lecture"
+    statement: Text
+    quote: Text | None = None
+    checks: Annotated[list[Check], Field(min_length=1)]
+
+
+class RangeFile(_Strict):
     start: float
     stop: float
     num: Annotated[int, Field(ge=1, le=4096)]
     log: bool = False
 
+    @model_validator(mode="after")
+    def positive_on_a_log_grid(self) -> "RangeFile":
+        if self.log and (self.start <= 0 or self.stop <= 0):
+            raise PydanticCustomError("grid", "start and stop > 0 on a log grid",
+                                      {"shown": f"{self.start:g}:{self.stop:g}"})
+        return self
 
-class SweepFile(_File):
+
+def _grid_kind(value: Any) -> str | None:
+    return "range grid" if isinstance(value, Mapping) else "value list" if isinstance(value, list) else None
+
+
+def _axis_type(param: Param) -> Any:
+    return Annotated[
+        Union[Annotated[RangeFile, Tag("range grid")],
+              Annotated[Annotated[list[_param_type(param)], Field(min_length=1)], Tag("value list")]],
+        Discriminator(_grid_kind, custom_error_type="grid",
+                      custom_error_message="{start, stop, num, log} or a list of values")]
+
+
+def _section_model(experiment: Experiment) -> type[BaseModel]:
+    params = _params_model(experiment)
+    setting = create_model(
+        f"setting of {experiment.name}", __base__=_Strict, id=(Slug, ...), label=(Text | None, None),
+        params=(params, params()), runs=(Annotated[int, Field(ge=1)] | None, None),
+        norm_runs=(Annotated[int, Field(ge=1)] | None, None),
+        lecture=(Annotated[float, Field(gt=0)] | None, None))
+    return create_model(
+        f"section of {experiment.name}", __base__=_Strict, id=(Slug, ...),
+        experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
+        runs=(Annotated[int, Field(ge=1)] | None, None),
+        norm_runs=(Annotated[int, Field(ge=1)] | None, None),
+        lecture_averages=(Annotated[int, Field(ge=1)] | None, None),
+        figures=(list[Literal[FIGURE_KINDS]] | None, None),
+        params=(params, params()), settings=(Annotated[list[setting], Field(min_length=1)], ...))
+
+
+def _sweep_model(experiment: Experiment) -> type[BaseModel]:
+    axes = {name: (_axis_type(experiment.param(name)) | None, None) for name in experiment.sweep_axes}
+    grid = create_model(f"grid of {experiment.name}", __base__=_Strict, **axes)
+    scale = experiment.scale_param
+
+    def two_axes_with_scale(model: BaseModel) -> BaseModel:
+        given = [name for name in experiment.sweep_axes if getattr(model, name) is not None]
+        if len(given) != 2 or scale not in given:
+            raise PydanticCustomError(
+                "grid", "'{scale}' and one of {others}",
+                {"scale": scale, "others": ", ".join(a for a in experiment.sweep_axes if a != scale)})
+        return model
+
+    grid = create_model(f"grid of {experiment.name}", __base__=grid,
+                        __validators__={"axes": model_validator(mode="after")(two_axes_with_scale)})
+    return create_model(
+        f"sweep of {experiment.name}", __base__=_Strict, id=(Slug, ...),
+        experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
+        params=(_params_model(experiment), _params_model(experiment)()), grid=(grid, ...),
+        runs=(Annotated[int, Field(ge=1)] | None, None))
+
+
+class _UnknownExperiment(BaseModel):
+    """A section or sweep whose experiment is missing or unknown: its id is still checked, and
+    the experiment is reported with the names that are allowed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
     id: Slug
-    title: str | None = None
-    experiment: str | None = None
-    params: dict[str, ParamValue] = Field(default_factory=dict)
-    grid: dict[str, GridFile | list[ParamValue]] | None = None
-    runs: PositiveInt | None = None
+    title: Text
+    experiment: str
+
+    @field_validator("experiment")
+    @classmethod
+    def known(cls, value: str, info: ValidationInfo) -> str:
+        allowed = sorted((info.context or {}).get("experiments", ()))
+        guess = difflib.get_close_matches(str(value), allowed, n=1)
+        raise PydanticCustomError("experiment", "{allowed}{hint}", {
+            "allowed": ", ".join(allowed),
+            "hint": f" (did you mean '{guess[0]}'?)" if guess else ""})
 
 
-class ReportFile(_File):
-    title: str | None = None
-    authors: list[Annotated[str, StringConstraints(min_length=1)]] | None = None
-    seed: Annotated[int, Field(ge=0)] | None = None
-    verdicts: VerdictsFile | None = None
-    theory_tolerance: Annotated[float, Field(gt=0)] | None = None
-    sections: list[SectionFile] = Field(default_factory=list)
-    claims: list[ClaimFile] = Field(default_factory=list)
-    sweeps: list[SweepFile] = Field(default_factory=list)
+def _tagged(models: dict[str, type[BaseModel]]) -> Any:
+    """A union of per-experiment models, chosen by the entry's `experiment`."""
+    def tag(value: Any) -> str:
+        name = value.get("experiment") if isinstance(value, Mapping) else None
+        return name if name in models else "unknown experiment"
 
+    members = [Annotated[model, Tag(name)] for name, model in models.items()]
+    members.append(Annotated[_UnknownExperiment, Tag("unknown experiment")])
+    return Annotated[Union[tuple(members)], Discriminator(tag)]  # type: ignore[valid-type]
+
+
+def report_schema() -> type[BaseModel]:
+    """The whole report's model, built from the registered experiments' declarations."""
+    sweepable = {e.name: e for e in experiments() if e.sweep_axes and e.scale_param}
+    Section = _tagged({e.name: _section_model(e) for e in experiments()})
+    Sweep = _tagged({name: _sweep_model(e) for name, e in sweepable.items()})
+    return create_model(
+        "report", __base__=_Strict,
+        title=(Text, ...), authors=(Annotated[list[Text], Field(min_length=1)], ...),
+        seed=(Annotated[int, Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
+        theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
+        pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
+        claims=(list[ClaimFile], []), sweeps=(list[Sweep], []))
+
+
+# --- what the rest of stabreport sees -------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Setting:
@@ -122,7 +413,7 @@ class Setting:
     experiment: Experiment
     params: Mapping[str, Any]
     runs: int
-    norm_runs: int  # runs of the O(k) tangent path, for the column-length statistics
+    norm_runs: int  # runs of the fast path, for the column-length statistics
     lecture_log10: float | None  # log10 of the lecture's single quoted value
     lecture_averages: int  # the lecture's statistic averages this many runs
 
@@ -133,6 +424,15 @@ class Section:
     title: str
     experiment: Experiment
     settings: tuple[Setting, ...]
+    page: str
+    figures: tuple[str, ...]  # figure kinds, in order
+
+
+@dataclass(frozen=True)
+class Page:
+    id: str  # "index" is the home page; others are published at /<id>/
+    title: str
+    summary: str | None
 
 
 @dataclass(frozen=True)
@@ -168,6 +468,55 @@ class ClaimSpec:
 
 
 @dataclass(frozen=True)
+class Axis:
+    key: str
+    values: tuple[Any, ...]
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Sweep:
+    id: str
+    title: str
+    experiment: Experiment
+    params: Mapping[str, Any]  # the fixed parameters
+    axes: tuple[Axis, ...]
+    runs: int
+    seed: int
+    page: str = "phase"
+
+    @property
+    def cells(self) -> int:
+        return math.prod(len(axis.values) for axis in self.axes)
+
+    def cell_params(self) -> list[dict[str, Any]]:
+        cells = []
+        for values in itertools.product(*(axis.values for axis in self.axes)):
+            overrides = {**self.params, **dict(zip((a.key for a in self.axes), values))}
+            cells.append(self.experiment.canonical_params(overrides, f"sweep {self.id!r}: "))
+        return cells
+
+
+def grid_axis(experiment: Experiment, key: str, start: float, stop: float, num: int, log: bool,
+              where: str = "") -> Axis:
+    """NUM values from START to STOP, evenly or log-spaced, rounded to 6 significant digits
+    (integers to distinct whole numbers), each validated by the parameter's declaration."""
+    import numpy as np
+
+    param = experiment.param(key)
+    if num < 1 or num > 4096:
+        raise ConfigError(f"{where}N got {num}; allowed: 1 to 4096 values")
+    if log and (start <= 0 or stop <= 0):
+        raise ConfigError(f"{where}got {start}:{stop} on a log grid; allowed: START, STOP > 0")
+    raw = np.geomspace(start, stop, num) if log else np.linspace(start, stop, num)
+    if param.kind is int:
+        values = tuple(dict.fromkeys(int(round(v)) for v in raw))  # distinct, in order
+    else:
+        values = tuple(float(f"{v:.6g}") for v in raw)
+    return Axis(key, tuple(param.validate(v, where) for v in values), log)
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     seed: int
@@ -177,7 +526,8 @@ class Report:
     claims: tuple[ClaimSpec, ...] = ()
     theory_tolerance: float = 0.2  # decades allowed to approximate theory
     authors: tuple[str, ...] = ("The stabreport authors",)  # for citations
-    sweeps: tuple[Any, ...] = ()  # stabreport.sweeps.Sweep: grids for the phase diagrams
+    sweeps: tuple[Sweep, ...] = ()
+    pages: tuple[Page, ...] = ()
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -189,331 +539,270 @@ class Report:
                 return s
         raise KeyError(setting_id)
 
-
-# --- reading YAML with line numbers -------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Source:
-    name: str
-    data: Any
-    root: yaml.Node | None
-
-    def line(self, path: tuple[Any, ...]) -> int | None:
-        """1-based line of the deepest node on `path` (a pydantic-style location)."""
-        node, line = self.root, None
-        for part in path:
-            if node is None:
-                break
-            line = node.start_mark.line + 1
-            if isinstance(node, yaml.MappingNode):
-                node = next((v for k, v in node.value if k.value == part), None) or \
-                    next((k for k, v in node.value if k.value == part), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-                node = node.value[part]
-            else:
-                node = None
-        return node.start_mark.line + 1 if node is not None else line
-
-    def where(self, path: tuple[Any, ...]) -> str:
-        line = self.line(path)
-        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-        return f"{self.name}:{line}: {dotted}" if line else f"{self.name}: {dotted}"
+    def section(self, section_id: str) -> Section:
+        return next(s for s in self.sections if s.id == section_id)
 
 
-def _read_source(text: str, name: str) -> _Source:
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}" if mark else name
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError(f"{where}: YAML syntax error: {problem}; allowed: valid YAML") from None
-    if data is None:
-        data = {}
-    return _Source(name, data, root)
+# --- validating and resolving -------------------------------------------------------------------
 
-
-def _parse_file(source: _Source) -> ReportFile:
-    if not isinstance(source.data, dict):
-        raise ConfigError(f"{source.name}:1: the config got a {type(source.data).__name__}; "
-                          "allowed: a mapping of keys such as seed, verdicts, sections")
-    try:
-        return ReportFile.model_validate(source.data)
-    except ValidationError as error:
-        raise ConfigError("\n".join(_describe(source, e) for e in error.errors())) from None
-
-
-def _describe(source: _Source, error: Mapping[str, Any]) -> str:
-    loc = tuple(error["loc"])
-    if error["type"] == "extra_forbidden":
-        parent = _model_at(loc[:-1])
-        known = list(parent.model_fields) if parent else []
-        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
-        hint = f" (did you mean '{guess[0]}'?)" if guess else ""
-        return (f"{source.where(loc)}: unknown key {loc[-1]!r}{hint}; allowed: "
-                + ", ".join(known))
-    value = error.get("input")
-    message = error["msg"]
-    if error["type"] == "string_pattern_mismatch":
-        message = "a slug of lowercase letters, digits, '.', '-' and '_', not starting with '.' or '-'"
-    elif error["type"] == "missing":
-        return f"{source.where(loc)}: required key missing"
-    message = message.removeprefix("Input should be ").removeprefix("Value error, ")
-    return f"{source.where(loc)}: got {value!r}; allowed: {message}"
-
-
-def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: Any = ReportFile
+def _place(document: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
+    """(file:line, dotted path) of the deepest value on `loc` that exists in the document."""
+    node, where, path = document, getattr(document, "where", ""), []
     for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part)
-        if field is None:
-            return None
-        annotation = field.annotation
-        for candidate in (SectionFile, SettingFile, VerdictsFile, ClaimFile, CheckFile, SweepFile,
-                          GridFile):
-            if candidate is annotation or candidate in getattr(annotation, "__args__", ()):
-                model = candidate
-                break
+        if isinstance(node, Mapping_) and part in node:
+            where, node = node.place(part), node[part]
+        elif isinstance(node, Sequence_) and isinstance(part, int) and 0 <= part < len(node):
+            where, node = node.place(part), node[part]
         else:
-            return None
-    return model
+            continue  # a union's tag or a validator's name: not a place in the file
+        path.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return where, "".join(path).lstrip(".")
 
 
-# --- merging and resolving ----------------------------------------------------------------------
+def _describe(document: Any, error: Mapping[str, Any]) -> str:
+    where, path = _place(document, tuple(error["loc"]))
+    value = error.get("input")
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _place(document, tuple(error["loc"])[:-1])[1]
+        known = _known_keys(tuple(error["loc"])[:-1])
+        name = error["loc"][-1]
+        guess = difflib.get_close_matches(str(name), known, n=1)
+        return (f"{where}: {parent or 'the config'}: unknown key {name!r}"
+                + (f" (did you mean '{guess[0]}'?)" if guess else "")
+                + ("; allowed: " + ", ".join(known) if known else ""))
+    if kind == "missing":
+        parent_where, parent = _place(document, tuple(error["loc"])[:-1])
+        return (f"{parent_where}: {parent + ': ' if parent else ''}required key "
+                f"{error['loc'][-1]!r} missing")
+    message = error["msg"]
+    if kind == "string_pattern_mismatch":
+        message = "a slug of lowercase letters, digits, '.', '-' and '_', not starting with '.' or '-'"
+    elif kind == "too_short":
+        message = f"at least {error['ctx']['min_length']} entries"
+    elif kind == "string_too_long":
+        message = f"at most {error['ctx']['max_length']} characters"
+    message = message.removeprefix("Input should be ").removeprefix("Value error, ")
+    shown = (error.get("ctx") or {}).get("shown") or _shown(value)
+    return f"{where}: {path}: got {shown}; allowed: {message}"
 
-def _merge(base: ReportFile, override: ReportFile) -> dict[str, Any]:
-    """Merge two parsed files: scalars replace, sections and settings merge by id."""
-    merged = base.model_dump(exclude_none=True)
-    extra = override.model_dump(exclude_unset=True, exclude_none=True)
-    for key in ("claims", "sweeps"):  # merged by id: a known id changes it, a new id adds one
-        known = {c["id"]: c for c in merged.get(key, [])}
-        for entry in extra.get(key, []):
-            if entry["id"] in known:
-                known[entry["id"]].update(entry)
-            else:
-                merged.setdefault(key, []).append(entry)
-                known[entry["id"]] = entry
-    for key in ("title", "seed", "theory_tolerance", "authors"):
-        if key in extra:
-            merged[key] = extra[key]
-    merged["verdicts"] = {**merged.get("verdicts", {}), **extra.get("verdicts", {})}
-    sections = {s["id"]: s for s in merged.get("sections", [])}
-    for section in extra.get("sections", []):
-        target = sections.get(section["id"])
-        if target is None:
-            merged.setdefault("sections", []).append(section)
-            sections[section["id"]] = section
+
+def _shown(value: Any) -> str:
+    """A value for an error line: its repr, cut short (a config never echoes much)."""
+    text = repr(dict(value) if isinstance(value, dict) else list(value) if isinstance(value, list)
+                else value)
+    if len(text) > 80 and isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'} of {len(value)} entries"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the mapping at `loc` may have, read from the schema that rejected one of its keys
+    (`loc` as pydantic reports it: fields, list indices and the tags of discriminated unions)."""
+    annotation: Any = _SCHEMA_CACHE.get("current")
+    for part in loc:
+        annotation = _step(annotation, part)
+    model = _model(annotation)
+    return list(model.model_fields) if model is not None else []
+
+
+def _strip(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _tag(annotation: Any) -> Any:
+    """The tag of a union member: its Tag(...) marker, or its `experiment` literal."""
+    for meta in typing.get_args(annotation)[1:] if typing.get_origin(annotation) is Annotated else ():
+        if isinstance(meta, Tag):
+            return meta.tag
+    model = _model(annotation)
+    field = model.model_fields.get("experiment") if model is not None else None
+    return typing.get_args(field.annotation)[0] if field is not None else None
+
+
+def _model(annotation: Any) -> type[BaseModel] | None:
+    annotation = _strip(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        return _model(members[0]) if len(members) == 1 else None
+    return None
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one step down `loc` from `annotation`."""
+    annotation = _strip(annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        members = [m for m in typing.get_args(annotation) if m is not type(None)]
+        tagged = [m for m in members if _tag(m) == part]
+        if tagged:
+            return tagged[0]
+        for member in members:
+            found = _step(member, part)
+            if found is not None:
+                return found
+        return None
+    if origin is list:
+        return typing.get_args(annotation)[0] if isinstance(part, int) else None
+    model = _model(annotation)
+    if model is not None and part in model.model_fields:
+        return model.model_fields[part].annotation
+    return None
+
+
+_SCHEMA_CACHE: dict[Any, type[BaseModel]] = {}  # by the registered experiments' names
+
+
+def _context(document: Mapping_) -> dict[str, set[str]]:
+    """The ids the references in the document may name (validated by the schema itself)."""
+    sections = [s for s in document.get("sections", []) if isinstance(s, Mapping)] \
+        if isinstance(document.get("sections"), list) else []
+    return {
+        "experiments": {e.name for e in experiments()},
+        "section": {s.get("id") for s in sections if isinstance(s.get("id"), str)},
+        "setting": {t.get("id") for s in sections if isinstance(s.get("settings"), list)
+                    for t in s["settings"] if isinstance(t, Mapping) and isinstance(t.get("id"), str)},
+    }
+
+
+def validate(document: Mapping_) -> tuple[BaseModel | None, list[str]]:
+    """The merged document checked against the schema: the model, or every problem."""
+    key = tuple(names())
+    if key not in _SCHEMA_CACHE:
+        _SCHEMA_CACHE[key] = report_schema()
+    schema = _SCHEMA_CACHE["current"] = _SCHEMA_CACHE[key]
+    try:
+        return schema.model_validate(document, context=_context(document)), []
+    except ValidationError as error:
+        return None, [_describe(document, e) for e in error.errors()]
+
+
+def _duplicates_in_file(document: Mapping_, name: str) -> list[str]:
+    """Ids a single file lists twice (across files, a repeated id is an override)."""
+    problems = []
+    for key in ("pages", "sections", "claims", "sweeps"):
+        entries = document.get(key)
+        if not isinstance(entries, Sequence_):
             continue
-        for key, value in section.items():
-            if key == "params":
-                target["params"] = {**target.get("params", {}), **value}
-            elif key != "settings":
-                target[key] = value
-        settings = {s["id"]: s for s in target.setdefault("settings", [])}
-        for setting in section.get("settings", []):
-            if setting["id"] in settings:
-                current = settings[setting["id"]]
-                for key, value in setting.items():
-                    current[key] = {**current.get(key, {}), **value} if key == "params" else value
-            else:
-                target["settings"].append(setting)
-                settings[setting["id"]] = setting
-    return merged
+        seen: dict[Any, str] = {}
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, Mapping_) or not isinstance(entry.get("id"), str):
+                continue
+            if entry["id"] in seen:
+                problems.append(f"{entry.place('id')}: {key}[{index}].id: duplicate id {entry['id']!r} "
+                                f"(also at {seen[entry['id']]}); allowed: unique ids")
+            seen.setdefault(entry["id"], entry.place("id"))
+            settings = entry.get("settings") if key == "sections" else None
+            if isinstance(settings, Sequence_):
+                inner: dict[Any, str] = {}
+                for j, setting in enumerate(settings):
+                    if isinstance(setting, Mapping_) and isinstance(setting.get("id"), str):
+                        if setting["id"] in inner:
+                            problems.append(
+                                f"{setting.place('id')}: sections[{index}].settings[{j}].id: duplicate "
+                                f"setting id {setting['id']!r} (also at {inner[setting['id']]}); "
+                                "allowed: ids unique across the report")
+                        inner.setdefault(setting["id"], setting.place("id"))
+    return problems
 
 
-def _resolve(merged: dict[str, Any], origins: dict[tuple[str, ...], str], source_name: str) -> Report:
+def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
+    """The validated model as the plain records the build uses; checks what needs the
+    declarations' own logic (dependent parameters, every sweep cell) and ids across sections."""
     problems: list[str] = []
-    verdicts = merged["verdicts"]
-    low, high = verdicts.get("vanishes_below"), verdicts.get("explodes_above")
-    if low is None or high is None or not low < high:
-        problems.append(f"{origins.get(('verdicts',), source_name)}: verdicts got vanishes_below="
-                        f"{low!r}, explodes_above={high!r}; allowed: 0 < vanishes_below < explodes_above")
+    pages = [Page(p.id, p.title or p.id, p.summary) for p in model.pages]
+    page_ids = [p.id for p in pages]
     seen: dict[str, str] = {}
     sections: list[Section] = []
-    for section in merged.get("sections", []):
-        where = origins.get(("section", section["id"]), source_name)
-        name = section.get("experiment")
-        if name is None or section.get("title") is None:
-            missing = [k for k in ("experiment", "title") if section.get(k) is None]
-            problems.append(f"{where}: section {section['id']!r} is new and needs "
-                            + " and ".join(repr(k) for k in missing))
-            continue
-        if name not in EXPERIMENTS:
-            guess = difflib.get_close_matches(name, list(EXPERIMENTS), n=1)
-            problems.append(f"{where}: section {section['id']!r} got experiment {name!r}"
-                            + (f" (did you mean '{guess[0]}'?)" if guess else "")
-                            + "; allowed: " + ", ".join(EXPERIMENTS))
-            continue
-        experiment = EXPERIMENTS[name]
-        section_problems = []
-        for key, value in section.get("params", {}).items():
-            try:
-                experiment.param(key).validate(value)
-            except ConfigError as error:
-                section_problems.append(f"{where}: section {section['id']!r}: {error}")
-        if section_problems:  # its settings would only repeat these
-            problems.extend(section_problems)
-            continue
-        if not section.get("settings"):
-            problems.append(f"{where}: section {section['id']!r} has no settings; allowed: a list "
-                            "of at least one setting")
-            continue
+    for i, section in enumerate(model.sections):
+        raw = document["sections"][i]
+        experiment = get_experiment(section.experiment)
+        page = section.page or experiment.page or experiment.name
+        if page not in page_ids:  # a plug-in's page: after the last page holding sections
+            last = max((page_ids.index(s.page) for s in sections), default=len(page_ids) - 1)
+            pages.insert(last + 1, Page(page, experiment.title, experiment.summary))
+            page_ids.insert(last + 1, page)
+        section_params = section.params.model_dump(exclude_none=True)
         settings = []
-        for setting in section["settings"]:
-            swhere = origins.get(("setting", section["id"], setting["id"]), where)
-            if setting["id"] in seen:
-                problems.append(f"{swhere}: duplicate id {setting['id']!r} (also in section "
-                                f"{seen[setting['id']]!r}); allowed: ids unique across the report")
+        for j, setting in enumerate(section.settings):
+            raw_setting = raw["settings"][j]
+            where = raw["settings"].place(j)
+            if setting.id in seen:
+                problems.append(f"{raw_setting.place('id')}: sections[{i}].settings[{j}].id: duplicate "
+                                f"id {setting.id!r} (also in section {seen[setting.id]!r}); allowed: "
+                                "ids unique across the report")
                 continue
-            seen[setting["id"]] = section["id"]
-            overrides = {**section.get("params", {}), **setting.get("params", {})}
+            seen[setting.id] = section.id
+            own = setting.params.model_dump(exclude_none=True)
             try:
-                params = experiment.canonical_params(overrides, f"setting {setting['id']!r}: ")
+                params = experiment.canonical_params({**section_params, **own},
+                                                     f"setting {setting.id!r}: ")
             except ConfigError as error:
-                problems.append(f"{swhere}: {error}")
+                place, path = where, f"sections[{i}].settings[{j}]"
+                for entry, entry_path in ((raw_setting, path), (raw, f"sections[{i}]")):
+                    own_params = entry.get("params")
+                    if isinstance(own_params, Mapping_) and error.key in own_params:
+                        place, path = own_params.place(error.key), f"{entry_path}.params.{error.key}"
+                        break
+                problems.append(f"{place}: {path}: {error}")
                 continue
-            lecture = setting.get("lecture")
-            label = setting.get("label") or ", ".join(
-                f"{k} {v}" for k, v in setting.get("params", {}).items()) or setting["id"]
             settings.append(Setting(
-                id=setting["id"], label=label, section=section["id"], experiment=experiment,
-                params=params, runs=setting.get("runs") or section.get("runs") or experiment.default_runs,
-                norm_runs=setting.get("norm_runs") or section.get("norm_runs") or DEFAULT_NORM_RUNS,
-                lecture_log10=math.log10(lecture) if lecture else None,
-                lecture_averages=section.get("lecture_averages") or 1))
-        sections.append(Section(section["id"], section["title"], experiment, tuple(settings)))
-    section_ids = [s["id"] for s in merged.get("sections", [])]
-    for dup in sorted({i for i in section_ids if section_ids.count(i) > 1}):
-        problems.append(f"{source_name}: duplicate section id {dup!r}; allowed: unique ids")
-    if not sections and not problems:
-        problems.append(f"{source_name}: the report has no sections; allowed: at least one")
-    claims = _resolve_claims(merged.get("claims", []), {s.id for s in sections}, set(seen),
-                             origins, source_name, problems)
-    sweeps = _resolve_sweeps(merged.get("sweeps", []), merged["seed"], origins, source_name,
-                             problems)
-    if problems:
-        raise ConfigError("\n".join(problems))
-    return Report(title=merged["title"], seed=merged["seed"],
-                  verdicts=Verdicts(math.log10(low), math.log10(high)),
-                  sections=tuple(sections), source=source_name, claims=tuple(claims),
-                  theory_tolerance=merged.get("theory_tolerance", 0.2),
-                  authors=tuple(merged.get("authors") or ("The stabreport authors",)),
-                  sweeps=tuple(sweeps))
-
-
-def _resolve_sweeps(raw: list[dict[str, Any]], seed: int, origins: dict[tuple[str, ...], str],
-                    source_name: str, problems: list[str]) -> list[Any]:
-    from .sweeps import SWEEPABLE, Axis, Sweep, grid_axis  # numpy: only once there are sweeps
-
+                id=setting.id,
+                label=setting.label or ", ".join(f"{k} {v}" for k, v in own.items()) or setting.id,
+                section=section.id, experiment=experiment, params=params,
+                runs=setting.runs or section.runs or experiment.default_runs,
+                norm_runs=setting.norm_runs or section.norm_runs or DEFAULT_NORM_RUNS,
+                lecture_log10=math.log10(setting.lecture) if setting.lecture else None,
+                lecture_averages=section.lecture_averages or 1))
+        kinds = tuple(section.figures or DEFAULT_FIGURES)
+        sections.append(Section(section.id, section.title, experiment, tuple(settings), page, kinds))
+    claims = [ClaimSpec(c.id, c.section, c.source, c.statement, c.quote, tuple(
+        CheckSpec("least_extreme", check.expect, among=tuple(check.least_extreme))
+        if isinstance(check, LeastExtremeCheck) else
+        CheckSpec("verdict", check.setting, getattr(check, "verdict", None) or check.not_verdict,
+                  negate=isinstance(check, NotVerdictCheck))
+        for check in c.checks)) for c in model.claims]
     sweeps = []
-    for sweep in raw:
-        where = origins.get(("sweep", sweep["id"]), source_name)
-        missing = [k for k in ("title", "experiment", "grid") if not sweep.get(k)]
-        if missing:
-            problems.append(f"{where}: sweep {sweep['id']!r} needs " + ", ".join(repr(k) for k in missing))
-            continue
-        if sweep["experiment"] not in EXPERIMENTS:
-            problems.append(f"{where}: sweep {sweep['id']!r} got experiment {sweep['experiment']!r}; "
-                            "allowed: " + ", ".join(EXPERIMENTS))
-            continue
-        experiment = EXPERIMENTS[sweep["experiment"]]
-        keys = list(sweep["grid"])
-        if len(keys) != 2 or "scale" not in keys or not set(keys) <= set(SWEEPABLE[experiment.name]):
-            problems.append(f"{where}: sweep {sweep['id']!r} got grid keys {keys}; allowed: 'scale' "
-                            "and one of " + ", ".join(k for k in SWEEPABLE[experiment.name] if k != "scale"))
-            continue
+    for i, sweep in enumerate(model.sweeps):
+        where = document["sweeps"].place(i)
+        experiment = get_experiment(sweep.experiment)
         try:
             axes = []
-            for key, spec in sweep["grid"].items():
-                if isinstance(spec, dict):
-                    axes.append(grid_axis(experiment, key, spec["start"], spec["stop"], spec["num"],
-                                          spec.get("log", False), f"sweep {sweep['id']!r}: {key}: "))
+            for key in experiment.sweep_axes:
+                spec = getattr(sweep.grid, key)
+                if spec is None:
+                    continue
+                if isinstance(spec, RangeFile):
+                    axes.append(grid_axis(experiment, key, spec.start, spec.stop, spec.num, spec.log,
+                                          f"sweep {sweep.id!r}: {key}: "))
                 else:
-                    param = experiment.param(key)
-                    axes.append(Axis(key, tuple(param.validate(v, f"sweep {sweep['id']!r}: ")
-                                                for v in spec)))
-            result = Sweep(sweep["id"], sweep["title"], experiment, dict(sweep.get("params", {})),
-                           tuple(axes), sweep.get("runs") or 200, seed)
-            result.cell_params()  # every cell's parameters must be valid
+                    axes.append(Axis(key, tuple(dict.fromkeys(spec))))
+            result = Sweep(sweep.id, sweep.title, experiment, sweep.params.model_dump(exclude_none=True),
+                           tuple(axes), sweep.runs or DEFAULT_SWEEP_RUNS, model.seed,
+                           sweep.page or "phase")
+            if result.cells > MAX_SWEEP_CELLS:
+                raise ConfigError(f"sweep {sweep.id!r} has {result.cells} cells; allowed: at most "
+                                  f"{MAX_SWEEP_CELLS} (use `stabreport sweep` for larger grids)")
+            if result.page not in page_ids:
+                raise ConfigError(f"sweep {sweep.id!r} got page {result.page!r}; allowed: one of "
+                                  + ", ".join(page_ids))
+            result.cell_params()  # every cell's parameters must be valid together
         except ConfigError as error:
-            problems.append(f"{where}: {error}")
+            problems.append(f"{where}: sweeps[{i}]: {error}")
             continue
         sweeps.append(result)
-    return sweeps
-
-
-def _resolve_claims(raw: list[dict[str, Any]], section_ids: set[str], setting_ids: set[str],
-                    origins: dict[tuple[str, ...], str], source_name: str,
-                    problems: list[str]) -> list[ClaimSpec]:
-    claims = []
-    for claim in raw:
-        where = origins.get(("claim", claim["id"]), source_name)
-        missing = [k for k in ("section", "statement", "checks") if not claim.get(k)]
-        if missing:
-            problems.append(f"{where}: claim {claim['id']!r} needs " + ", ".join(repr(k) for k in missing))
-            continue
-        if claim["section"] not in section_ids:
-            problems.append(f"{where}: claim {claim['id']!r} got section {claim['section']!r}; "
-                            "allowed: one of " + ", ".join(sorted(section_ids)))
-            continue
-        checks = []
-        for check in claim["checks"]:
-            named = [check.get("setting"), *(check.get("least_extreme") or []), check.get("expect")]
-            unknown = [n for n in named if n is not None and n not in setting_ids]
-            if unknown:
-                problems.append(f"{where}: claim {claim['id']!r} names setting {unknown[0]!r}; "
-                                "allowed: a setting id of the report")
-                continue
-            if check.get("least_extreme"):
-                if check.get("expect") not in check["least_extreme"]:
-                    problems.append(f"{where}: claim {claim['id']!r}: least_extreme needs 'expect' "
-                                    "set to one of the settings it lists")
-                    continue
-                checks.append(CheckSpec("least_extreme", check["expect"],
-                                        among=tuple(check["least_extreme"])))
-            elif check.get("setting") and (check.get("verdict") is None) != (check.get("not_verdict") is None):
-                word = check.get("verdict") or check.get("not_verdict")
-                checks.append(CheckSpec("verdict", check["setting"], word,
-                                        negate=check.get("not_verdict") is not None))
-            else:
-                problems.append(f"{where}: claim {claim['id']!r} got check {check!r}; allowed: "
-                                "{setting, verdict} or {setting, not_verdict} or {least_extreme, expect}")
-        claims.append(ClaimSpec(claim["id"], claim["section"], claim.get("source") or "lecture",
-                                claim["statement"], claim.get("quote"), tuple(checks)))
-    return claims
-
-
-def _origins(source: _Source, parsed: ReportFile) -> dict[tuple[str, ...], str]:
-    """Where each section and setting of a file was declared, as 'file:line'."""
-    out: dict[tuple[str, ...], str] = {("verdicts",): source.where(("verdicts",))}
-    for i, claim in enumerate(parsed.claims):
-        out[("claim", claim.id)] = source.where(("claims", i))
-    for i, sweep in enumerate(parsed.sweeps):
-        out[("sweep", sweep.id)] = source.where(("sweeps", i))
-    for i, section in enumerate(parsed.sections):
-        out[("section", section.id)] = source.where(("sections", i))
-        for j, setting in enumerate(section.settings):
-            out[("setting", section.id, setting.id)] = source.where(("sections", i, "settings", j))
-    return out
-
-
-def _check_duplicates_in_file(source: _Source, parsed: ReportFile) -> None:
-    problems = []
-    ids = [s.id for s in parsed.sections]
-    for i, section in enumerate(parsed.sections):
-        if ids.index(section.id) != i:
-            problems.append(f"{source.where(('sections', i, 'id'))}: duplicate section id "
-                            f"{section.id!r}; allowed: unique ids")
-        setting_ids = [s.id for s in section.settings]
-        for j, setting in enumerate(section.settings):
-            if setting_ids.index(setting.id) != j:
-                problems.append(f"{source.where(('sections', i, 'settings', j, 'id'))}: duplicate "
-                                f"setting id {setting.id!r}; allowed: ids unique across the report")
     if problems:
         raise ConfigError("\n".join(problems))
+    return Report(title=model.title, seed=model.seed,
+                  verdicts=Verdicts(math.log10(model.verdicts.vanishes_below),
+                                    math.log10(model.verdicts.explodes_above)),
+                  sections=tuple(sections), source=source_name, claims=tuple(claims),
+                  theory_tolerance=model.theory_tolerance, authors=tuple(model.authors),
+                  sweeps=tuple(sweeps), pages=tuple(pages))
 
 
 def default_text() -> str:
@@ -522,22 +811,26 @@ def default_text() -> str:
 
 def load_report(path: str | Path | None = None, text: str | None = None) -> Report:
     """The default report, overridden by `path` (or by YAML `text`) when given."""
-    base_source = _read_source(default_text(), "default_report.yml")
-    base = _parse_file(base_source)
-    origins = _origins(base_source, base)
-    if path is None and text is None:
-        merged = _merge(base, ReportFile())
-        return _resolve(merged, origins, "default_report.yml")
-    if text is None:
-        assert path is not None
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot be read ({error}); allowed: a readable UTF-8 "
-                              "YAML file") from None
-    name = str(path) if path is not None else CONFIG
-    source = _read_source(text, name)
-    parsed = _parse_file(source)
-    _check_duplicates_in_file(source, parsed)
-    merged = _merge(base, parsed)
-    return _resolve(merged, {**origins, **_origins(source, parsed)}, name)
+    document = read_yaml(default_text(), "default_report.yml")
+    source_name = "default_report.yml"
+    if path is not None or text is not None:
+        if text is None:
+            try:
+                text = Path(path).read_text(encoding="utf-8")  # type: ignore[arg-type]
+            except (OSError, UnicodeDecodeError) as error:
+                reason = getattr(error, "strerror", None) or type(error).__name__
+                raise ConfigError(f"{path}: cannot be read ({reason}); allowed: a readable UTF-8 "
+                                  "YAML file") from None
+        source_name = str(path) if path is not None else CONFIG
+        override = read_yaml(text, source_name)
+        if not isinstance(override, Mapping_):
+            raise ConfigError(f"{source_name}:1: the config got a {type(override).__name__.rstrip('_').lower()}; "
+                              "allowed: a mapping of keys such as seed, verdicts, sections")
+        duplicates = _duplicates_in_file(override, source_name)
+        if duplicates:
+            raise ConfigError("\n".join(duplicates))
+        _merge_mapping(document, override, MERGE_RULES)
+    model, problems = validate(document)
+    if problems:
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
+    return _resolve(document, model, source_name)

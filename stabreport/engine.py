@@ -1,4 +1,4 @@
-"""Running settings: seeding, batching into blocks, parallel workers and the on-disk cache.
+"""Turning a declaration and parameters into results: seeding, batching into blocks, and tasks.
 
 Seeding: one integer seed, expanded with SeedSequence. A setting's stream is keyed by a hash of
 its identity (experiment, canonical parameters and path), and each block of runs gets its own
@@ -6,38 +6,28 @@ child stream. Block sizes depend on the parameters only, so a setting's numbers 
 which other settings run, in what order, in how many processes, or how memory is chunked.
 
 Two paths compute a setting:
-- "full": every matrix is formed; gives the lecture's statistic (mean |M_ij|) and the norms;
-- "tangent": only the column length ‖M u‖, with O(k) random numbers per step (Gaussian weights).
+- "full": the experiment's `simulate`, which forms every matrix (mean |M_ij| and the norms);
+- "tangent": its fast path, only the column length ‖M u‖ after every step.
 """
 from __future__ import annotations
 
 import hashlib
-import json
-import multiprocessing
+import io
 import os
-import tempfile
 import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .cache import Store, canonical_json, code_digest, content_key
 from .errors import ComputeError, ConfigError
-from .experiments import EXPERIMENTS, METRICS, Experiment
-from .experiments.tangent import mlp_norms, products_norms, supports_tangent
+from .experiments import Experiment, get_experiment
 from .results import NormResult, Result
 
-ENGINE_VERSION = "1"
-TANGENT_VERSION = "tangent-1"
+PATHS = ("full", "tangent")
 TANGENT_BLOCK = 2048  # runs per random stream on the tangent path
-
-
-def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
 def setting_key(experiment: Experiment, params: Mapping[str, Any], path: str = "full") -> tuple[int, ...]:
@@ -86,6 +76,14 @@ def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]
         return list(pool.map(guarded, blocks))
 
 
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _label(experiment: Experiment, params: Mapping[str, Any], name: str | None) -> str:
+    return name or f"{experiment.name} {canonical_json(dict(params))}"
+
+
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                      name: str | None = None, threads: int | None = None) -> Result:
     """Run `runs` independent draws of one setting on the full path, block by block."""
@@ -95,36 +93,37 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
     parts = _map_blocks(
         lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index)),
         _blocks(runs, experiment.block_runs(params)), threads or default_jobs())
-    metrics = {m: np.concatenate([p.metrics[m] for p in parts]) for m in METRICS}
+    metrics = {m.name: np.concatenate([p.metrics[m.name] for p in parts]) for m in experiment.metrics}
     trajectory = np.concatenate([p.trajectory for p in parts])
     dead = ~np.isfinite(metrics["log10_mean_abs"])
     if dead.any():
-        raise _dead_runs_error(name or f"{experiment.name} {canonical_json(dict(params))}",
-                               int(dead.sum()), runs)
+        raise _dead_runs_error(_label(experiment, params, name), int(dead.sum()), runs)
     return Result(experiment.name, dict(params), seed, runs, metrics, trajectory,
                   elapsed=time.perf_counter() - started)
 
 
 def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                    name: str | None = None, threads: int | None = None) -> NormResult:
-    """Column lengths ‖M_l u‖ of `runs` draws on the O(k) tangent path (Gaussian weights only)."""
+    """Column lengths ‖M_l u‖ of `runs` draws on the experiment's fast path."""
     validate_run_options(runs, seed)
-    if not supports_tangent(experiment.name, params):
-        raise ConfigError(f"init {params.get('init')!r} has no tangent path; allowed: Gaussian inits")
+    if not experiment.has_tangent(params):
+        raise ConfigError(f"{_label(experiment, params, name)} has no tangent path; allowed: "
+                          "--path full" + (" (the fast path needs Gaussian weights)"
+                                           if experiment.tangent is not None else ""))
     started = time.perf_counter()
     key = setting_key(experiment, params, "tangent")
-    simulate = products_norms if experiment.name == "products" else mlp_norms
-    parts = _map_blocks(lambda index, size: simulate(params, size, block_generator(seed, key, index)),
+    tangent = experiment.tangent
+    parts = _map_blocks(lambda index, size: tangent(params, size, block_generator(seed, key, index)),
                         _blocks(runs, TANGENT_BLOCK), threads or default_jobs())
     trajectory = np.concatenate(parts)
     dead = ~np.isfinite(trajectory[:, -1])
     if dead.any():
-        raise _dead_runs_error(name or experiment.name, int(dead.sum()), runs)
+        raise _dead_runs_error(_label(experiment, params, name), int(dead.sum()), runs)
     return NormResult(experiment.name, dict(params), seed, runs, trajectory,
                       elapsed=time.perf_counter() - started)
 
 
-# --- tasks, the cache and parallel execution ------------------------------------------------------
+# --- tasks and their cache entries -----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Task:
@@ -135,189 +134,74 @@ class Task:
     params: Mapping[str, Any]
     runs: int
     seed: int
-    name: str
+    name: str  # a label for progress and errors; not part of what is computed
 
     def cache_payload(self) -> dict[str, Any]:
-        experiment = EXPERIMENTS[self.experiment]
-        code = experiment.version if self.path == "full" else TANGENT_VERSION
-        return {"engine": ENGINE_VERSION, "path": self.path, "experiment": self.experiment,
-                "code": code, "params": dict(self.params), "runs": self.runs,
-                "seed": self.seed, "numpy": np.__version__}
+        """Exactly what the result depends on: the code that computes it (the experiment's
+        module and every stabreport module it imports), parameters, runs, seed, numpy."""
+        experiment = get_experiment(self.experiment)
+        return {"path": self.path, "experiment": self.experiment,
+                "code": code_digest("stabreport.engine", *experiment.modules),
+                "params": dict(self.params), "runs": self.runs, "seed": self.seed,
+                "numpy": np.__version__}
+
+    @property
+    def key(self) -> str:
+        return content_key("result", self.cache_payload())
+
+    def cost(self) -> float:
+        """Relative work: random numbers drawn (k² per step on the full path, k on the tangent)."""
+        experiment = get_experiment(self.experiment)
+        width = experiment.width(self.params)
+        return self.runs * experiment.steps(self.params) * (width * width if self.path == "full" else width)
 
 
 def execute(task: Task, threads: int = 1) -> Result | NormResult:
-    experiment = EXPERIMENTS[task.experiment]
+    experiment = get_experiment(task.experiment)
     simulate = simulate_setting if task.path == "full" else simulate_norms
     return simulate(experiment, task.params, task.runs, task.seed, task.name, threads)
 
 
-def _from_arrays(task: Task, arrays: Mapping[str, np.ndarray]) -> Result | NormResult:
-    if task.path == "full":
-        return Result(task.experiment, dict(task.params), task.seed, task.runs,
-                      {m: arrays[m] for m in METRICS}, arrays["trajectory"], cached=True)
-    return NormResult(task.experiment, dict(task.params), task.seed, task.runs,
-                      arrays["trajectory"], cached=True)
+def _array_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
-class ResultCache:
-    """Results on disk, keyed by a hash of exactly what they depend on: the engine and experiment
-    code versions, the path, the parameters, runs, seed and numpy's version."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = Path(directory)
-
-    def key(self, task: Task) -> str:
-        return hashlib.sha256(canonical_json(task.cache_payload()).encode()).hexdigest()
-
-    def path(self, key: str) -> Path:
-        return self.directory / f"{key}.npz"
-
-    def load(self, task: Task) -> Result | NormResult | None:
-        path = self.path(self.key(task))
-        if not path.exists():
-            return None
-        try:
-            with np.load(path) as data:
-                digest = str(data["checksum"])
-                arrays = {name: data[name] for name in data.files if name != "checksum"}
-        except Exception as error:  # a truncated or foreign file: recompute
-            warnings.warn(f"cache entry {path.name} is unreadable ({type(error).__name__}); "
-                          "recomputing", stacklevel=2)
-            return None
-        if digest != _checksum(arrays):
-            warnings.warn(f"cache entry {path.name} fails its checksum; recomputing", stacklevel=2)
-            return None
-        try:
-            return _from_arrays(task, arrays)
-        except KeyError:
-            warnings.warn(f"cache entry {path.name} lacks arrays; recomputing", stacklevel=2)
-            return None
-
-    def store(self, task: Task, result: Result | NormResult) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        arrays = {name: np.asarray(value) for name, value in result.arrays().items()}
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, checksum=np.array(_checksum(arrays)), **arrays)
-            os.replace(tmp, self.path(self.key(task)))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-
-
-def _checksum(arrays: Mapping[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        digest.update(name.encode())
-        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
-    return digest.hexdigest()
-
-
-class Memo:
-    """Small JSON values on disk, keyed by a hash of their inputs plus a code version: for
-    derived numbers that are slow to compute and pure (e.g. theory per sweep cell)."""
-
-    def __init__(self, directory: Path | None, version: str) -> None:
-        self.directory = Path(directory) if directory is not None else None
-        self.version = version
-
-    def get(self, parts: Any, compute: Callable[[], Any]) -> Any:
-        if self.directory is None:
-            return compute()
-        key = hashlib.sha256(canonical_json([self.version, parts]).encode()).hexdigest()
-        path = self.directory / f"{key}.json"
-        try:
-            return json.loads(path.read_text())["value"]
-        except (OSError, ValueError, KeyError):
-            pass
-        value = compute()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"value": value}, handle)
-        os.replace(tmp, path)
-        return value
-
-
-def default_jobs() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def split_cached(tasks: Sequence[Task], cache: ResultCache | None,
-                 on_done: Callable[[Task, Result | NormResult], None] | None
-                 ) -> tuple[list[Result | NormResult | None], list[int]]:
-    """Results read from the cache (None where missing), and the indices still to compute."""
-    results: list[Result | NormResult | None] = [None] * len(tasks)
-    missing = []
-    for index, task in enumerate(tasks):
-        results[index] = cache.load(task) if cache else None
-        if results[index] is None:
-            missing.append(index)
-        elif on_done:
-            on_done(task, results[index])
-    return results, missing
-
-
-def run_tasks(tasks: Sequence[Task], cache: ResultCache | None = None, jobs: int = 1,
-              on_done: Callable[[Task, Result | NormResult], None] | None = None
-              ) -> list[Result | NormResult]:
-    """Every task's result, in task order, whatever `jobs` is: cached ones read, the others
-    computed here (jobs = 1) or in `jobs` worker processes."""
-    results, missing = split_cached(tasks, cache, on_done)
-
-    def finish(index: int, result: Result | NormResult) -> None:
-        results[index] = result
-        if cache:
-            cache.store(tasks[index], result)
-        if on_done:
-            on_done(tasks[index], result)
-
-    if jobs <= 1 or len(missing) <= 1:
-        for index in missing:  # one process: its blocks may still use `jobs` threads
-            finish(index, execute(tasks[index], threads=jobs))
-    else:
-        # spawn, not fork: a forked BLAS thread pool can deadlock in the child.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context) as pool:
-            # Longest first, so that the last task to start is a short one. Workers start while
-            # tasks are submitted: give them one BLAS thread each, or they fight for the cores.
-            order = sorted(missing, key=lambda i: -_cost(tasks[i]))
-            with _environment(BLAS_SINGLE_THREAD):
-                futures = {pool.submit(execute, tasks[i]): i for i in order}
-            for future in as_completed(futures):
-                finish(futures[future], future.result())
-    return results  # type: ignore[return-value]
-
-
-BLAS_SINGLE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
-                                             "MKL_NUM_THREADS")}
-
-
-@contextmanager
-def _environment(values: Mapping[str, str]):
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
+def load_result(store: Store | None, task: Task) -> Result | NormResult | None:
+    """The task's result from `store`, or None (missing, corrupt or from other code)."""
+    if store is None:
+        return None
+    parts = store.get(task.key)
+    if parts is None:
+        return None
     try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        arrays = {name: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+                  for name, data in parts.items()}
+        if task.path == "full":
+            experiment = get_experiment(task.experiment)
+            return Result(task.experiment, dict(task.params), task.seed, task.runs,
+                          {m.name: arrays[m.name] for m in experiment.metrics},
+                          arrays["trajectory"], cached=True)
+        return NormResult(task.experiment, dict(task.params), task.seed, task.runs,
+                          arrays["trajectory"], cached=True)
+    except (KeyError, ValueError):
+        return None
 
 
-def _cost(task: Task) -> float:
-    experiment = EXPERIMENTS[task.experiment]
-    width = experiment.width(task.params)
-    per_step = width * width if task.path == "full" else width
-    return task.runs * experiment.steps(task.params) * per_step
+def store_result(store: Store | None, task: Task, result: Result | NormResult) -> None:
+    if store is not None:
+        store.put(task.key, {name: _array_bytes(value) for name, value in result.arrays().items()})
 
 
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                cache: ResultCache | None = None, name: str | None = None,
-                jobs: int | None = None) -> Result:
-    """One setting's full-path result, from the cache when it holds exactly this computation."""
-    task = Task("full", experiment.name, dict(params), runs, seed, name or experiment.name)
-    return run_tasks([task], cache, jobs or default_jobs())[0]  # type: ignore[return-value]
+                store: Store | None = None, name: str | None = None, jobs: int | None = None,
+                path: str = "full") -> Result | NormResult:
+    """One setting's result on one path, from the cache when it holds exactly this computation."""
+    task = Task(path, experiment.name, dict(params), runs, seed, name or experiment.name)
+    cached = load_result(store, task)
+    if cached is not None:
+        return cached
+    result = execute(task, threads=jobs or default_jobs())
+    store_result(store, task, result)
+    return result

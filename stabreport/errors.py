@@ -8,9 +8,14 @@ class StabreportError(Exception):
 
 
 class ConfigError(StabreportError):
-    """Bad input: a parameter, option or report config value that is not allowed."""
+    """Bad input: a parameter, option or report config value that is not allowed. `key` names
+    the parameter at fault when there is one, so a config error can point at its own line."""
 
     exit_code = 2
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class ComputeError(StabreportError):

@@ -63,9 +63,32 @@ def versions() -> dict[str, str]:
     return found
 
 
+def plugin_packages() -> list[Path]:
+    """The source folders of packages that declare experiments (stabreport itself excluded),
+    found from their entry points without importing them."""
+    import importlib.util
+
+    folders = set()
+    for entry in metadata.entry_points(group="stabreport.experiments"):
+        top = entry.value.partition(":")[0].partition(".")[0]
+        if top == "stabreport":
+            continue
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin:
+            origin = Path(spec.origin)
+            folders.add(origin.parent if origin.name == "__init__.py" else origin)
+    return sorted(folders)
+
+
 def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
+    plugins = {str(folder): tree_digest(_files(folder) if folder.is_dir() else [folder], folder.parent)
+               for folder in plugin_packages()}
     parts = {
         "code": tree_digest(_files(PACKAGE), PACKAGE),
+        "plugins": plugins,
         "templates": tree_digest(_files(root / "templates"), root),
         "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,
         "mkdocs": hashlib.sha256((root / "mkdocs.yml").read_bytes()).hexdigest()

@@ -4,12 +4,14 @@
   root (docs/generated/mlp.md → /mlp/, docs/generated/figures/x.svg → /figures/x.svg), so URLs do
   not carry the name of a build folder.
 - on_config: the provenance line the build wrote (versions, commit, seed, date) becomes the
-  footer of every page.
+  footer of every page, and the navigation comes from the report's page registry (unless
+  mkdocs.yml sets `nav` itself).
 - on_pre_build, under `mkdocs serve` only: re-render from the result cache, so that editing a
   template (watched through `watch: [templates]`) shows up in the preview.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mkdocs.config import config_options
@@ -20,7 +22,7 @@ from mkdocs.structure.files import File, Files
 
 from .build import build_report
 from .errors import StabreportError
-from .paths import FOOTER, GENERATED
+from .paths import FOOTER, GENERATED, NAV
 
 
 class StabreportConfig(Config):
@@ -32,9 +34,13 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
         self.serving = command == "serve"
 
     def on_config(self, config):
-        footer = Path(config.config_file_path).parent / GENERATED / FOOTER
+        generated = Path(config.config_file_path).parent / GENERATED
+        footer = generated / FOOTER
         if footer.is_file():
             config.copyright = footer.read_text(encoding="utf-8").strip()
+        nav = generated / NAV
+        if nav.is_file() and not config.nav:  # the page registry's navigation
+            config.nav = [{title: file} for title, file in json.loads(nav.read_text(encoding="utf-8"))]
         return config
 
     def on_pre_build(self, *, config) -> None:

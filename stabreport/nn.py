@@ -22,6 +22,17 @@ class Activation:
     # phi(c x) = c phi(x) for c > 0: the forward vector may then be renormalised freely,
     # because phi'(c x) = phi'(x) and the Jacobian does not depend on the vector's length.
     positively_homogeneous: bool
+    # φ′ is 1 or 0, and with zero bias and symmetric weights a unit is active (φ′ = 1) with this
+    # probability, independently of the others: the gradient's law is then exact at finite width
+    # (a binomial mixture of χ² laws). None where φ′ takes other values.
+    gate_probability: float | None = None
+    # The textbook weight variance for this activation, as width · Var W (He: 2 for ReLU,
+    # LeCun: 1), and the rule's name, for comparing with the critical scale.
+    reference_gain: float = 1.0
+    reference_rule: str = "LeCun's 1/√k"
+
+    def reference_scale(self, width: int) -> float:
+        return float(np.sqrt(self.reference_gain / width))
 
 
 def _sigmoid(x: Array) -> Array:
@@ -53,14 +64,15 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0),
-                   lambda x: (x > 0).astype(x.dtype), positively_homogeneous=True),
+                   lambda x: (x > 0).astype(x.dtype), positively_homogeneous=True,
+                   gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)"),
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, _sigmoid_derivative,
                    positively_homogeneous=False),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
                    _scaled_sigmoid_derivative, positively_homogeneous=False),
         Activation("tanh", r"\tanh x", np.tanh, _tanh_derivative, positively_homogeneous=False),
         Activation("linear", r"x", lambda x: x, lambda x: np.ones_like(x),
-                   positively_homogeneous=True),
+                   positively_homogeneous=True, gate_probability=1.0),
     )
 }
 

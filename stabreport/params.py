@@ -36,7 +36,8 @@ class Param:
         return {int: "int", float: "float", str: "str"}[self.kind]
 
     def _reject(self, value: Any, where: str) -> ConfigError:
-        return ConfigError(f"{where}parameter '{self.name}' got {value!r}; allowed: {self.allowed}")
+        return ConfigError(f"{where}parameter '{self.name}' got {value!r}; allowed: {self.allowed}",
+                           key=self.name)
 
     def parse(self, text: str, where: str = "") -> Any:
         """Convert command-line text (from --set KEY=VALUE) and validate it."""

@@ -7,6 +7,7 @@ GENERATED = Path("docs") / "generated"  # generated pages, figures and data; git
 CACHE = Path(".stabreport-cache")  # results and drawn figures, keyed by content hashes
 SITE = Path("site")  # the built website
 FOOTER = ".footer.html"  # provenance line for every page's footer; a dot file, so not published
+NAV = ".nav.json"  # the navigation, from the page registry, for the MkDocs plugin
 TIMINGS = "timings.md"  # the one generated page that varies between builds of the same inputs
 LOCK = ".stabreport.lock"  # held while a build writes, so that two builds never interleave
 

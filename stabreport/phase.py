@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .sweeps import Cell, Sweep
-from .theory import critical_scale_at
+from .config import Sweep
+from .sweeps import Cell
 
 STABLE_DECADES = 3.0  # "alive": the gradient stays within 10^±3 over the whole depth
 
@@ -33,13 +33,13 @@ class Row:
 class PhaseDiagram:
     sweep: Sweep
     row_key: str  # "width", "depth", "k" or "factors"
+    rows_are_widths: bool  # the row axis is the experiment's width (else its number of steps)
     scales: tuple[float, ...]
     rows: tuple[Row, ...]
     gain: np.ndarray  # (rows, scales): measured median log10 gain per step
-    total: np.ndarray  # (rows, scales): measured median log10 over the whole depth
-    theory_gain: np.ndarray
+    total: np.ndarray  # (rows, scales): measured median log10 change over the whole depth
+    theory_gain: np.ndarray | None  # None for an experiment without theory
     stable_fraction: float  # share of cells within 10^±3 over the whole depth
-    activation: str
 
     @property
     def id(self) -> str:
@@ -47,6 +47,18 @@ class PhaseDiagram:
 
     def row(self, value: int) -> Row | None:
         return next((r for r in self.rows if r.value == value), None)
+
+    @property
+    def critical_slope(self) -> float | None:
+        """d ln(critical scale) / d ln(row value), fitted to the theory's (else the measured)
+        critical scales: −½ when the critical scale falls as 1/√width, 0 when it does not move."""
+        points = [(r.value, r.theory_critical if r.theory_critical is not None else r.measured_critical)
+                  for r in self.rows]
+        points = [(v, c) for v, c in points if c is not None and v > 0]
+        if len(points) < 2:
+            return None
+        x, y = np.log([v for v, _ in points]), np.log([c for _, c in points])
+        return float(np.polyfit(x, y, 1)[0])
 
 
 def zero_crossing(scales: Sequence[float], gains: Sequence[float]) -> float | None:
@@ -58,29 +70,27 @@ def zero_crossing(scales: Sequence[float], gains: Sequence[float]) -> float | No
 
 
 def phase_diagram(sweep: Sweep, cells: Sequence[Cell],
-                  critical: Callable[[str, str, int, int], float | None] = critical_scale_at
-                  ) -> PhaseDiagram:
-    scale_axis = next(a for a in sweep.axes if a.key == "scale")
-    row_axis = next(a for a in sweep.axes if a.key != "scale")
+                  critical: Callable[[Mapping], float | None]) -> PhaseDiagram:
+    """`critical(params)`: the theory's critical scale for a row's parameters (or None)."""
+    experiment = sweep.experiment
+    scale_key = experiment.scale_param
+    scale_axis = next(a for a in sweep.axes if a.key == scale_key)
+    row_axis = next(a for a in sweep.axes if a.key != scale_key)
     scales = tuple(sorted(scale_axis.values))
-    index = {(c.params[row_axis.key], c.params["scale"]): c for c in cells}
-    experiment = sweep.experiment.name
-    # From a cell's canonical parameters: the sweep may leave the activation to its default.
-    activation = cells[0].params.get("activation", "linear") if experiment == "mlp" else "linear"
+    index = {(c.params[row_axis.key], c.params[scale_key]): c for c in cells}
     gain, total, theory, rows = [], [], [], []
     step = max(b / a for a, b in zip(scales, scales[1:])) if len(scales) > 1 else math.e
     for value in sorted(row_axis.values):
         row_cells = [index[(value, s)] for s in scales]
         gains = [c.log10_gain_per_step for c in row_cells]
         gain.append(gains)
-        total.append([c.median for c in row_cells])
+        total.append([c.median - experiment.metric(c.metric).start(experiment.width(c.params))
+                      for c in row_cells])
         theory.append([c.theory_gain_per_step for c in row_cells])
-        params = row_cells[0].params
-        width = sweep.experiment.width(params)
-        steps = sweep.experiment.steps(params)
-        rows.append(Row(value, zero_crossing(scales, gains),
-                        critical(experiment, activation, width, steps), step))
+        rows.append(Row(value, zero_crossing(scales, gains), critical(row_cells[0].params), step))
     total_arr = np.array(total)
-    return PhaseDiagram(sweep, row_axis.key, scales, tuple(rows), np.array(gain), total_arr,
-                        np.array(theory), float(np.mean(np.abs(total_arr) <= STABLE_DECADES)),
-                        activation)
+    has_theory = all(t is not None for row in theory for t in row)
+    return PhaseDiagram(sweep, row_axis.key, row_axis.key == experiment.width_param, scales,
+                        tuple(rows), np.array(gain), total_arr,
+                        np.array(theory, dtype=float) if has_theory else None,
+                        float(np.mean(np.abs(total_arr) <= STABLE_DECADES)))

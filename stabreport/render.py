@@ -4,7 +4,9 @@ from here and compute nothing beyond comparisons.
 """
 from __future__ import annotations
 
+import json
 import math
+import shlex
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,28 +14,43 @@ from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
 import numpy as np
+from markupsafe import Markup
 
-from .cite import bibtex_escape
-from .claims import Agreement, ClaimResult
+from .cite import bibtex_escape, site_info
+from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured
 from .config import Report, Setting
 from .errors import BuildError
-from .figures import Figure
+from .experiments import experiments
+from .figures import FORMATS, FigureData, data_json
 from .formatting import orders, pow10, signed
+from .pages import FigureSpec
+from .phase import STABLE_DECADES
 from .results import Result
 from .theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
+SECTION_PAGE = "experiment-page.md.j2"  # a page of sections without a template of its own
 
 
 @dataclass(frozen=True)
 class FigureView:
     id: str
+    kind: str
     number: int
-    title: str
-    caption: str
-    formats: tuple[str, ...]
     page: str  # the page it appears on, e.g. "mlp"; its URL is <site>/<page>/#<id>
+    section: str | None
     settings: tuple[str, ...]  # ids of the settings it shows
+    meta: Mapping[str, Any]
+    title: Markup  # escaped already: config text in it is literal
+    caption: Markup
+    formats: tuple[str, ...]
+    command: str  # prints the figure's CSV download, byte for byte
+    json_download: bytes
+
+    @property
+    def plain_title(self) -> str:
+        """The title as plain text, for BibTeX and other non-HTML places."""
+        return self.title.striptags()
 
 
 @dataclass(frozen=True)
@@ -41,7 +58,9 @@ class SettingView:
     id: str
     label: str
     section: str
+    page: str
     experiment: str
+    description: str  # the setting in words, from the experiment's declaration
     params: Mapping[str, Any]
     runs: int
     seed: int
@@ -60,9 +79,11 @@ class SettingView:
     lecture: float | None  # log10 of the lecture's quoted value
     elapsed: float
     cached: bool
-    command: str
-    theory: Prediction
-    agreement: Agreement
+    command: str  # the full path's numbers
+    norm_command: str | None  # the fast path's column lengths, where it ran
+    measured: Measured
+    theory: Prediction | None
+    agreement: Agreement | None
 
     @property
     def distance_from_one(self) -> float:
@@ -72,11 +93,11 @@ class SettingView:
     @property
     def gain_per_step(self) -> float:
         """Typical log10 change of the column length ‖M u‖ per factor or layer (‖u‖ = 1)."""
-        return self.agreement.measured_median_norm_u / self.steps
+        return self.measured.median_norm_u / self.steps
 
     @property
-    def theory_gain_per_step(self) -> float:
-        return self.theory.median_log10_norm_u / self.steps
+    def theory_gain_per_step(self) -> float | None:
+        return None if self.theory is None else self.theory.median_log10_norm_u / self.steps
 
 
 @dataclass(frozen=True)
@@ -84,19 +105,39 @@ class SectionView:
     id: str
     title: str
     experiment: str
+    page: str
+    summary: str  # the experiment's one-sentence summary
     settings: tuple[SettingView, ...]
     figures: tuple[FigureView, ...]
     claims: tuple[ClaimResult, ...]  # lecture and site claims declared for this section
     table_number: int  # the number of the section's table on its page
+    has_theory: bool
+    template: str  # the section's prose
 
 
-def regenerate_command(setting: Setting, seed: int) -> str:
+@dataclass(frozen=True)
+class PageView:
+    id: str
+    title: str
+    summary: str | None
+    sections: tuple[SectionView, ...]
+    figures: tuple[FigureView, ...]  # every figure on the page, in order
+
+
+def run_command(setting: Setting, seed: int, path: str = "full") -> str:
     sets = " ".join(f"--set {k}={v}" for k, v in setting.params.items() if v is not None)
-    return f"stabreport run {setting.experiment.name} {sets} --runs {setting.runs} --seed {seed}"
+    runs = setting.runs if path == "full" else setting.norm_runs
+    fast = " --path tangent" if path == "tangent" else ""
+    return f"stabreport run {setting.experiment.name} {sets}{fast} --runs {runs} --seed {seed}"
 
 
-def setting_view(setting: Setting, result: Result, seed: int, theory: Prediction,
-                 agreement: Agreement) -> SettingView:
+def figure_command(figure_id: str, config: str | None) -> str:
+    return f"stabreport figure {figure_id}" + (f" --config {shlex.quote(config)}" if config else "")
+
+
+def setting_view(setting: Setting, page: str, result: Result, seed: int,
+                 theory: Prediction | None, measured: Measured, agreement: Agreement | None,
+                 has_norms: bool) -> SettingView:
     statistic = result.grouped_log10_of_mean(setting.lecture_averages)
     if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
         statistic = np.array([result.summary.log10_of_mean])
@@ -105,45 +146,111 @@ def setting_view(setting: Setting, result: Result, seed: int, theory: Prediction
     experiment = setting.experiment
     width = experiment.width(setting.params)
     return SettingView(
-        id=setting.id, label=setting.label, section=setting.section, experiment=experiment.name,
+        id=setting.id, label=setting.label, section=setting.section, page=page,
+        experiment=experiment.name, description=experiment.words(setting.params),
         params=dict(setting.params), runs=result.runs, seed=seed,
         steps=experiment.steps(setting.params), step_label=experiment.step_label, width=width,
         start=-math.log10(width), median=summary.median, q05=summary.q05, q95=summary.q95,
         averages=setting.lecture_averages, stat_median=s50, stat_q05=s05, stat_q95=s95,
         stat_count=len(statistic), lecture=setting.lecture_log10,
-        elapsed=result.elapsed, cached=result.cached, command=regenerate_command(setting, seed),
-        theory=theory, agreement=agreement)
+        elapsed=result.elapsed, cached=result.cached, command=run_command(setting, seed),
+        norm_command=run_command(setting, seed, "tangent") if has_norms else None,
+        measured=measured, theory=theory, agreement=agreement)
 
 
-def figure_views(figures: Sequence[Figure], first_number: int, page: str) -> tuple[FigureView, ...]:
-    return tuple(FigureView(f.id, first_number + i, f.title, f.caption, tuple(f.files), page,
-                            f.settings) for i, f in enumerate(figures))
+def _config_argument(root: Path, report: Report) -> str | None:
+    """How the printed commands name the config the site was built from (None: the default
+    lookup, ./stabreport.yml or the built-in report, finds it)."""
+    source = Path(report.source)
+    if report.source in ("default_report.yml", "stabreport.yml") or source == root / "stabreport.yml":
+        return None
+    try:
+        return source.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(source)
 
 
-def section_views(report: Report, results: Mapping[str, Result],
-                  figures: Mapping[str, Sequence[Figure]], predictions: Mapping[str, Prediction],
-                  agreements: Mapping[str, Agreement],
-                  claims: Sequence[ClaimResult]) -> list[SectionView]:
-    """Sections as templates see them; figures are numbered in order of appearance per page."""
-    views, numbers, tables = [], {}, {}
+def build_context(env: jinja2.Environment, root: Path, report: Report, runs: Any,
+                  predictions: Mapping[str, Prediction | None], checks: Any, gains: Any,
+                  diagrams: Sequence[Any], specs: Sequence[FigureSpec],
+                  datas: Sequence[FigureData], build_info: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything templates see: pages, sections, settings and figures as plain views."""
+    site = site_info(root, report, build_info["date"])
+    settings = {s.id: setting_view(s, section.page, runs.full[s.id], report.seed,
+                                   predictions[s.id], checks.measured[s.id],
+                                   checks.agreements[s.id], runs.norms.get(s.id) is not None)
+                for section in report.sections for s in section.settings}
+    texts = env.get_template("partials/figure_text.j2").module
+    config = _config_argument(root, report)
+    figures = []
+    for spec, data in zip(specs, datas):
+        section = report.section(spec.section) if spec.section else None
+        sweep = next((w for w in report.sweeps if w.id == spec.sweep), None)
+        facts = {"kind": data.kind, "meta": data.meta, "section_title": section.title if section else "",
+                 "sweep_title": sweep.title if sweep else "", "number": spec.number,
+                 "settings": [settings[i] for i in data.settings if i in settings]}
+        title = Markup(" ".join(str(texts.title(facts)).split()))
+        caption = Markup(" ".join(str(texts.caption(facts)).split()))
+        shown = {i: {"experiment": report.setting(i).experiment.name,
+                     "params": dict(report.setting(i).params), "runs": report.setting(i).runs,
+                     "seed": report.seed} for i in sorted(data.settings)}
+        try:  # a NaN or an infinity never reaches a data file
+            download = data_json(data, title.striptags(), caption.striptags(), shown)
+        except ValueError:
+            raise BuildError(f"figure {data.id}: its data holds a NaN or an infinity") from None
+        figures.append(FigureView(data.id, data.kind, spec.number, spec.page, spec.section,
+                                  data.settings, data.meta, title, caption, tuple(FORMATS),
+                                  figure_command(data.id, config), download))
+    tables: dict[str, int] = {}
+    sections = []
     for section in report.sections:
-        page = section.experiment.name
-        own = figures.get(section.id, ())
-        tables[page] = tables.get(page, 0) + 1
-        views.append(SectionView(
-            id=section.id, title=section.title, experiment=page,
-            settings=tuple(setting_view(s, results[s.id], report.seed, predictions[s.id],
-                                        agreements[s.id]) for s in section.settings),
-            figures=figure_views(own, numbers.get(page, 0) + 1, page),
-            claims=tuple(c for c in claims if c.section == section.id),
-            table_number=tables[page]))
-        numbers[page] = numbers.get(page, 0) + len(own)
-    return views
+        tables[section.page] = tables.get(section.page, 0) + 1
+        views = tuple(settings[s.id] for s in section.settings)
+        sections.append(SectionView(
+            id=section.id, title=section.title, experiment=section.experiment.name,
+            page=section.page, summary=section.experiment.summary, settings=views,
+            figures=tuple(f for f in figures if f.section == section.id),
+            claims=tuple(c for c in checks.claims if c.section == section.id),
+            table_number=tables[section.page],
+            has_theory=all(v.theory is not None for v in views),
+            template=section_template(env, section.id, section.experiment.template)))
+    pages = [PageView(p.id, p.title, p.summary, tuple(s for s in sections if s.page == p.id),
+                      tuple(f for f in figures if f.page == p.id)) for p in report.pages]
+    timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
+                "seconds": result.elapsed}
+               for s in report.settings
+               for path, result in (("full", runs.full[s.id]), ("tangent", runs.norms.get(s.id)))
+               if result is not None]
+    return {
+        "report": report, "site": site, "build": build_info, "pages": pages,
+        "page_index": {p.id: p for p in pages}, "sections": sections, "settings": settings,
+        "figure_list": figures, "figure_index": {f.id: f for f in figures},
+        "claims": checks.claims, "theory_claims": checks.theory_claims,
+        "curves": gains.curves if gains else [], "phases": list(diagrams),
+        "experiments": experiments(), "timings": timings,
+        "thresholds": {"z_limit": Z_LIMIT, "ks_alpha": KS_ALPHA, "stable_decades": STABLE_DECADES,
+                       "theory_tolerance": report.theory_tolerance},
+    }
+
+
+def section_template(env: jinja2.Environment, section_id: str, default: str) -> str:
+    """The prose of a section: templates/sections/<id>.md.j2 if the project has one, else its
+    experiment's template (the project's copy first, then the one its package ships)."""
+    for name in (f"sections/{section_id}.md.j2", default, "sections/generic.md.j2"):
+        try:
+            env.get_template(name)
+            return name
+        except jinja2.TemplateNotFound:
+            continue
+    raise BuildError(f"section {section_id}: no template {default!r} and no sections/generic.md.j2")
 
 
 def make_environment(templates: Path, report: Report) -> jinja2.Environment:
+    shipped = {name: source for e in experiments() for name, source in e.templates.items()}
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates)),
+        # The project's templates first: a project can override what a plug-in ships.
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(templates)),
+                                    jinja2.DictLoader(shipped)]),
         undefined=jinja2.StrictUndefined,
         autoescape=True,  # text from the config never becomes markup
         keep_trailing_newline=True,
@@ -168,30 +275,43 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
             "holds": holds, "bibtex": bibtex_escape,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
-            "ratio": lambda log10_value: f"{10 ** log10_value:.2f}"}
+            "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
+            "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False)}
 
 
 def render_pages(env: jinja2.Environment, context: Mapping[str, Any]) -> dict[str, str]:
-    """Render every top-level page template; collect every failure before raising."""
+    """Render every page of the registry; collect every failure before raising."""
     pages, problems = {}, []
-    for name in sorted(env.list_templates(filter_func=lambda n: "/" not in n and n.endswith(PAGE_SUFFIX))):
+    for page in context["pages"]:
+        name = f"{page.id}{PAGE_SUFFIX}"
         try:
-            pages[name[: -len(PAGE_SUFFIX)] + ".md"] = env.get_template(name).render(context)
-        except jinja2.TemplateError as error:
+            template = env.get_template(name if _exists(env, name) else SECTION_PAGE)
+            pages[f"{page.id}.md"] = template.render({**context, "page": page})
+        except Exception as error:  # noqa: BLE001 - a template's failure is named by its line
             problems.append(_describe_template_error(error, name, env))
     if problems:
         raise BuildError("\n".join(problems))
     return pages
 
 
-def _describe_template_error(error: jinja2.TemplateError, page: str, env: jinja2.Environment) -> str:
+def _exists(env: jinja2.Environment, name: str) -> bool:
+    try:
+        env.get_template(name)
+        return True
+    except jinja2.TemplateNotFound:
+        return False
+
+
+def _describe_template_error(error: Exception, page: str, env: jinja2.Environment) -> str:
     if isinstance(error, jinja2.TemplateSyntaxError):
         return f"templates/{error.name or page}:{error.lineno}: {error.message}"
+    message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
     # Jinja maps its frames back to template files and lines: report the innermost one.
-    roots = [Path(p).resolve() for p in getattr(env.loader, "searchpath", [])]
+    searchpath = getattr(getattr(env.loader, "loaders", [env.loader])[0], "searchpath", [])
+    roots = [Path(p).resolve() for p in searchpath]
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename).resolve()
         for root in roots:
             if path.is_relative_to(root):
-                return f"templates/{path.relative_to(root).as_posix()}:{frame.lineno}: {error.message}"
-    return f"templates/{page}: {error.message}"
+                return f"templates/{path.relative_to(root).as_posix()}:{frame.lineno}: {message}"
+    return f"templates/{page}: {message}"

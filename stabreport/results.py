@@ -6,8 +6,6 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .experiments import METRICS
-
 
 def log10_mean_of_pow10(log10_values: np.ndarray) -> float:
     """log10 of the arithmetic mean of 10**x, computed without ever forming 10**x."""
@@ -33,7 +31,7 @@ class Result:
     params: Mapping[str, Any]
     seed: int
     runs: int
-    metrics: Mapping[str, np.ndarray]  # per-run log10 values, each of shape (runs,)
+    metrics: Mapping[str, np.ndarray]  # per-run values in the experiment's order, each (runs,)
     trajectory: np.ndarray  # (runs, steps + 1), float32 log10 mean |M_ij| after each step
     elapsed: float = field(default=0.0, compare=False)  # seconds; 0 when read from the cache
     cached: bool = field(default=False, compare=False)
@@ -71,9 +69,10 @@ class Result:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"experiment": self.experiment, "params": dict(self.params),
                                "seed": self.seed, "runs": self.runs}
-        for name in METRICS:
-            out[name] = [float(v) for v in self.metrics[name]]
+        for name, values in self.metrics.items():
+            out[name] = [float(v) for v in values]
         out["summary"] = self.summary.as_dict()
+        out["path"] = "full"
         return out
 
 
@@ -96,5 +95,26 @@ class NormResult:
     def log10_norm_u(self) -> np.ndarray:
         return self.trajectory[:, -1]
 
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        return {"log10_norm_u": self.log10_norm_u}
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {"trajectory": self.trajectory}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"experiment": self.experiment, "params": dict(self.params), "seed": self.seed,
+                "runs": self.runs, "path": "tangent",
+                "log10_norm_u": [float(v) for v in self.log10_norm_u],
+                "summary": quantile_summary(self.log10_norm_u)}
+
+
+def quantile_summary(values: np.ndarray) -> dict[str, float]:
+    q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
+    return {"median": median, "q05": q05, "q95": q95}
+
+
+def per_step_quantiles(trajectory: np.ndarray) -> dict[str, list[float]]:
+    """Median and 5 %/95 % quantiles over runs after every step, as lists."""
+    q05, median, q95 = np.quantile(np.asarray(trajectory, dtype=np.float64), [0.05, 0.5, 0.95], axis=0)
+    return {"median": median.tolist(), "q05": q05.tolist(), "q95": q95.tolist()}

@@ -1,45 +1,34 @@
-"""Sweeps: grids over scale, width, depth (factors, k for products), each cell an independent
-task, run on local processes or on a Dask distributed cluster with identical results.
+"""Sweeps: grids over an experiment's sweepable axes (scale and a width or a number of steps),
+each cell an independent engine task, run by any executor with identical results.
 
-A cell is an ordinary engine task, so its random stream derives from the seed and the cell's
-identity (experiment, parameters, path): the numbers are the same whoever computes it and in
-whatever order. Cells go through the result cache, so extending a grid computes only the new
-cells and an interrupted sweep resumes from the cells it finished.
+A cell's random stream derives from the seed and the cell's identity (experiment, parameters,
+path): the numbers are the same whoever computes it and in whatever order. Cells go through the
+result cache, so extending a grid computes only the new cells and an interrupted sweep resumes
+from the cells it finished. The grid itself is part of the report config (`config.Sweep`).
 """
 from __future__ import annotations
 
-import itertools
-import math
-import os
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
-from .engine import ResultCache, Task, execute, run_tasks, split_cached
+from .cache import Store, code_digest, memo_json
+from .config import Axis, Sweep, grid_axis
+from .engine import Task
 from .errors import ConfigError
-from .experiments import EXPERIMENTS, Experiment
-from .experiments.tangent import supports_tangent
+from .experiments import Experiment, get_experiment
 from .results import NormResult, Result
-
-SWEEPABLE = {"products": ("scale", "k", "factors"), "mlp": ("scale", "width", "depth")}
-
-
-@dataclass(frozen=True)
-class Axis:
-    key: str
-    values: tuple[Any, ...]
-    log: bool = False
 
 
 def parse_grid(experiment: Experiment, text: str) -> Axis:
     """KEY=START:STOP:N[:log] (N values, evenly or log-spaced) or KEY=V1,V2,..."""
     key, sep, spec = text.partition("=")
     key = key.strip()
-    allowed = SWEEPABLE[experiment.name]
+    allowed = experiment.sweep_axes
     if not sep or key not in allowed:
         raise ConfigError(f"--grid got {text!r}; allowed: KEY=START:STOP:N[:log] or KEY=V1,V2,… "
-                          f"with KEY one of {', '.join(allowed)}")
+                          f"with KEY one of {', '.join(allowed) or '(none: this experiment has no sweep axes)'}")
     param = experiment.param(key)
     parts = spec.split(":")
     if len(parts) in (3, 4):
@@ -57,143 +46,62 @@ def parse_grid(experiment: Experiment, text: str) -> Axis:
     return Axis(key, values)
 
 
-def grid_axis(experiment: Experiment, key: str, start: float, stop: float, num: int, log: bool,
-              where: str = "") -> Axis:
-    param = experiment.param(key)
-    if num < 1 or num > 4096:
-        raise ConfigError(f"{where}N got {num}; allowed: 1 to 4096 values")
-    if log and (start <= 0 or stop <= 0):
-        raise ConfigError(f"{where}got {start}:{stop} on a log grid; allowed: START, STOP > 0")
-    raw = np.geomspace(start, stop, num) if log else np.linspace(start, stop, num)
-    if param.kind is int:
-        values = tuple(dict.fromkeys(int(round(v)) for v in raw))  # distinct, in order
-    else:
-        values = tuple(float(f"{v:.6g}") for v in raw)
-    return Axis(key, tuple(param.validate(v, where) for v in values), log)
+def cell_path(experiment: Experiment, params: Mapping[str, Any]) -> str:
+    """The column length comes from the fast path where it applies; other metrics need M."""
+    return "tangent" if experiment.sweep_metric == "log10_norm_u" and experiment.has_tangent(params) \
+        else "full"
 
 
-@dataclass(frozen=True)
-class Sweep:
-    id: str
-    title: str
-    experiment: Experiment
-    params: Mapping[str, Any]  # the fixed parameters
-    axes: tuple[Axis, ...]
-    runs: int
-    seed: int
-
-    def cell_params(self) -> list[dict[str, Any]]:
-        cells = []
-        for values in itertools.product(*(axis.values for axis in self.axes)):
-            overrides = {**self.params, **dict(zip((a.key for a in self.axes), values))}
-            cells.append(self.experiment.canonical_params(overrides, f"sweep {self.id!r}: "))
-        return cells
-
-    def tasks(self) -> list[Task]:
-        tasks = []
-        for params in self.cell_params():
-            # MLP cells measure ‖J u‖ on the O(k) tangent path; products need the full matrix.
-            path = "tangent" if self.experiment.name == "mlp" and supports_tangent("mlp", params) else "full"
-            label = ",".join(f"{a.key}={params[a.key]}" for a in self.axes)
-            tasks.append(Task(path, self.experiment.name, params, self.runs, self.seed,
-                              f"{self.id}[{label}]"))
-        return tasks
+def sweep_tasks(sweep: Sweep) -> list[Task]:
+    tasks = []
+    for params in sweep.cell_params():
+        label = ",".join(f"{a.key}={params[a.key]}" for a in sweep.axes)
+        tasks.append(Task(cell_path(sweep.experiment, params), sweep.experiment.name, params,
+                          sweep.runs, sweep.seed, f"{sweep.id}[{label}]"))
+    return tasks
 
 
 @dataclass(frozen=True)
 class Cell:
     params: Mapping[str, Any]
-    median: float  # log10 ‖J u‖ (mlp) or log10 mean |Y_ij| (products), median over runs
+    metric: str  # what the cell measures, e.g. "log10_norm_u"
+    median: float  # of the metric over runs
     q05: float
     q95: float
-    log10_gain_per_step: float  # median change per layer or factor
-    theory_median: float
-    theory_gain_per_step: float
+    log10_gain_per_step: float  # median change per step
+    theory_median: float | None
+    theory_gain_per_step: float | None
     cached: bool
 
     def as_json(self) -> dict[str, Any]:
-        return {"params": dict(self.params), "median": self.median, "q05": self.q05,
-                "q95": self.q95, "log10_gain_per_step": self.log10_gain_per_step,
-                "theory": {"median": self.theory_median,
-                           "log10_gain_per_step": self.theory_gain_per_step}}
+        return {"params": dict(self.params), "metric": self.metric, "median": self.median,
+                "q05": self.q05, "q95": self.q95, "log10_gain_per_step": self.log10_gain_per_step,
+                "theory": None if self.theory_median is None else {
+                    "median": self.theory_median, "log10_gain_per_step": self.theory_gain_per_step}}
 
 
-def cell_theory(task: Task) -> float:
-    """The theory's median of what a cell measures (log10 mean |Y_ij| or log10 ‖J u‖)."""
-    from .theory import predict  # scipy loads only once there is something to compare
+def cell_theory(task: Task, store: Store | None = None) -> float | None:
+    """The theory's median of what a cell measures, or None without a theory; memoised in
+    `store` by the theory's source and the cell's parameters."""
+    experiment = get_experiment(task.experiment)
+    if experiment.theory is None:
+        return None
 
-    prediction = predict(EXPERIMENTS[task.experiment], task.params)
-    return prediction.median_log10_mean_abs if task.experiment == "products" else \
-        prediction.median_log10_norm_u
+    def compute() -> float | None:
+        return experiment.theory.predict(task.params).median(experiment.sweep_metric)
+
+    return memo_json(store, "cell-theory", {
+        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
+        "params": dict(task.params), "metric": experiment.sweep_metric}, compute)
 
 
-def summarise(task: Task, result: Result | NormResult, theory: float | None = None) -> Cell:
-    """A cell's statistics; `theory` is cell_theory(task), computed here when not given."""
-    experiment = EXPERIMENTS[task.experiment]
+def summarise(task: Task, result: Result | NormResult, theory: float | None) -> Cell:
+    """A cell's statistics; `theory` is cell_theory(task)."""
+    experiment = get_experiment(task.experiment)
+    metric = experiment.sweep_metric
     steps = experiment.steps(task.params)
-    theory = cell_theory(task) if theory is None else theory
-    if task.experiment == "products":
-        values = result.log10_mean_abs
-        start = -math.log10(experiment.width(task.params))
-    else:
-        values = result.log10_norm_u if isinstance(result, NormResult) else result.metrics["log10_norm_u"]
-        start = 0.0
+    values = result.log10_norm_u if isinstance(result, NormResult) else result.metrics[metric]
+    start = experiment.metric(metric).start(experiment.width(task.params))
     q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
-    return Cell(dict(task.params), median, q05, q95, (median - start) / steps, theory,
-                (theory - start) / steps, result.cached)
-
-
-def run_sweep_tasks(tasks: Sequence[Task], cache: ResultCache | None, executor: str = "local",
-                    jobs: int = 1, scheduler: str | None = None,
-                    on_done: Callable[[Task, Any], None] | None = None) -> list[Result | NormResult]:
-    if executor == "local":
-        return run_tasks(tasks, cache, jobs, on_done)
-    if executor == "dask":
-        return run_on_dask(tasks, cache, scheduler or os.environ.get("STABREPORT_SCHEDULER"), on_done)
-    raise ConfigError(f"--executor got {executor!r}; allowed: local, dask")
-
-
-def run_on_dask(tasks: Sequence[Task], cache: ResultCache | None, scheduler: str | None,
-                on_done: Callable[[Task, Any], None] | None = None) -> list[Result | NormResult]:
-    """The same tasks on a Dask distributed cluster: a running scheduler at `scheduler`
-    (tcp://HOST:PORT), or a LocalCluster when none is given. A task lost with a worker is
-    rerun by Dask; results are stored in the cache here, as each arrives."""
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ConfigError("--executor dask needs dask.distributed; allowed: `pip install "
-                          "'dask[distributed]'`, or --executor local") from None
-    results, missing = split_cached(tasks, cache, on_done)
-    if not missing:
-        return results
-    cluster = None
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="30s")
-        else:
-            cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                   processes=True, dashboard_address=None)
-            client = Client(cluster)
-    except OSError as error:
-        raise ConfigError(f"--scheduler got {scheduler!r} but no Dask scheduler answered "
-                          f"({error}); allowed: the address of a running scheduler") from None
-    try:
-        futures = {client.submit(execute, tasks[i], 1, key=f"stabreport-{cache_key(tasks[i])}",
-                                 pure=True): i for i in missing}
-        for future in as_completed(futures):
-            index = futures[future]
-            result = future.result()
-            results[index] = result
-            if cache:
-                cache.store(tasks[index], result)
-            if on_done:
-                on_done(tasks[index], result)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return results
-
-
-def cache_key(task: Task) -> str:
-    return ResultCache(os.devnull).key(task)
+    return Cell(dict(task.params), metric, median, q05, q95, (median - start) / steps, theory,
+                None if theory is None else (theory - start) / steps, result.cached)

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import copy_project
-
-from stabreport.build import build_report
+from helpers import EXAMPLE, PLUGIN_CONFIG, copy_project
 
 BIN = Path(sys.executable).parent
 
@@ -18,14 +16,33 @@ def rng() -> np.random.Generator:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    """One small site, built once per session: `stabreport build --strict`, then MkDocs."""
-    root = copy_project(tmp_path_factory.mktemp("project"))
-    build_report(root=root, strict=True)
+def plugin(tmp_path_factory) -> Path:
+    """The example experiment package (examples/near_identity), installed with pip into a folder
+    that this session's process and every process it starts import from: an experiment from
+    outside stabreport, found through its entry point like any user's plug-in."""
+    target = tmp_path_factory.mktemp("plugin")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                           "--no-build-isolation", "--disable-pip-version-check", "--target",
+                           str(target), str(EXAMPLE)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    sys.path.insert(0, str(target))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))
+    from stabreport.experiments import reset
+
+    reset()
+    return target
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, plugin):
+    """One small site, built once per session (`stabreport build --strict`, then MkDocs), with a
+    section and a sweep of the example plug-in experiment beside the lecture's."""
+    from stabreport.build import build_report
+
+    root = copy_project(tmp_path_factory.mktemp("project"), PLUGIN_CONFIG)
+    build_report(root=root, strict=True, stream=open(os.devnull, "w"))
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     done = subprocess.run([str(BIN / "mkdocs"), "build", "--strict"], cwd=root, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return root
-
-

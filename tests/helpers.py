@@ -11,20 +11,47 @@ from stabreport.config import Report
 from stabreport.results import Result
 
 PROJECT = Path(__file__).resolve().parents[1]
+EXAMPLE = PROJECT / "examples" / "near_identity"
 
 # Fewer runs than the default report, same settings: enough for every template and figure.
-SMALL_CONFIG = "\n".join(
-    ["sections:"]
-    + [f"  - id: {sid}\n    runs: {runs}\n    norm_runs: 500" for sid, runs in
-       [("products", 200), ("relu-normal", 20), ("relu-init", 20), ("sigmoid", 20),
-        ("scaled-sigmoid", 20)]]
-    + ["sweeps:"]
-    + [f"  - id: {sweep}\n    runs: 20\n    grid: {{scale: {{start: 0.03, stop: 3.0, num: 8, log: true}},"
-       f" {axis}: {values}}}" for sweep, axis, values in
-       [("relu-scale-width", "width", "[64, 256]"), ("relu-scale-depth", "depth", "[10, 50]"),
-        ("sigmoid-scale-width", "width", "[64, 256]"), ("sigmoid-scale-depth", "depth", "[10, 50]"),
-        ("scaled-sigmoid-scale-width", "width", "[64, 256]"),
-        ("scaled-sigmoid-scale-depth", "depth", "[10, 50]")]]) + "\n"
+SMALL_SECTIONS = "".join(
+    f"  - id: {sid}\n    runs: {runs}\n    norm_runs: 500\n" for sid, runs in
+    [("products", 200), ("relu-normal", 20), ("relu-init", 20), ("sigmoid", 20),
+     ("scaled-sigmoid", 20)])
+SMALL_SWEEPS = "".join(
+    f"  - id: {sweep}\n    runs: 20\n    grid: {{scale: {{start: 0.03, stop: 3.0, num: 8, log: true}},"
+    f" {axis}: {values}}}\n" for sweep, axis, values in
+    [("relu-scale-width", "width", "[64, 256]"), ("relu-scale-depth", "depth", "[10, 50]"),
+     ("sigmoid-scale-width", "width", "[64, 256]"), ("sigmoid-scale-depth", "depth", "[10, 50]"),
+     ("scaled-sigmoid-scale-width", "width", "[64, 256]"),
+     ("scaled-sigmoid-scale-depth", "depth", "[10, 50]")])
+
+# A section and a sweep of the example plug-in experiment (it has no theory).
+PLUGIN_SECTIONS = """  - id: near-identity
+    title: Near-identity products
+    experiment: near_identity
+    runs: 100
+    norm_runs: 500
+    settings:
+      - {id: near-identity-0.3, label: "kicks of 0.3", params: {scale: 0.3}}
+      - {id: near-identity-1.5, label: "kicks of 1.5", params: {scale: 1.5}}
+"""
+PLUGIN_SWEEPS = """  - id: near-identity-scale-k
+    title: "Near-identity products: kick size against k"
+    experiment: near_identity
+    runs: 20
+    params: {factors: 20}
+    grid: {scale: {start: 0.1, stop: 3.0, num: 6, log: true}, k: [2, 8]}
+"""
+
+
+def small_config(sections: str = "", sweeps: str = "", extra: str = "") -> str:
+    """The small config, with more sections, sweeps or top-level keys."""
+    return f"sections:\n{SMALL_SECTIONS}{sections}sweeps:\n{SMALL_SWEEPS}{sweeps}{extra}"
+
+
+SMALL_CONFIG = small_config()
+PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS, PLUGIN_SWEEPS)
 
 
 def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:

@@ -10,14 +10,14 @@ from pathlib import Path
 import bibtexparser
 import jsonschema
 import yaml
-from helpers import SMALL_CONFIG
+from helpers import PLUGIN_CONFIG
 from PIL import Image
 
 from stabreport.build import GENERATED, build_report
 from stabreport.cli import main
 
 SCHEMA = Path(__file__).parent / "data" / "citation-file-format-1.2.0.schema.json"
-PAGES = ("products", "mlp", "theory")
+PAGES = ("products", "mlp", "theory", "phase", "near_identity")
 
 
 class _Figures(HTMLParser):
@@ -109,11 +109,52 @@ def test_citation_cff_validates_against_the_schema(site):
     assert cff["url"].startswith("https://") and cff["title"]
 
 
-def test_regenerate_command_reproduces_the_figures_data_exactly(site, capsys):
-    for page, figure_id in (("products", "products-distribution"), ("mlp", "sigmoid-distribution")):
-        parsed = _page(site, page)
-        block = parsed.code[parsed.ids.index(figure_id) * 2 + 1]  # BibTeX, then the commands
-        commands = [line for line in block.splitlines() if line.startswith("stabreport run")]
+def _commands(site, page: str, figure_id: str) -> tuple[str, list[str]]:
+    """The figure command and the per-setting run commands printed under a figure."""
+    parsed = _page(site, page)
+    blocks = [b for b in parsed.code if "stabreport figure " + figure_id + "\n" in b + "\n"]
+    assert len(blocks) == 1, f"{figure_id}: no printed figure command"
+    index = parsed.code.index(blocks[0])
+    runs = parsed.code[index + 1] if index + 1 < len(parsed.code) else ""
+    return blocks[0].strip(), [line for line in runs.splitlines() if line.startswith("stabreport run")]
+
+
+def test_every_figures_printed_command_prints_exactly_its_csv_download(site, capsysbinary, monkeypatch):
+    monkeypatch.chdir(site)  # a checkout of the same commit: the project the site was built in
+    checked = []
+    for page in PAGES:
+        for figure_id in _page(site, page).ids:
+            command, _ = _commands(site, page, figure_id)
+            assert main(shlex.split(command)[1:]) == 0, command
+            printed = capsysbinary.readouterr().out
+            assert printed == (site / "site" / "data" / f"{figure_id}.csv").read_bytes(), command
+            checked.append(figure_id)
+    kinds = {i.rsplit("-", 1)[-1] for i in checked if not i.startswith(("phase-", "gain-"))}
+    assert kinds == {"trajectory", "distribution", "law"}
+    assert "gain-vs-scale" in checked and any(i.startswith("phase-") for i in checked)
+    assert "near-identity-trajectory" in checked and "phase-near-identity-scale-k" in checked
+
+
+def test_a_figure_command_reproduces_its_csv_in_a_fresh_process_without_the_cache(site, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    checkout = tmp_path / "checkout"
+    shutil.copytree(site, checkout, ignore=shutil.ignore_patterns("site", ".stabreport-cache",
+                                                                  "serve-root"))
+    command, _ = _commands(site, "mlp", "sigmoid-law")
+    done = subprocess.run([str(Path(sys.executable).parent / "stabreport"), *shlex.split(command)[1:]],
+                          cwd=checkout, capture_output=True, env={**os.environ})
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == (site / "site" / "data" / "sigmoid-law.csv").read_bytes()
+
+
+def test_per_setting_run_commands_reproduce_the_runs_plotted(site, capsys, monkeypatch):
+    monkeypatch.chdir(site)
+    for page, figure_id in (("products", "products-distribution"), ("mlp", "sigmoid-law")):
+        _, commands = _commands(site, page, figure_id)
         data = json.loads((site / "site" / "data" / f"{figure_id}.json").read_text())
         columns = data["columns"]
         assert len(commands) == len(data["settings"])
@@ -123,13 +164,14 @@ def test_regenerate_command_reproduces_the_figures_data_exactly(site, capsys):
             setting_id = next(i for i, s in data["settings"].items() if s["params"] == payload["params"])
             plotted = [v for s, k, v in zip(columns["setting"], columns["kind"], columns["log10_value"])
                        if s == setting_id and k == "run"]
-            assert plotted == [round(v, 6) for v in payload["log10_mean_abs"]]
+            key = "log10_norm_u" if figure_id.endswith("-law") else "log10_mean_abs"
+            assert plotted == [round(v, 6) for v in payload[key]]
 
 
 def test_figure_ids_urls_and_files_do_not_move_when_a_figure_is_added(site, tmp_path):
     other = tmp_path / "project"
     shutil.copytree(site, other, ignore=shutil.ignore_patterns("site"))
-    (other / "stabreport.yml").write_text(SMALL_CONFIG.replace("sections:\n", """sections:
+    (other / "stabreport.yml").write_text(PLUGIN_CONFIG.replace("sections:\n", """sections:
   - id: tanh
     title: Tanh
     experiment: mlp

@@ -1,15 +1,19 @@
 import pytest
 from helpers import PROJECT, SMALL_CONFIG
 
-from stabreport.build import check, predict, render_site, run_settings
+from stabreport.build import check, predict, render_site, run_experiments
+from stabreport.cache import Store
 from stabreport.config import load_report
-from stabreport.engine import ResultCache
 from stabreport.errors import BuildError
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    return ResultCache(tmp_path_factory.mktemp("cache"))
+    return Store(tmp_path_factory.mktemp("cache"))
+
+
+def run_settings(report, cache, stream):
+    return run_experiments(report, cache, stream=stream, sweeps=())
 
 
 def _claims(config_text, cache):
@@ -68,5 +72,5 @@ def test_strict_build_refuses_a_site_claim_that_does_not_hold(cache):
     runs = run_settings(report, cache, open("/dev/null", "w"))
     with pytest.raises(BuildError, match=r"wrong-on-purpose.*scale 0.1: vanishes"):
         render_site(PROJECT, report, runs, strict=True, with_figures=False)
-    pages, _ = render_site(PROJECT, report, runs, strict=False, with_figures=False)
+    pages = render_site(PROJECT, report, runs, strict=False, with_figures=False).pages
     assert "Scale 0.1 makes the ReLU gradient explode." in pages["mlp.md"]

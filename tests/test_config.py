@@ -55,12 +55,30 @@ BAD = {
     "absolute id": ("sections:\n  - id: /abs\n", ["'/abs'"]),
     "id with space": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: a b}\n", ["'a b'", "stabreport.yml:4"]),
     "bad param": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: x, params: {scale: -1}}\n",
-                  ["stabreport.yml:4", "'scale'", "-1.0"]),
+                  ["stabreport.yml:4", "params.scale", "got -1", "a finite number > 0"]),
     "unknown param": ("sections:\n  - id: products\n    params: {size: 3}\n", ["'size'", "allowed: k, factors, scale"]),
     "unknown experiment": ("sections:\n  - id: new\n    title: T\n    experiment: mpl\n    settings: [{id: n1}]\n",
                            ["'mpl'", "did you mean 'mlp'"]),
     "new section without experiment": ("sections:\n  - id: new\n    settings: [{id: n1}]\n", ["'experiment'", "'title'"]),
-    "empty settings": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n    settings: []\n", ["no settings"]),
+    "unknown check": ("claims:\n  - id: c\n    section: sigmoid\n    statement: s\n    checks: [{foo: 1}]\n",
+                      ["stabreport.yml:5", "checks[0]", "{setting, verdict}"]),
+    "claim names an unknown setting": ("claims:\n  - id: c\n    section: sigmoid\n    statement: s\n"
+                                       "    checks: [{setting: sigmoid-01, verdict: vanishes}]\n",
+                                       ["stabreport.yml:5", "'sigmoid-01'", "did you mean 'sigmoid-0.1'"]),
+    "expect not listed": ("claims:\n  - id: c\n    section: sigmoid\n    statement: s\n    checks:\n"
+                          "      - {least_extreme: [sigmoid-0.1, sigmoid-0.2], expect: sigmoid-0.8}\n",
+                          ["stabreport.yml:6", "least_extreme"]),
+    "grid axis not sweepable": ("sweeps:\n  - id: s\n    title: t\n    experiment: mlp\n"
+                                "    grid: {scale: [0.1, 0.2], activation: [relu]}\n",
+                                ["stabreport.yml:5", "unknown key 'activation'", "scale, width, depth"]),
+    "log grid through zero": ("sweeps:\n  - id: s\n    title: t\n    experiment: mlp\n"
+                              "    grid: {scale: {start: 0, stop: 1, num: 3, log: true}, width: [8]}\n",
+                              ["stabreport.yml:5", "got 0:1", "> 0 on a log grid"]),
+    "grid without scale": ("sweeps:\n  - id: s\n    title: t\n    experiment: mlp\n"
+                           "    grid: {width: [8, 16], depth: [2]}\n", ["stabreport.yml:5", "'scale' and one of"]),
+    "duplicate yaml key": ("seed: 7\nseed: 8\n", ["stabreport.yml:2", "duplicate key 'seed'", "line 1"]),
+    "empty settings": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n    settings: []\n",
+                       ["stabreport.yml:5", "settings", "at least 1 entries"]),
     "duplicate id across sections": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n"
                                      "    settings: [{id: sigmoid-0.1}]\n", ["duplicate id 'sigmoid-0.1'"]),
     "duplicate id in file": ("sections:\n  - id: sigmoid\n    settings:\n      - {id: q}\n      - {id: q}\n",
@@ -87,3 +105,32 @@ def test_every_problem_is_reported_one_per_line():
         load_report(text=text)
     lines = str(caught.value).splitlines()
     assert len(lines) == 3 and all("stabreport.yml:" in line for line in lines)
+
+
+def test_every_problem_of_every_kind_is_reported_at_once_each_on_its_own_line():
+    text = ("seed: -4\n"
+            "sections:\n"
+            "  - id: relu-normal\n"
+            "    settings:\n"
+            "      - id: x\n"
+            "        params:\n"
+            "          activation: gelu\n"
+            "claims:\n"
+            "  - {id: c, section: nowhere, statement: s, checks: [{setting: x, verdict: explodes}]}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=text)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3, lines
+    assert lines[0].startswith("stabreport.yml:1: seed") and "-4" in lines[0]
+    # The wrong activation is reported at its own line, not at its section's or setting's.
+    assert lines[1].startswith("stabreport.yml:7: ") and "got 'gelu'" in lines[1]
+    assert "params.activation" in lines[1] and "one of relu" in lines[1]
+    assert lines[2].startswith("stabreport.yml:9: ") and "'nowhere'" in lines[2]
+
+
+def test_a_parameter_that_conflicts_with_another_points_at_its_own_line():
+    text = "sections:\n  - id: relu-init\n    settings:\n      - id: relu-he-normal\n        params: {scale: 0.3}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=text)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stabreport.yml:5: ") and "params.scale" in line and "init=normal" in line

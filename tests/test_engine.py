@@ -3,19 +3,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stabreport.engine import (
-    ResultCache,
-    Task,
-    block_generator,
-    run_tasks,
-    setting_key,
-    simulate_norms,
-    simulate_setting,
-)
-from stabreport.experiments import EXPERIMENTS
-from stabreport.theory import predict
+from stabreport.cache import Store
+from stabreport.engine import Task, block_generator, setting_key, simulate_norms, simulate_setting
+from stabreport.executors import LocalExecutor, run_tasks
+from stabreport.experiments import get_experiment
 
-PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
 
 
 @pytest.mark.parametrize("overrides", [
@@ -31,14 +24,14 @@ def test_tangent_path_samples_the_full_jacobians_column_length(overrides):
 def test_tangent_path_for_products_matches_the_exact_law():
     params = PRODUCTS.canonical_params({"k": 4, "scale": 0.5})
     values = simulate_norms(PRODUCTS, params, 5000, seed=32).log10_norm_u
-    law = predict(PRODUCTS, params).norm_u_law
-    assert stats.kstest(values, lambda x: law.cdf(np.asarray(x) * np.log(10))).pvalue > 1e-3
+    prediction = PRODUCTS.theory.predict(params)
+    assert stats.kstest(values, prediction.cdf_log10).pvalue > 1e-3
 
 
 def test_tangent_path_refuses_non_gaussian_weights():
     from stabreport.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="xavier_uniform"):
+    with pytest.raises(ConfigError, match="no tangent path"):
         simulate_norms(MLP, MLP.canonical_params({"init": "xavier_uniform", "depth": 2}), 5, seed=1)
 
 
@@ -69,22 +62,23 @@ def test_results_are_identical_for_any_number_of_threads():
 
 
 def test_results_are_identical_for_one_and_two_worker_processes():
-    one = run_tasks(_tasks(), jobs=1)
-    two = run_tasks(_tasks(), jobs=2)
+    one = run_tasks(_tasks(), executor=LocalExecutor(1))
+    two = run_tasks(_tasks(), executor=LocalExecutor(2))
     for a, b in zip(one, two):
         for name, array in a.arrays().items():
             np.testing.assert_array_equal(array, b.arrays()[name])
 
 
 def test_cached_results_equal_fresh_ones_and_corrupt_entries_are_recomputed(tmp_path):
-    cache = ResultCache(tmp_path)
+    cache = Store(tmp_path)
     fresh = run_tasks(_tasks(), cache)
     cached = run_tasks(_tasks(), cache)
     assert all(r.cached for r in cached) and not any(r.cached for r in fresh)
     for a, b in zip(fresh, cached):
         for name, array in a.arrays().items():
             np.testing.assert_array_equal(array, b.arrays()[name])
-    entries = sorted(tmp_path.glob("*.npz"))
+    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    assert len(entries) == 3
     entries[0].write_bytes(entries[0].read_bytes()[:100])  # truncated
     raw = bytearray(entries[1].read_bytes())
     raw[len(raw) // 2] ^= 0xFF  # one flipped byte inside the arrays
@@ -97,16 +91,15 @@ def test_cached_results_equal_fresh_ones_and_corrupt_entries_are_recomputed(tmp_
             np.testing.assert_array_equal(array, b.arrays()[name])
 
 
-def test_cache_key_holds_exactly_what_the_result_depends_on(tmp_path):
-    cache = ResultCache(tmp_path)
+def test_cache_key_holds_exactly_what_the_result_depends_on():
     task = _tasks()[0]
     same = Task(task.path, task.experiment, dict(task.params), task.runs, task.seed, "renamed")
-    assert cache.key(task) == cache.key(same)  # the name is a label, not an input
+    assert task.key == same.key  # the name is a label, not an input
     for changed in (Task(task.path, task.experiment, {**task.params, "depth": 11}, task.runs, 7, "a"),
                     Task(task.path, task.experiment, task.params, task.runs + 1, 7, "a"),
                     Task(task.path, task.experiment, task.params, task.runs, 8, "a"),
                     Task("tangent", task.experiment, task.params, task.runs, 7, "a")):
-        assert cache.key(changed) != cache.key(task)
+        assert changed.key != task.key
 
 
 @pytest.mark.parametrize("scale", [0.232, 1.4])
@@ -114,7 +107,7 @@ def test_ten_thousand_factors_report_values_far_beyond_float64_that_agree_with_t
     params = PRODUCTS.canonical_params({"k": 4, "scale": scale, "factors": 10_000})
     result = simulate_setting(PRODUCTS, params, 200, seed=9)
     values = result.metrics["log10_norm_u"]
-    prediction = predict(PRODUCTS, params)
+    prediction = PRODUCTS.theory.predict(params)
     assert 3_500 < abs(prediction.median_log10_norm_u) < 4_500  # about ±3,900
     se = 1.2533 * values.std() / np.sqrt(len(values))
     assert abs(np.median(values) - prediction.median_log10_norm_u) < 4 * se

@@ -3,10 +3,10 @@ import pytest
 from scipy import stats
 
 from stabreport.engine import block_generator, setting_key, simulate_setting
-from stabreport.experiments import EXPERIMENTS
+from stabreport.experiments import get_experiment
 from stabreport.nn import ACTIVATIONS
 
-PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
 
 
 def test_products_equal_a_direct_product_of_the_same_draws():

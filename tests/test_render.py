@@ -6,7 +6,7 @@ from helpers import PROJECT, synthetic_results
 from stabreport.build import render_site
 from stabreport.config import load_report
 from stabreport.errors import BuildError
-from stabreport.figures import section_figures
+from stabreport.figures import draw, trajectory_data
 from stabreport.formatting import orders, pow10, signed
 from stabreport.render import make_environment, render_pages
 
@@ -36,7 +36,7 @@ def test_orders_and_signed_read_naturally():
 def _pages(final=None, config_text=None):
     report = load_report(text=config_text) if config_text else load_report()
     results = synthetic_results(report, final)
-    return render_site(PROJECT, report, results, with_figures=False)[0]
+    return render_site(PROJECT, report, results, with_figures=False).pages
 
 
 def _setting_sentence(page: str, label: str) -> str:
@@ -76,12 +76,17 @@ def test_best_relu_scale_is_read_from_the_data():
     assert "**scale 0.1** keeps the gradient closest to\n1" in text
 
 
+class _Page:
+    def __init__(self, id):
+        self.id = id
+
+
 def test_missing_variable_fails_with_template_name_and_line(tmp_path):
     (tmp_path / "broken.md.j2").write_text("# Title\n\nfine line\n{{ report.nope }}\n")
     (tmp_path / "ok.md.j2").write_text("{{ report.seed }}\n")
     env = make_environment(tmp_path, load_report())
     with pytest.raises(BuildError) as caught:
-        render_pages(env, {"report": load_report()})
+        render_pages(env, {"report": load_report(), "pages": [_Page("ok"), _Page("broken")]})
     assert "templates/broken.md.j2:4" in str(caught.value)
     assert "nope" in str(caught.value)
 
@@ -89,7 +94,7 @@ def test_missing_variable_fails_with_template_name_and_line(tmp_path):
 def test_syntax_error_names_template_and_line(tmp_path):
     (tmp_path / "bad.md.j2").write_text("line\n{% for x in %}\n")
     with pytest.raises(BuildError, match=r"templates/bad.md.j2:2"):
-        render_pages(make_environment(tmp_path, load_report()), {})
+        render_pages(make_environment(tmp_path, load_report()), {"pages": [_Page("bad")]})
 
 
 def test_config_text_is_escaped_in_pages():
@@ -103,7 +108,6 @@ def test_config_text_is_escaped_in_pages():
 def test_figures_are_byte_identical_across_calls():
     report = load_report()
     results = synthetic_results(report).full
-    section = next(s for s in report.sections if s.id == "relu-normal")
-    first, second = section_figures(section, results), section_figures(section, results)
-    for a, b in zip(first, second):
-        assert a.files == b.files
+    section = report.section("relu-normal")
+    data = trajectory_data(section, results, {})
+    assert draw(data).files == draw(data).files

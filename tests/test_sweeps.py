@@ -8,18 +8,24 @@ import threading
 import numpy as np
 import pytest
 
-from stabreport.engine import ResultCache, run_tasks
+from stabreport.cache import Store
+from stabreport.config import Sweep
 from stabreport.errors import ConfigError
-from stabreport.experiments import EXPERIMENTS
+from stabreport.executors import DaskExecutor, LocalExecutor, run_tasks
+from stabreport.experiments import get_experiment
 from stabreport.phase import phase_diagram
-from stabreport.sweeps import Sweep, parse_grid, run_on_dask, summarise
+from stabreport.sweeps import cell_theory, parse_grid, summarise, sweep_tasks
 
-MLP, PRODUCTS = EXPERIMENTS["mlp"], EXPERIMENTS["products"]
+MLP, PRODUCTS = get_experiment("mlp"), get_experiment("products")
 
 
 def _sweep(runs=100, widths="32,128", scales="scale=0.05:0.5:5:log", depth=10):
     axes = (parse_grid(MLP, scales), parse_grid(MLP, f"width={widths}"))
     return Sweep("test", "test", MLP, {"depth": depth}, axes, runs, seed=3)
+
+
+def run_on_dask(tasks, store, address, on_done=None):
+    return run_tasks(tasks, store, DaskExecutor(address), on_done)
 
 
 def _same(a, b):
@@ -48,8 +54,8 @@ def cluster():
 
 
 def test_dask_local_cluster_gives_exactly_the_local_results(cluster):
-    tasks = _sweep().tasks()
-    local = run_tasks(tasks, jobs=1)
+    tasks = sweep_tasks(_sweep())
+    local = run_tasks(tasks, executor=LocalExecutor(1))
     on_dask = run_on_dask(tasks, None, cluster.scheduler_address)
     _same(local, on_dask)
 
@@ -57,8 +63,8 @@ def test_dask_local_cluster_gives_exactly_the_local_results(cluster):
 def test_a_worker_killed_mid_sweep_loses_and_duplicates_no_cell(cluster, tmp_path):
     from dask.distributed import Client
 
-    tasks = _sweep(runs=400, widths="64,256,512", scales="scale=0.05:0.5:8:log", depth=30).tasks()
-    local = run_tasks(tasks, jobs=2)
+    tasks = sweep_tasks(_sweep(runs=400, widths="64,256,512", scales="scale=0.05:0.5:8:log", depth=30))
+    local = run_tasks(tasks, executor=LocalExecutor(2))
     with Client(cluster.scheduler_address) as client:
         pids = list(client.run(os.getpid).values())
     seen = []
@@ -70,15 +76,15 @@ def test_a_worker_killed_mid_sweep_loses_and_duplicates_no_cell(cluster, tmp_pat
             os.kill(pids[0], signal.SIGKILL)  # the nanny restarts it; its tasks are rerun
             killed.set()
 
-    results = run_on_dask(tasks, ResultCache(tmp_path), cluster.scheduler_address, on_done)
+    results = run_on_dask(tasks, Store(tmp_path), cluster.scheduler_address, on_done)
     assert killed.is_set()
     assert sorted(seen) == sorted(t.name for t in tasks)  # every cell once
     _same(local, results)
 
 
 def test_an_interrupted_sweep_resumes_from_the_cells_it_finished(tmp_path):
-    cache = ResultCache(tmp_path)
-    tasks = _sweep().tasks()
+    cache = Store(tmp_path)
+    tasks = sweep_tasks(_sweep())
 
     class Stop(Exception):
         pass
@@ -91,24 +97,24 @@ def test_an_interrupted_sweep_resumes_from_the_cells_it_finished(tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        run_tasks(tasks, cache, jobs=1, on_done=stop_after_four)
+        run_tasks(tasks, cache, LocalExecutor(1), on_done=stop_after_four)
     computed = []
-    results = run_tasks(tasks, cache, jobs=1,
+    results = run_tasks(tasks, cache, LocalExecutor(1),
                         on_done=lambda t, r: None if r.cached else computed.append(t.name))
     assert len(computed) == len(tasks) - 4
-    _same(run_tasks(tasks, jobs=1), results)
+    _same(run_tasks(tasks, executor=LocalExecutor(1)), results)
     # Extending the grid computes only the new cells.
-    wider = _sweep(widths="32,128,512").tasks()
+    wider = sweep_tasks(_sweep(widths="32,128,512"))
     new = []
-    run_tasks(wider, cache, jobs=1, on_done=lambda t, r: None if r.cached else new.append(t.name))
+    run_tasks(wider, cache, LocalExecutor(1), on_done=lambda t, r: None if r.cached else new.append(t.name))
     assert len(new) == len(wider) - len(tasks)
 
 
 def test_measured_relu_critical_scale_agrees_with_he_within_the_grid_resolution():
     sweep = _sweep(runs=300, widths="32,128,512", scales="scale=0.03:0.5:16:log", depth=30)
-    tasks = sweep.tasks()
-    cells = [summarise(t, r) for t, r in zip(tasks, run_tasks(tasks, jobs=2))]
-    diagram = phase_diagram(sweep, cells)
+    tasks = sweep_tasks(sweep)
+    cells = [summarise(t, r, cell_theory(t)) for t, r in zip(tasks, run_tasks(tasks, executor=LocalExecutor(2)))]
+    diagram = phase_diagram(sweep, cells, MLP.theory.critical_scale)
     for row in diagram.rows:
         he = math.sqrt(2 / row.value)
         assert row.measured_critical is not None

@@ -8,17 +8,22 @@ from scipy import integrate, special, stats
 
 from stabreport.claims import median_standard_error
 from stabreport.engine import simulate_setting
-from stabreport.experiments import EXPERIMENTS
+from stabreport.experiments import get_experiment
 from stabreport.nn import ACTIVATIONS
-from stabreport.theory import (
-    LN10,
-    gaussian_expectation,
-    predict,
-    products_critical_scale,
-    relu_critical_scale,
-)
+from stabreport.experiments.mlp import gated_critical_scale
+from stabreport.experiments.products import critical_scale_for as products_critical_scale
+from stabreport.theory import LN10
+from stabreport.theory.meanfield import gaussian_expectation
 
-PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+
+def predict(experiment, params):
+    return experiment.theory.predict(params)
+
+
+def relu_critical_scale(width):
+    return gated_critical_scale(width, 0.5)
+
+PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
 
 
 def _assert_median_agrees(values, predicted, allowance=0.0, label=""):
@@ -99,7 +104,7 @@ def test_relu_critical_scale_is_slightly_above_he():
 
 @pytest.mark.parametrize("activation,scale", [
     ("sigmoid", 0.1), ("sigmoid", 0.8), ("scaled_sigmoid", 0.1), ("scaled_sigmoid", 0.8),
-    ("tanh", 0.15), ("tanh", 0.05), ("linear", 0.11)])
+    ("tanh", 0.15), ("tanh", 0.05)])
 def test_mean_field_predicts_smooth_activations_within_its_tolerance(activation, scale):
     params = MLP.canonical_params({"activation": activation, "scale": scale, "depth": 30})
     prediction = predict(MLP, params)
@@ -127,3 +132,13 @@ def test_sigmoid_has_a_critical_scale_far_above_the_lectures_and_relu_exactly_at
     assert sigmoid.critical_scale > 0.8 and sigmoid.log10_gain_per_step < 0
     scaled = predict(MLP, MLP.canonical_params({"activation": "scaled_sigmoid", "scale": 0.4}))
     assert 0.1 < scaled.critical_scale < 0.2 and scaled.log10_gain_per_step > 0
+
+
+def test_linear_network_follows_the_exact_products_law():
+    # φ′ = 1 everywhere: the Jacobian is a product of Gaussian matrices, whatever the width.
+    params = MLP.canonical_params({"activation": "linear", "scale": 0.11, "depth": 30})
+    prediction = predict(MLP, params)
+    assert prediction.exact
+    values = simulate_setting(MLP, params, 1500, seed=24).metrics["log10_norm_u"]
+    _assert_median_agrees(values, prediction.median_log10_norm_u, label="linear")
+    _assert_exact_law(values, prediction.norm_u_law, label="linear")

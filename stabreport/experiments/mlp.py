@@ -1,9 +1,15 @@
 """The input–output Jacobian of a deep MLP without biases, as in the lecture.
 
 x ~ N(0, I); h = x; J = I; per layer: W initialised, z = W h, J ← diag(φ'(z)) W J, h ← φ(z).
+
+Simulation: the full Jacobian, and the fast path for ‖J u‖ with Gaussian weights. Theory: exact
+at finite width for gated activations (ReLU: φ′ ∈ {0, 1}) with Gaussian weights, mean field with a
+1/width correction for the others.
 """
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any, Mapping
 
 import numpy as np
@@ -11,7 +17,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..nn import ACTIVATIONS, INITIALISERS
 from ..params import Param
-from .base import Experiment, Simulation, finish, log10_mean_abs
+from .base import LN10, Experiment, Simulation, Theory, finish, log10_mean_abs, renormalise
 
 
 def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> Simulation:
@@ -49,6 +55,42 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
     return finish(jac, log_scale, trajectory)
 
 
+def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> np.ndarray:
+    """(runs, depth + 1) log10 ‖J_l u‖ with u = e₁, drawing (W h, W t) jointly per layer.
+
+    Every W is fresh and Gaussian, so for the vectors it acts on (the forward vector h and the
+    tangent t = J u) the pair (W h, W t) can be drawn directly: row by row, ((W h)_i, (W t)_i) is
+    bivariate normal with covariance s² · Gram(h, t), independently across rows. Exact in
+    distribution for Gaussian weights, with O(width) random numbers per layer."""
+    width, depth = params["width"], params["depth"]
+    activation = ACTIVATIONS[params["activation"]]
+    scale = INITIALISERS[params["init"]].std(width, params["scale"])
+    h = rng.standard_normal((runs, width))
+    t = np.zeros((runs, width))
+    t[:, 0] = 1.0
+    out = np.empty((runs, depth + 1))
+    out[:, 0] = 0.0
+    log_norm = np.zeros(runs)
+    for layer in range(1, depth + 1):
+        a = np.einsum("ni,ni->n", h, h)
+        b = np.einsum("ni,ni->n", h, t)
+        c = np.einsum("ni,ni->n", t, t)
+        root_a = np.sqrt(a)
+        safe = np.where(root_a > 0, root_a, 1.0)
+        along = b / safe  # component of t along h, per unit length of h
+        across = np.sqrt(np.maximum(c - along * along, 0.0))
+        g = rng.standard_normal((2, runs, width))
+        z = scale * root_a[:, None] * g[0]
+        w = scale * (along[:, None] * g[0] + across[:, None] * g[1])
+        t = activation.derivative(z) * w
+        log_norm += renormalise(t)
+        out[:, layer] = log_norm / LN10
+        h = activation.fn(z)
+        if activation.positively_homogeneous:
+            renormalise(h)
+    return out
+
+
 def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
     """`scale` is the normal init's standard deviation; other inits fix their own."""
     if INITIALISERS[params["init"]].uses_scale:
@@ -56,12 +98,128 @@ def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
     if "scale" in given:
         raise ConfigError(f"{where}parameter 'scale' got {params['scale']!r} but init "
                           f"'{params['init']}' sets its own variance; allowed: scale only with "
-                          "init=normal")
+                          "init=normal", key="scale")
     return {**params, "scale": None}
+
+
+def effective_scale(params: Mapping[str, Any]) -> float:
+    return float(INITIALISERS[params["init"]].std(params["width"], params["scale"]))
+
+
+def describe(params: Mapping[str, Any]) -> str:
+    parts = [params["activation"]]
+    if params.get("scale") is not None:
+        parts.append(f"scale {params['scale']}")
+    elif "init" in params and "scale" in params:
+        parts.append(f"{params['init']} init")
+    return ", ".join(parts + [f"width {params['width']}", f"depth {params['depth']}"])
+
+
+# --- theory ----------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=None)
+def gated_layer_law(width: int, probability: float):
+    """½ ln χ²_N with N ~ Binomial(width, p) conditioned on N > 0: one layer of a gated
+    activation (φ′ ∈ {0, 1}) at unit scale."""
+    from ..theory.laws import binomial_mixture, half_log_chi2
+
+    return binomial_mixture(width, probability, half_log_chi2)
+
+
+def gated_critical_scale(width: int, probability: float) -> float:
+    return math.exp(-gated_layer_law(width, probability).cumulants[0])
+
+
+@lru_cache(maxsize=None)
+def settled_critical_scale(activation: str, width: int) -> float | None:
+    """The normal-init scale at which the settled per-layer log gain is zero, if there is one."""
+    from ..theory.laws import scale_where_rising_through_zero
+    from ..theory.meanfield import mean_field_layers
+
+    act = ACTIVATIONS[activation]
+    return scale_where_rising_through_zero(
+        lambda log_scale: mean_field_layers(act, width, 400, math.exp(log_scale))[-1].mean_log_ratio)
+
+
+def predict(params: Mapping[str, Any]):
+    from ..theory import Prediction
+    from ..theory.laws import gaussian_law, quantiles_log10
+    from ..theory.meanfield import column_to_mean_abs, mean_field_layers
+
+    width, depth = params["width"], params["depth"]
+    activation, init = ACTIVATIONS[params["activation"]], INITIALISERS[params["init"]]
+    std = init.std(width, params["scale"])
+    p = activation.gate_probability
+    if p is not None:
+        step = gated_layer_law(width, p).shifted(math.log(std))
+        norm_u = step.times(depth)
+        offset = column_to_mean_abs(width, p, p)
+        exact = init.gaussian
+        terms = f"s² χ²_N terms, N ~ Binomial(width, {p:g})" if p < 1 else "s² χ²_width terms"
+        law = (f"exact: ‖J u‖² is a product of {terms}" if exact else
+               "finite-width law of this activation with this init's variance (exact for Gaussian "
+               "weights only)")
+        medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]
+        gain, critical = step.cumulants[0] / LN10, gated_critical_scale(width, p)
+        rms = 0.5 * math.log10(width * std**2 * p)
+    else:
+        layers = mean_field_layers(activation, width, depth, std)
+        means = np.cumsum([0.5 * m.mean_log_ratio for m in layers])
+        variances = np.cumsum([0.25 * m.var_log_ratio for m in layers])
+        norm_u = gaussian_law(float(means[-1]), float(variances[-1]))
+        offset = column_to_mean_abs(width, layers[-1].d1, layers[-1].d2)
+        exact = False
+        law = "mean field: variance map and per-layer χ, with a 1/width correction"
+        medians = [means[i] / LN10 + column_to_mean_abs(width, m.d1, m.d2)
+                   for i, m in enumerate(layers)]
+        gain = 0.5 * layers[-1].mean_log_ratio / LN10
+        rms = 0.5 * math.log10(layers[-1].chi)
+        critical = settled_critical_scale(activation.name, width)
+    median, q05, q95 = quantiles_log10(norm_u)
+    return Prediction(
+        law=law, exact=exact, median_log10_norm_u=median, q05_log10_norm_u=q05,
+        q95_log10_norm_u=q95, median_log10_mean_abs=median + offset,
+        mean_abs_method="column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as full rank)",
+        log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical_scale=critical,
+        trajectory_log10_mean_abs=np.array([-math.log10(width), *medians]),
+        norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,
+        reference_scale=activation.reference_scale(width))
+
+
+def gain_per_step(params: Mapping[str, Any]) -> float:
+    """The typical log10 gain per layer, averaged over the depth (normal init at `scale`)."""
+    from ..theory.meanfield import mean_field_layers
+
+    width, depth = params["width"], params["depth"]
+    activation = ACTIVATIONS[params["activation"]]
+    std = effective_scale(params)
+    if activation.gate_probability is not None:
+        law = gated_layer_law(width, activation.gate_probability).shifted(math.log(std)).times(depth)
+        return law.cornish_fisher_median / LN10 / depth
+    layers = mean_field_layers(activation, width, depth, std)
+    return sum(0.5 * m.mean_log_ratio for m in layers) / LN10 / depth
+
+
+@lru_cache(maxsize=None)
+def _critical_scale(activation: str, width: int, depth: int) -> float | None:
+    from ..theory.laws import scale_where_rising_through_zero
+    from ..theory.meanfield import mean_field_layers
+
+    act = ACTIVATIONS[activation]
+    if act.gate_probability is not None:
+        return gated_critical_scale(width, act.gate_probability)
+    return scale_where_rising_through_zero(lambda log_scale: sum(
+        m.mean_log_ratio for m in mean_field_layers(act, width, depth, math.exp(log_scale))))
+
+
+def critical_scale(params: Mapping[str, Any]) -> float | None:
+    """The scale at which the typical log ‖J u‖ after `depth` layers is zero."""
+    return _critical_scale(params["activation"], params["width"], params["depth"])
 
 
 MLP = Experiment(
     name="mlp",
+    title="Gradients through a deep MLP",
     summary="Input–output Jacobian of a bias-free MLP of `depth` square layers of `width` units.",
     params=(
         Param("width", int, 100, "units per layer (all layers square)", minimum=1),
@@ -71,11 +229,19 @@ MLP = Experiment(
         Param("scale", float, 0.1, "standard deviation of the weights (init=normal only)",
               minimum=0.0),
     ),
-    default_runs=10,
-    steps_param="depth",
-    step_label="layer",
-    version="mlp-2",
     simulate=simulate,
-    normalise=normalise,
+    tangent=column_lengths,
+    tangent_applies=lambda params: INITIALISERS[params["init"]].gaussian,
+    steps_param="depth",
     width_param="width",
+    step_label="layer",
+    default_runs=10,
+    theory=Theory(predict=predict, gain_per_step=gain_per_step, critical_scale=critical_scale),
+    effective_scale=effective_scale,
+    at_scale=lambda params, s: {**params, "init": "normal", "scale": s},
+    sweep_axes=("scale", "width", "depth"),
+    sweep_metric="log10_norm_u",
+    page="mlp",
+    normalise=normalise,
+    describe=describe,
 )

@@ -1,12 +1,17 @@
-"""Products of random Gaussian matrices: Y = W_L ··· W_1 with W_l iid N(0, scale²) entries."""
+"""Products of random Gaussian matrices: Y = W_L ··· W_1 with W_l iid N(0, scale²) entries.
+
+Simulation: the full product (mean |Y_ij| and the norms) and the fast path for ‖Y u‖. Theory:
+ln ‖Y u‖ is an exact sum of iid ln s + ½ ln χ²_k terms; mean|Y_ij| from a rank-one model.
+"""
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from ..params import Param
-from .base import LN10, Experiment, Simulation, finish
+from .base import LN10, Experiment, Simulation, Theory, finish
 
 STEPS_PER_DRAW = 25  # factors drawn per call: one (steps, runs, k, k) draw is the same stream
 
@@ -33,20 +38,109 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
     return finish(y, log_scale, trajectory)
 
 
+def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> np.ndarray:
+    """(runs, factors + 1) log10 ‖Y_l u‖: W y ~ N(0, s² ‖y‖² I) for a fresh Gaussian W."""
+    k, factors, scale = params["k"], params["factors"], params["scale"]
+    out = np.empty((runs, factors + 1))
+    out[:, 0] = 0.0
+    log_norm = np.zeros(runs)
+    step = np.log(scale)
+    for layer in range(1, factors + 1):
+        # ‖W y‖ / ‖y‖ = s ‖g‖ with g standard normal in R^k: the direction never matters.
+        g = rng.standard_normal((runs, k))
+        log_norm += step + 0.5 * np.log(np.einsum("ni,ni->n", g, g))
+        out[:, layer] = log_norm / LN10
+    return out
+
+
+# --- theory: exact for ‖Y u‖, a rank-one model for mean |Y_ij| ------------------------------------
+
+RANK_ONE_GAP = 3.0  # use the rank-one model once σ₂/σ₁ ≈ exp(−L (λ₁ − λ₂)) is below 5 %
+REFERENCE = "the variance-preserving 1/√k"
+
+
+def critical_scale_for(k: int) -> float:
+    """exp(−½(ψ(k/2) + ln 2)): 0.5724 at k = 4, not 1/√k."""
+    from scipy import special
+
+    return math.exp(-0.5 * (special.digamma(k / 2) + math.log(2)))
+
+
+def lyapunov_gap(k: int) -> float:
+    """λ₁ − λ₂ per factor for products of k×k Gaussian matrices (natural log)."""
+    from scipy import special
+
+    return 0.5 * (special.digamma(k / 2) - special.digamma((k - 1) / 2)) if k > 1 else math.inf
+
+
+def predict(params: Mapping[str, Any]):
+    from ..theory import Prediction
+    from ..theory.laws import (cornish_fisher_median, half_log_chi2, log_abs_first_coordinate,
+                               log_mean_abs_of_unit_vector, quantiles_log10)
+    from ..theory.meanfield import column_to_mean_abs
+
+    k, factors, scale = params["k"], params["factors"], params["scale"]
+    step = half_log_chi2(k).shifted(math.log(scale))
+    norm_u = step.times(factors)
+    median, q05, q95 = quantiles_log10(norm_u)
+    # Rank-one model: ln mean|Y| = ln σ₁ + ln m(a) + ln m(b), with ln ‖Y u‖ = ln σ₁ + ln |b₁|;
+    # with too few factors for Y to be close to rank one, the column-norm approximation.
+    column = (column_to_mean_abs(k, 1.0, 1.0) * LN10, 0.0, 0.0)
+    rank_one = None
+    if factors * lyapunov_gap(k) >= RANK_ONE_GAP:
+        offset_m = log_mean_abs_of_unit_vector(k)
+        rank_one = (offset_m + offset_m).without(log_abs_first_coordinate(k))
+        mean_abs = norm_u + rank_one
+        median_mean_abs = mean_abs.median() / LN10
+        method = "rank-one model Y ≈ σ₁ a bᵀ with a, b uniform on the sphere"
+    else:
+        mean_abs = None
+        median_mean_abs = median + column[0] / LN10
+        method = "column norm × √(2/(π k)) (too few factors for the rank-one model)"
+    offsets = [rank_one.cumulants if rank_one and n * lyapunov_gap(k) >= RANK_ONE_GAP else column
+               for n in range(1, factors + 1)]
+    trajectory = np.array([-math.log10(k)] + [
+        cornish_fisher_median(step.times(n).cumulants, extra) / LN10
+        for n, extra in zip(range(1, factors + 1), offsets)])
+    return Prediction(
+        law="exact: ln ‖Y u‖ is a sum of iid ln s + ½ ln χ²_k terms",
+        exact=True, median_log10_norm_u=median, q05_log10_norm_u=q05, q95_log10_norm_u=q95,
+        median_log10_mean_abs=median_mean_abs, mean_abs_method=method,
+        log10_gain_per_step=step.cumulants[0] / LN10, critical_scale=critical_scale_for(k),
+        log10_rms_gain_per_step=math.log10(scale * math.sqrt(k)),
+        trajectory_log10_mean_abs=trajectory, norm_u_law=norm_u, mean_abs_law=mean_abs,
+        reference=REFERENCE, reference_scale=1 / math.sqrt(k))
+
+
+def gain_per_step(params: Mapping[str, Any]) -> float:
+    from ..theory.laws import half_log_chi2
+
+    k, factors, scale = params["k"], params["factors"], params["scale"]
+    law = half_log_chi2(k).shifted(math.log(scale)).times(factors)
+    return law.cornish_fisher_median / LN10 / factors
+
+
 PRODUCTS = Experiment(
     name="products",
+    title="Products of random matrices",
     summary="Y = W_L ··· W_1 for L fresh k×k matrices with iid N(0, scale²) entries, from Y = I.",
     params=(
         Param("k", int, 4, "size of the square matrices", minimum=1),
         Param("factors", int, 100, "number of matrices multiplied", minimum=1),
         Param("scale", float, 0.5, "standard deviation of each entry", minimum=0.0),
     ),
-    default_runs=1000,
-    steps_param="factors",
-    step_label="factor",
-    version="products-2",
     simulate=simulate,
+    tangent=column_lengths,
+    steps_param="factors",
     width_param="k",
+    step_label="factor",
+    default_runs=1000,
+    theory=Theory(predict=predict, gain_per_step=gain_per_step,
+                  critical_scale=lambda params: critical_scale_for(params["k"])),
+    sweep_axes=("scale", "k", "factors"),
+    sweep_metric="log10_mean_abs",
+    page="products",
+    template="experiments/products.md.j2",
+    describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
+    + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
 )
-
-__all__ = ["PRODUCTS", "LN10"]

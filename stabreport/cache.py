@@ -1,0 +1,188 @@
+"""One content-addressed store for everything stabreport caches: results of both paths, sweep
+cells, theory values and drawn figures.
+
+A key is the SHA-256 of a canonical JSON of exactly what an entry depends on: the digest of the
+source code that computes it (see `code_digest`), the parameters, runs and seed, and the versions
+of the libraries whose numbers it carries. No version string has to be bumped by hand: editing the
+code changes the key.
+
+An entry is one file: a JSON header line (part names and sizes, and the SHA-256 of the parts),
+then the parts' bytes. The checksum is verified on every read; an entry that is unreadable or
+fails it is reported as a warning and recomputed. Entries are written under a temporary name and
+renamed into place, so a reader never sees half an entry.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+FORMAT = "stabreport-cache-1"  # the layout of an entry file, not of what it holds
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_key(kind: str, payload: Mapping[str, Any]) -> str:
+    """The key of an entry: a hash of its kind and of everything it depends on."""
+    return hashlib.sha256(canonical_json({"kind": kind, **payload}).encode()).hexdigest()
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that no reader ever sees a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _checksum(parts: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(parts):
+        digest.update(name.encode() + b"\0" + len(parts[name]).to_bytes(8, "little"))
+        digest.update(parts[name])
+    return digest.hexdigest()
+
+
+class Store:
+    """Checksummed entries under `directory`, one file per key."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+
+    def path(self, key: str) -> Path:
+        return self.directory / key[:2] / key
+
+    def get(self, key: str) -> dict[str, bytes] | None:
+        """The entry's parts, or None when it is missing, unreadable or fails its checksum."""
+        path = self.path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            warnings.warn(f"cache entry {path} cannot be read ({error.strerror}); recomputing",
+                          stacklevel=2)
+            return None
+        try:
+            newline = raw.index(b"\n")
+            header = json.loads(raw[:newline])
+            if header.get("format") != FORMAT:
+                raise ValueError("unknown format")
+            parts, offset = {}, newline + 1
+            for name, size in header["parts"]:
+                parts[name] = raw[offset:offset + size]
+                offset += size
+            if offset != len(raw):
+                raise ValueError("wrong length")
+        except (ValueError, KeyError, TypeError):
+            warnings.warn(f"cache entry {path} is unreadable; recomputing", stacklevel=2)
+            return None
+        if header.get("checksum") != _checksum(parts):
+            warnings.warn(f"cache entry {path} fails its checksum; recomputing", stacklevel=2)
+            return None
+        return parts
+
+    def put(self, key: str, parts: Mapping[str, bytes]) -> None:
+        header = {"format": FORMAT, "checksum": _checksum(parts),
+                  "parts": [[name, len(parts[name])] for name in sorted(parts)]}
+        body = b"".join(parts[name] for name in sorted(parts))
+        atomic_write(self.path(key), json.dumps(header).encode() + b"\n" + body)
+
+    def json(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A JSON-able value from the store, or computed and stored."""
+        parts = self.get(key)
+        if parts is not None and "value.json" in parts:
+            return json.loads(parts["value.json"])
+        value = compute()
+        self.put(key, {"value.json": json.dumps(value, allow_nan=True).encode()})
+        return value
+
+
+def memo_json(store: Store | None, kind: str, payload: Mapping[str, Any],
+              compute: Callable[[], Any]) -> Any:
+    """`compute()`, read from `store` when it holds the value for exactly this payload."""
+    if store is None:
+        return compute()
+    return store.json(content_key(kind, payload), compute)
+
+
+# --- what a cached value was computed from: the source of its code --------------------------------
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[str]:
+    """Absolute names of the modules `module` imports, anywhere in its body (lazy imports too)."""
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
+                if node.level else (node.module or "")
+            yield base
+            for alias in node.names:  # `from pkg import submodule`
+                yield f"{base}.{alias.name}"
+
+
+def _source(module: str) -> tuple[Path, bool] | None:
+    """The source file of a module (and whether it is a package), without importing it."""
+    loaded = sys.modules.get(module)
+    origin = getattr(loaded, "__file__", None) if loaded is not None else None
+    is_package = hasattr(loaded, "__path__") if loaded is not None else False
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError, AttributeError):
+            return None
+        if spec is None or not spec.origin or not spec.has_location:
+            return None
+        origin, is_package = spec.origin, spec.submodule_search_locations is not None
+    path = Path(origin)
+    return (path, is_package) if path.suffix == ".py" and path.is_file() else None
+
+
+@lru_cache(maxsize=None)
+def module_closure(module: str) -> tuple[tuple[str, str], ...]:
+    """(name, SHA-256 of source) of `module` and of every module it imports, transitively, from
+    stabreport itself and from the module's own top-level package (a plug-in's), sorted."""
+    roots = {"stabreport", module.partition(".")[0]}
+    seen: dict[str, str] = {}
+    pending = [module]
+    while pending:
+        name = pending.pop()
+        if name in seen or name.partition(".")[0] not in roots:
+            continue
+        found = _source(name)
+        if found is None:
+            continue
+        path, is_package = found
+        source = path.read_bytes()
+        seen[name] = hashlib.sha256(source).hexdigest()
+        parent = name.rpartition(".")[0]
+        if parent:
+            pending.append(parent)  # importing a.b runs a/__init__.py first
+        pending.extend(_imports(ast.parse(source), name, is_package))
+    return tuple(sorted(seen.items()))
+
+
+def code_digest(*modules: str) -> str:
+    """One hash of the source of `modules` and of everything they import (see module_closure)."""
+    digest = hashlib.sha256()
+    for name, source in sorted({entry for module in modules for entry in module_closure(module)}):
+        digest.update(f"{name}={source}\n".encode())
+    return digest.hexdigest()
