@@ -24,11 +24,11 @@ from typing import Callable
 import numpy as np
 
 from stabreport.engine import default_jobs, simulate_norms, simulate_setting
-from stabreport.experiments import EXPERIMENTS
+from stabreport.experiments import get_experiment
 from stabreport.nn import ACTIVATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCTS, MLP = EXPERIMENTS["products"], EXPERIMENTS["mlp"]
+PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
 
 
 @dataclass
@@ -189,14 +189,15 @@ def docs_build_times() -> list[Row]:
 PEAK_SCRIPT = """
 import sys
 from stabreport.engine import simulate_norms, simulate_setting
-from stabreport.experiments import EXPERIMENTS
+from stabreport.experiments import get_experiment
 kind, runs = sys.argv[1], int(sys.argv[2])
+products, mlp = get_experiment("products"), get_experiment("mlp")
 if kind == "products":
-    simulate_setting(EXPERIMENTS["products"], EXPERIMENTS["products"].canonical_params({}), runs, 1)
+    simulate_setting(products, products.canonical_params({}), runs, 1)
 elif kind == "mlp-tangent":
-    simulate_norms(EXPERIMENTS["mlp"], EXPERIMENTS["mlp"].canonical_params({"scale": 0.2}), runs, 1)
+    simulate_norms(mlp, mlp.canonical_params({"scale": 0.2}), runs, 1)
 else:
-    simulate_setting(EXPERIMENTS["mlp"], EXPERIMENTS["mlp"].canonical_params({"scale": 0.2}), runs, 1)
+    simulate_setting(mlp, mlp.canonical_params({"scale": 0.2}), runs, 1)
 # VmHWM is this process's own peak; ru_maxrss would include the parent's, inherited at fork.
 print(next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")))
 """
@@ -224,27 +225,29 @@ def sweeps(quick: bool) -> list[Row]:
     cluster for a large sweep."""
     from dask.distributed import LocalCluster
 
-    from stabreport.config import load_report
-    from stabreport.engine import Task, run_tasks
-    from stabreport.sweeps import Sweep, parse_grid, run_on_dask
+    from stabreport.config import Sweep, load_report
+    from stabreport.engine import Task
+    from stabreport.executors import DaskExecutor, LocalExecutor, run_tasks
+    from stabreport.sweeps import parse_grid, sweep_tasks
 
     sweep = Sweep("bench", "bench", MLP, {"depth": 50},
                   (parse_grid(MLP, f"scale=0.05:1:{8 if quick else 24}:log"),
                    parse_grid(MLP, "width=64,256")), 200, 1)
-    tasks = sweep.tasks()
-    local = best_time(lambda: run_tasks(tasks, jobs=default_jobs()), 1)
+    tasks = sweep_tasks(sweep)
+    local = best_time(lambda: run_tasks(tasks, executor=LocalExecutor()), 1)
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster:
-        run_on_dask(tasks[:2], None, cluster.scheduler_address)  # workers warm
-        on_dask = best_time(lambda: run_on_dask(tasks, None, cluster.scheduler_address), 1)
+        dask = DaskExecutor(cluster.scheduler_address)
+        run_tasks(tasks[:2], executor=dask)  # workers warm
+        on_dask = best_time(lambda: run_tasks(tasks, executor=dask), 1)
     rows = [Row("8a sweep cells/s, local processes", len(tasks) / local, "cells/s", "report", None,
                 f"{len(tasks)} cells × 200 networks, width 64–256, depth 50: {local:.2f} s"),
             Row("8b sweep cells/s, LocalCluster (2 workers)", len(tasks) / on_dask, "cells/s",
                 "report", None, f"same cells: {on_dask:.2f} s ({local / on_dask:.2f}× local's rate)")]
     report = load_report()
-    default = [t for s in report.sweeps for t in s.tasks()]
+    default = [t for s in report.sweeps for t in sweep_tasks(s)]
     started = time.perf_counter()
-    run_tasks(default, jobs=default_jobs())
+    run_tasks(default, executor=LocalExecutor())
     phase = time.perf_counter() - started
     rows.append(Row("8c default phase-diagram sweeps, cold", phase, "s",
                     "within cold build", None,
@@ -253,7 +256,7 @@ def sweeps(quick: bool) -> list[Row]:
     probe_runs, probe_depth = 20, 50
     probe = Task("tangent", "mlp", MLP.canonical_params({"width": 4096, "depth": probe_depth,
                                                          "scale": 0.02}), probe_runs, 1, "probe")
-    took = best_time(lambda: run_tasks([probe], jobs=1), 1)
+    took = best_time(lambda: run_tasks([probe], executor=LocalExecutor(1)), 1)
     per_cell = took * (10_000 / probe_runs) * (1000 / probe_depth)
     cells_large = 64 * 5
     workers = math.ceil(cells_large * per_cell / 600)

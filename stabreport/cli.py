@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -15,6 +16,11 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        choice = re.match(r"(argument [^:]+): invalid choice: (\S+) \(choose from (.*)\)$", message)
+        if choice:
+            message = f"{choice[1]}: got {choice[2]}; allowed: {choice[3].replace(chr(39), '')}"
+        elif "allowed" not in message:
+            message += f"; allowed: see `{self.prog} --help`"
         raise ConfigError(message)
 
 

@@ -10,7 +10,7 @@ import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from .cache import Store
 from .engine import Task, default_jobs, execute, load_result, store_result
@@ -102,11 +102,9 @@ EXECUTORS = {"local": LocalExecutor, "dask": DaskExecutor}
 
 def make_executor(name: str = "local", jobs: int | None = None,
                   scheduler: str | None = None) -> Executor:
-    if name == LocalExecutor.name:
-        return LocalExecutor(jobs)
-    if name == DaskExecutor.name:
-        return DaskExecutor(scheduler)
-    raise ConfigError(f"--executor got {name!r}; allowed: " + ", ".join(EXECUTORS))
+    if name not in EXECUTORS:
+        raise ConfigError(f"--executor got {name!r}; allowed: " + ", ".join(EXECUTORS))
+    return LocalExecutor(jobs) if EXECUTORS[name] is LocalExecutor else DaskExecutor(scheduler)
 
 
 def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Executor | None = None,
@@ -174,7 +172,3 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def summary_line(outcome: Any) -> str:
-    return "cache" if outcome.cached else f"{outcome.elapsed:.1f} s"

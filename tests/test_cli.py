@@ -80,6 +80,12 @@ BAD_INPUTS = [
     (["run", "mlp", "--set", "=3"], "'=3'"),
     (["run", "mlp", "--set", "init=he_normal", "--set", "scale=0.2"], "'scale'"),
     (["run", "mlp", "--runs", "many"], "'many'"),
+    (["run", "mlp", "--path", "fast"], "'fast'"),
+    (["run", "mlp", "--set", "init=xavier_uniform", "--path", "tangent"], "'tangent'"),
+    (["figure", "no-such-figure"], "'no-such-figure'"),
+    (["sweep", "mlp", "--grid", "activation=relu,tanh"], "'activation=relu,tanh'"),
+    (["build", "--executor", "spark"], "'spark'"),
+    (["frobnicate"], "'frobnicate'"),
 ]
 
 
@@ -104,3 +110,18 @@ def test_json_carries_the_theory_object(capsys):
                            "--runs", "2", "--json")
     theory = json.loads(out)["theory"]
     assert theory["exact"] is False and theory["log10_gain_per_step"] < 0
+
+
+def test_tangent_path_json_with_per_step_quantiles(capsys):
+    code, out, err = run_cli(capsys, "run", "mlp", "--set", "width=20", "--set", "depth=6",
+                             "--path", "tangent", "--runs", "300", "--json", "--per-step")
+    assert code == 0 and err == ""
+    payload = json.loads(out)
+    assert payload["path"] == "tangent" and "log10_mean_abs" not in payload
+    x = np.array(payload["log10_norm_u"])
+    assert len(x) == 300 and payload["summary"]["median"] == pytest.approx(np.median(x))
+    steps = payload["per_step"]
+    assert len(steps["median"]) == 7 and steps["median"][0] == 0.0  # ‖I e₁‖ = 1
+    assert steps["median"][-1] == pytest.approx(np.median(x))
+    assert all(a <= b <= c for a, b, c in zip(steps["q05"], steps["median"], steps["q95"]))
+    assert payload["theory"]["exact"] is True

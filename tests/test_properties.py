@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from stabreport.cli import main
 from stabreport.config import load_report
 from stabreport.errors import ConfigError
-from stabreport.experiments import get_experiment, names
+from stabreport.experiments import get_experiment
 from stabreport.formatting import orders, pow10, signed
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),

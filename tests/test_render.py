@@ -111,3 +111,30 @@ def test_figures_are_byte_identical_across_calls():
     section = report.section("relu-normal")
     data = trajectory_data(section, results, {})
     assert draw(data).files == draw(data).files
+
+
+def test_a_page_declared_in_the_config_appears_in_the_navigation_home_page_and_figure_index():
+    config = """pages:
+  - {id: extra, title: An extra page, summary: tanh at two scales.}
+sections:
+  - id: tanh
+    title: Tanh
+    experiment: mlp
+    page: extra
+    params: {activation: tanh}
+    settings:
+      - {id: tanh-0.1, params: {scale: 0.1}}
+      - {id: tanh-0.2, params: {scale: 0.2}}
+"""
+    report = load_report(text=config)
+    rendered = render_site(PROJECT, report, synthetic_results(report), with_figures=False)
+    assert ("An extra page", "extra.md") in rendered.nav
+    assert rendered.nav.index(("An extra page", "extra.md")) == len(report.pages) - 1
+    assert "- [An extra page](extra.md): tanh at two scales." in rendered.pages["index.md"]
+    extra = rendered.pages["extra.md"]  # no template of its own: the generic page of sections
+    assert extra.startswith("# An extra page") and "## Tanh { #tanh }" in extra
+    assert "Figure 1." in extra and "Figure 4." not in extra  # numbered on their own page
+    index = rendered.pages["figures.md"]
+    assert "## An extra page" in index and "](extra.md#tanh-trajectory)" in index
+    # The key findings link to the page the section is on.
+    assert "](extra.md#tanh-0.1)" in rendered.pages["index.md"]
