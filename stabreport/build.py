@@ -12,6 +12,7 @@ for byte the figure's CSV download.
 """
 from __future__ import annotations
 
+import html
 import json
 import platform
 import shutil
@@ -324,7 +325,8 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     for view, figure_data_ in zip(context["figure_list"], datas):
         data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
         data[f"data/{figure_data_.id}.json"] = view.json_download
-    nav = [(page.title, f"{page.id}.md") for page in report.pages]
+    # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
+    nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
     return Rendered(pages, figures, data, nav)
 
 

@@ -57,7 +57,7 @@ def bibtex_escape(text: str) -> str:
 def citation_cff(site: SiteInfo) -> str:
     """CITATION.cff (Citation File Format 1.2.0) for the whole site."""
     authors = []
-    for author in site.authors:
+    for author in map(str, site.authors):  # plain strings: YAML has no tag for config text
         family, comma, given = author.partition(",")
         authors.append({"family-names": family.strip(), "given-names": given.strip()}
                        if comma else {"name": author})
@@ -65,7 +65,7 @@ def citation_cff(site: SiteInfo) -> str:
         "cff-version": "1.2.0",
         "message": "If you use figures or numbers from this site, please cite it as below.",
         "type": "software",
-        "title": site.title,
+        "title": str(site.title),
         "authors": authors,
         "version": site.version,
         "date-released": site.date,

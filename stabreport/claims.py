@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+from markupsafe import Markup
 from scipy import stats
 
 from .config import ClaimSpec, Report, Setting
@@ -160,14 +161,16 @@ def _verb(verdict: str) -> str:
 
 def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     """The site's own claim that its theory matches the measurement for one setting."""
+    # Markup.format escapes the label: config text stays text in the sentence.
     if result.exact:
-        statement = (f"The exact law of log₁₀ ‖M u‖ matches the {result.norm_runs} runs of "
-                     f"{setting.label} (median within {Z_LIMIT:g} standard errors, KS p ≥ {KS_ALPHA:g}).")
+        statement = Markup("The exact law of log₁₀ ‖M u‖ matches the {runs} runs of {label} "
+                           "(median within {z:g} standard errors, KS p ≥ {alpha:g}).").format(
+            runs=result.norm_runs, label=setting.label, z=Z_LIMIT, alpha=KS_ALPHA)
         observed = f"z = {result.z:+.2f}, KS p = {result.ks_pvalue:.3f}"
     else:
-        statement = (f"The approximate prediction of log₁₀ ‖M u‖ for {setting.label} is within "
-                     f"{result.tolerance:g} decades (plus {Z_LIMIT:g} standard errors) of the "
-                     "measured median.")
+        statement = Markup("The approximate prediction of log₁₀ ‖M u‖ for {label} is within "
+                           "{tolerance:g} decades (plus {z:g} standard errors) of the measured "
+                           "median.").format(label=setting.label, tolerance=result.tolerance, z=Z_LIMIT)
         observed = f"gap {result.gap_norm_u:+.3f} decades (se {result.se_median_norm_u:.3f})"
     check = CheckResult(setting.id, setting.label, "agrees", observed, result.measured_median_norm_u,
                         result.holds)
@@ -176,9 +179,9 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
 
 def path_claim(setting: Setting, result: Measured) -> ClaimResult:
     """The site's own claim that the O(k) tangent path samples the same law as the full path."""
-    statement = (f"For {setting.label}, the fast path's {result.norm_runs} column lengths and "
-                 f"the full path's {setting.runs} have the same distribution (two-sample KS "
-                 f"p ≥ {KS_ALPHA:g}).")
+    statement = Markup("For {label}, the fast path's {fast} column lengths and the full path's "
+                       "{full} have the same distribution (two-sample KS p ≥ {alpha:g}).").format(
+        label=setting.label, fast=result.norm_runs, full=setting.runs, alpha=KS_ALPHA)
     check = CheckResult(setting.id, setting.label, "same distribution",
                         f"KS p = {result.path_ks_pvalue:.3f}", result.median_norm_u,
                         result.path_ks_pvalue >= KS_ALPHA)

@@ -25,8 +25,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole_number(text: str) -> int:
+    from .params import whole_number
+
     try:
-        return int(text)
+        return whole_number(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer") from None
 

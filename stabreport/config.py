@@ -41,6 +41,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 from .experiments import Experiment, experiments, get_experiment, names
+from .formatting import ConfigText
 from .params import Param
 from .paths import CONFIG
 
@@ -714,7 +715,8 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
     """The validated model as the plain records the build uses; checks what needs the
     declarations' own logic (dependent parameters, every sweep cell) and ids across sections."""
     problems: list[str] = []
-    pages = [Page(p.id, p.title or p.id, p.summary) for p in model.pages]
+    pages = [Page(p.id, ConfigText(p.title or p.id), ConfigText(p.summary) if p.summary else None)
+             for p in model.pages]
     page_ids = [p.id for p in pages]
     seen: dict[str, str] = {}
     sections: list[Section] = []
@@ -752,15 +754,18 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                 continue
             settings.append(Setting(
                 id=setting.id,
-                label=setting.label or ", ".join(f"{k} {v}" for k, v in own.items()) or setting.id,
+                label=ConfigText(setting.label or ", ".join(f"{k} {v}" for k, v in own.items())
+                              or setting.id),
                 section=section.id, experiment=experiment, params=params,
                 runs=setting.runs or section.runs or experiment.default_runs,
                 norm_runs=setting.norm_runs or section.norm_runs or DEFAULT_NORM_RUNS,
                 lecture_log10=math.log10(setting.lecture) if setting.lecture else None,
                 lecture_averages=section.lecture_averages or 1))
         kinds = tuple(section.figures or DEFAULT_FIGURES)
-        sections.append(Section(section.id, section.title, experiment, tuple(settings), page, kinds))
-    claims = [ClaimSpec(c.id, c.section, c.source, c.statement, c.quote, tuple(
+        sections.append(Section(section.id, ConfigText(section.title), experiment, tuple(settings),
+                                page, kinds))
+    claims = [ClaimSpec(c.id, c.section, c.source, ConfigText(c.statement),
+                        ConfigText(c.quote) if c.quote else None, tuple(
         CheckSpec("least_extreme", check.expect, among=tuple(check.least_extreme))
         if isinstance(check, LeastExtremeCheck) else
         CheckSpec("verdict", check.setting, getattr(check, "verdict", None) or check.not_verdict,
@@ -781,7 +786,8 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                                           f"sweep {sweep.id!r}: {key}: "))
                 else:
                     axes.append(Axis(key, tuple(dict.fromkeys(spec))))
-            result = Sweep(sweep.id, sweep.title, experiment, sweep.params.model_dump(exclude_none=True),
+            result = Sweep(sweep.id, ConfigText(sweep.title), experiment,
+                           sweep.params.model_dump(exclude_none=True),
                            tuple(axes), sweep.runs or DEFAULT_SWEEP_RUNS, model.seed,
                            sweep.page or "phase")
             if result.cells > MAX_SWEEP_CELLS:
@@ -797,11 +803,11 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
         sweeps.append(result)
     if problems:
         raise ConfigError("\n".join(problems))
-    return Report(title=model.title, seed=model.seed,
+    return Report(title=ConfigText(model.title), seed=model.seed,
                   verdicts=Verdicts(math.log10(model.verdicts.vanishes_below),
                                     math.log10(model.verdicts.explodes_above)),
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
-                  theory_tolerance=model.theory_tolerance, authors=tuple(model.authors),
+                  theory_tolerance=model.theory_tolerance, authors=tuple(map(ConfigText, model.authors)),
                   sweeps=tuple(sweeps), pages=tuple(pages))
 
 

@@ -1,7 +1,11 @@
-"""Formatting numbers that are carried as log10 values, so nothing overflows on the way out."""
+"""Formatting for the page: numbers carried as log10 values (nothing overflows on the way out),
+and config text, which a page shows literally."""
 from __future__ import annotations
 
 import math
+import re
+
+from markupsafe import Markup, escape
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -37,3 +41,26 @@ def orders(decades: float) -> str:
     if n == 0:
         return "less than one order of magnitude"
     return f"about {n} order{'s' if n != 1 else ''} of magnitude"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#+\-.!|$])")
+
+
+def markdown_literal(text: str) -> Markup:
+    """`text` as literal text in a Markdown page: every character that Markdown, attribute lists,
+    tables or math would read is backslash-escaped, then the result is HTML-escaped. So config
+    text such as `[x](javascript:…)`, `{ onclick=… }` or `$…$` shows as written and makes no link,
+    attribute or formula. (Parentheses are left alone: escaped, they would open math.)"""
+    return Markup(escape(_MARKDOWN_SPECIAL.sub(r"\\\1", str(text))))
+
+
+class ConfigText(str):
+    """Text from the report config. Python sees a plain string (for BibTeX, CSV, figures); a
+    template printing it with autoescape on gets `markdown_literal(text)`, through Jinja's
+    `__html__` protocol, so config text is data everywhere on the site without a filter to
+    remember."""
+
+    __slots__ = ()
+
+    def __html__(self) -> Markup:
+        return markdown_literal(self)

@@ -30,6 +30,11 @@ class Activation:
     # LeCun: 1), and the rule's name, for comparing with the critical scale.
     reference_gain: float = 1.0
     reference_rule: str = "LeCun's 1/√k"
+    # ln φ′(x), for activations whose slope underflows in their flat tails (sigmoid-like): the
+    # simulation then carries each layer's slopes in the log domain, so even at scales where
+    # φ′ is far below float64's range the gradient is not mistaken for zero. None where φ′ is
+    # 0 or 1 (ReLU) or constant.
+    log_derivative: Callable[[Array], Array] | None = None
 
     def reference_scale(self, width: int) -> float:
         return float(np.sqrt(self.reference_gain / width))
@@ -60,17 +65,30 @@ def _tanh_derivative(x: Array) -> Array:
     return 1.0 - t * t
 
 
+def _log_sech2(x: Array) -> Array:
+    """ln sech²(x) = 2 ln 2 − 2|x| − 2 ln(1 + e^{−2|x|}), finite for every finite x."""
+    a = np.abs(x)
+    return 2.0 * np.log(2.0) - 2.0 * a - 2.0 * np.log1p(np.exp(-2.0 * a))
+
+
+_LOG_QUARTER = np.log(0.25)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0),
                    lambda x: (x > 0).astype(x.dtype), positively_homogeneous=True,
                    gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)"),
+        # σ′(x) = ¼ sech²(x/2); 4σ(x) − 2 = 2 tanh(x/2) has slope sech²(x/2); tanh′ = sech².
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, _sigmoid_derivative,
-                   positively_homogeneous=False),
+                   positively_homogeneous=False,
+                   log_derivative=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x)),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
-                   _scaled_sigmoid_derivative, positively_homogeneous=False),
-        Activation("tanh", r"\tanh x", np.tanh, _tanh_derivative, positively_homogeneous=False),
+                   _scaled_sigmoid_derivative, positively_homogeneous=False,
+                   log_derivative=lambda x: _log_sech2(0.5 * x)),
+        Activation("tanh", r"\tanh x", np.tanh, _tanh_derivative, positively_homogeneous=False,
+                   log_derivative=_log_sech2),
         Activation("linear", r"x", lambda x: x, lambda x: np.ones_like(x),
                    positively_homogeneous=True, gate_probability=1.0),
     )

@@ -20,16 +20,18 @@ class Param:
     help: str
     minimum: float | None = None  # inclusive for int, exclusive for float
     choices: tuple[str, ...] | None = None
+    maximum: float | None = None  # inclusive; say why in `help`
 
     @property
     def allowed(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
+        upper = f" and ≤ {self.maximum:g}" if self.maximum is not None else ""
         if self.kind is int:
-            return f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer"
+            return (f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer") + upper
         if self.minimum is not None:
-            return f"a finite number > {self.minimum:g}"
-        return "a finite number"
+            return f"a finite number > {self.minimum:g}" + upper
+        return "a finite number" + upper
 
     @property
     def type_name(self) -> str:
@@ -44,7 +46,7 @@ class Param:
         if self.kind is str:
             return self.validate(text, where)
         try:
-            value = int(text) if self.kind is int else float(text)
+            value = whole_number(text) if self.kind is int else float(text)
         except ValueError:
             raise self._reject(text, where) from None
         return self.validate(value, where)
@@ -62,10 +64,23 @@ class Param:
                 if not value.is_integer():
                     raise self._reject(value, where)
                 value = int(value)
-            if self.minimum is not None and value < self.minimum:
+            if (self.minimum is not None and value < self.minimum) or \
+                    (self.maximum is not None and value > self.maximum):
                 raise self._reject(value, where)
             return value
         value = float(value)
-        if not math.isfinite(value) or (self.minimum is not None and value <= self.minimum):
+        if not math.isfinite(value) or (self.minimum is not None and value <= self.minimum) or \
+                (self.maximum is not None and value > self.maximum):
             raise self._reject(value, where)
         return value
+
+
+def whole_number(text: str) -> int:
+    """An integer written as one: '12', or '1e9' and '2.0e3', which are whole numbers too."""
+    try:
+        return int(text)
+    except ValueError:
+        value = float(text)
+        if not math.isfinite(value) or not value.is_integer():
+            raise ValueError(text) from None
+        return int(value)

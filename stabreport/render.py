@@ -43,14 +43,10 @@ class FigureView:
     meta: Mapping[str, Any]
     title: Markup  # escaped already: config text in it is literal
     caption: Markup
+    plain_title: str  # as plain text, for BibTeX and the JSON download
     formats: tuple[str, ...]
     command: str  # prints the figure's CSV download, byte for byte
     json_download: bytes
-
-    @property
-    def plain_title(self) -> str:
-        """The title as plain text, for BibTeX and other non-HTML places."""
-        return self.title.striptags()
 
 
 @dataclass(frozen=True)
@@ -181,6 +177,8 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, runs: Any
                                    checks.agreements[s.id], runs.norms.get(s.id) is not None)
                 for section in report.sections for s in section.settings}
     texts = env.get_template("partials/figure_text.j2").module
+    # The same words without escaping, for the BibTeX entry and the JSON download.
+    plain_texts = env.overlay(autoescape=False).get_template("partials/figure_text.j2").module
     config = _config_argument(root, report)
     figures = []
     for spec, data in zip(specs, datas):
@@ -191,16 +189,18 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, runs: Any
                  "settings": [settings[i] for i in data.settings if i in settings]}
         title = Markup(" ".join(str(texts.title(facts)).split()))
         caption = Markup(" ".join(str(texts.caption(facts)).split()))
+        plain_title = " ".join(str(plain_texts.title(facts)).split())
+        plain_caption = Markup(" ".join(str(plain_texts.caption(facts)).split())).striptags()
         shown = {i: {"experiment": report.setting(i).experiment.name,
                      "params": dict(report.setting(i).params), "runs": report.setting(i).runs,
                      "seed": report.seed} for i in sorted(data.settings)}
         try:  # a NaN or an infinity never reaches a data file
-            download = data_json(data, title.striptags(), caption.striptags(), shown)
+            download = data_json(data, plain_title, plain_caption, shown)
         except ValueError:
             raise BuildError(f"figure {data.id}: its data holds a NaN or an infinity") from None
         figures.append(FigureView(data.id, data.kind, spec.number, spec.page, spec.section,
-                                  data.settings, data.meta, title, caption, tuple(FORMATS),
-                                  figure_command(data.id, config), download))
+                                  data.settings, data.meta, title, caption, plain_title,
+                                  tuple(FORMATS), figure_command(data.id, config), download))
     tables: dict[str, int] = {}
     sections = []
     for section in report.sections:
@@ -265,8 +265,10 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
     def verdict(log10_value: float) -> str:
         return report.verdicts.of(log10_value)
 
-    def cell(text: Any) -> str:
-        # A '|' in config text would split a Markdown table cell.
+    def cell(text: Any) -> Any:
+        # A '|' would split a Markdown table cell. Config text escapes its own (see ConfigText).
+        if hasattr(text, "__html__"):
+            return Markup(text.__html__())
         return str(text).replace("|", "\\|")
 
     def holds(value: bool) -> str:

@@ -20,12 +20,33 @@ from ..params import Param
 from .base import LN10, Experiment, Simulation, Theory, finish, log10_mean_abs, renormalise
 
 
+def slopes(activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
+    """(φ′(z) / c, ln c) per run, with c the largest slope of the layer where φ′ can underflow:
+    the slopes' common factor moves into the log domain, so a layer is zero only when every
+    slope is exactly zero (ReLU), never because the slopes are below float64's range."""
+    if activation.log_derivative is None:
+        return activation.derivative(z), 0.0
+    log_slope = activation.log_derivative(z)
+    top = np.max(log_slope, axis=1)
+    return np.exp(log_slope - top[:, None]), top
+
+
+def preactivation(activation, wh: np.ndarray, std: float) -> np.ndarray:
+    """z = std · W h from W h: a positively homogeneous φ only needs W h (φ′ and the direction of
+    φ(z) do not depend on std), so no scale can overflow it."""
+    if activation.positively_homogeneous:
+        return wh
+    wh *= std
+    return wh
+
+
 def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> Simulation:
     width, depth = params["width"], params["depth"]
     activation = ACTIVATIONS[params["activation"]]
     init = INITIALISERS[params["init"]]
-    # Gaussian weights are drawn standard and their std folded into the row scaling below.
+    # Gaussian weights are drawn standard and their std is carried in the log domain.
     std = init.std(width, params["scale"]) if init.gaussian else 1.0
+    log_std = np.log(std)
     h = rng.standard_normal((runs, width))
     jac = None
     log_scale = np.zeros(runs)  # J = exp(log_scale) · jac
@@ -35,11 +56,12 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
     for layer in range(1, depth + 1):
         w = rng.standard_normal((runs, width, width)) if init.gaussian else \
             init.sample(rng, runs, width, params["scale"])
-        z = (w @ h[:, :, None])[:, :, 0]
-        z *= std
-        rows = activation.derivative(z) * (std * inverse_norm)[:, None]
+        z = preactivation(activation, (w @ h[:, :, None])[:, :, 0], std)
+        rows, log_top = slopes(activation, z)
+        rows *= inverse_norm[:, None]
         jac = w if jac is None else np.matmul(w, jac)  # J starts as I: the first product is W
         jac *= rows[:, :, None]
+        log_scale += log_top + log_std
         norms = np.sqrt(np.einsum("nij,nij->n", jac, jac))
         trajectory[:, layer] = log10_mean_abs(jac, log_scale)
         with np.errstate(divide="ignore"):
@@ -65,6 +87,7 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
     width, depth = params["width"], params["depth"]
     activation = ACTIVATIONS[params["activation"]]
     scale = INITIALISERS[params["init"]].std(width, params["scale"])
+    log_scale = np.log(scale)
     h = rng.standard_normal((runs, width))
     t = np.zeros((runs, width))
     t[:, 0] = 1.0
@@ -80,10 +103,10 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
         along = b / safe  # component of t along h, per unit length of h
         across = np.sqrt(np.maximum(c - along * along, 0.0))
         g = rng.standard_normal((2, runs, width))
-        z = scale * root_a[:, None] * g[0]
-        w = scale * (along[:, None] * g[0] + across[:, None] * g[1])
-        t = activation.derivative(z) * w
-        log_norm += renormalise(t)
+        z = preactivation(activation, root_a[:, None] * g[0], scale)
+        rows, log_top = slopes(activation, z)
+        t = rows * (along[:, None] * g[0] + across[:, None] * g[1])
+        log_norm += log_top + log_scale + renormalise(t)
         out[:, layer] = log_norm / LN10
         h = activation.fn(z)
         if activation.positively_homogeneous:
@@ -226,8 +249,9 @@ MLP = Experiment(
         Param("depth", int, 50, "number of layers", minimum=1),
         Param("activation", str, "relu", "activation function", choices=tuple(ACTIVATIONS)),
         Param("init", str, "normal", "weight initialisation", choices=tuple(INITIALISERS)),
-        Param("scale", float, 0.1, "standard deviation of the weights (init=normal only)",
-              minimum=0.0),
+        Param("scale", float, 0.1, "standard deviation of the weights (init=normal only; at most "
+              "1e100, beyond which the theory's variance width·scale² leaves float64's range)",
+              minimum=0.0, maximum=1e100),
     ),
     simulate=simulate,
     tangent=column_lengths,

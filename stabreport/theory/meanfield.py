@@ -11,15 +11,30 @@ import numpy as np
 from ..nn import Activation
 
 
+FINE_REACH = 50.0  # beyond |x| = 50 every activation here is flat or linear to float precision
+OUTER_POINTS = 8000  # per side, between FINE_REACH and 10 standard deviations
+
+
 def gaussian_rule(q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points and weights of a dense midpoint rule for E f(√q Z) on ±10√q: unlike a fixed
-    Gauss–Hermite rule it stays accurate for large q, and points straddle 0, so ReLU's kink is
-    integrated exactly."""
+    """Points and weights of a midpoint rule for E f(√q Z) on ±10√q: dense (step ≤ 0.02) where
+    the activations bend, |x| ≤ 50, so points straddle 0 and ReLU's kink is integrated exactly;
+    coarser beyond, where φ and φ′ are flat, so that a huge q (a huge weight scale) costs no
+    more points than a moderate one. Unlike a fixed Gauss–Hermite rule it stays accurate for
+    large q."""
     sd = math.sqrt(max(q, 1e-24))  # a collapsed signal: the slope at 0 is what matters
+    reach = 10 * sd
     h = min(0.02, sd / 200)
-    n = int(math.ceil(10 * sd / h))
-    x = (np.arange(-n, n) + 0.5) * h
-    return x, np.exp(-0.5 * (x / sd) ** 2) * (h / (sd * math.sqrt(2 * math.pi)))
+    n = int(math.ceil(min(reach, FINE_REACH) / h))
+    inner = (np.arange(-n, n) + 0.5) * h
+    points, steps = [inner], [np.full(inner.size, h)]
+    edge = n * h
+    if reach > edge:
+        step = (reach - edge) / OUTER_POINTS
+        outer = edge + (np.arange(OUTER_POINTS) + 0.5) * step
+        points = [-outer[::-1], inner, outer]
+        steps = [np.full(OUTER_POINTS, step), steps[0], np.full(OUTER_POINTS, step)]
+    x, dx = np.concatenate(points), np.concatenate(steps)
+    return x, np.exp(-0.5 * (x / sd) ** 2) * (dx / (sd * math.sqrt(2 * math.pi)))
 
 
 def gaussian_expectation(f: Callable[[np.ndarray], np.ndarray], q: float) -> float:

@@ -1,0 +1,150 @@
+"""Config text is data: hostile strings in every text field of the config are published as the
+literal text they are, with no link, image, script, attribute, formula or formatting made from
+them, and the figures that draw them still build."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from helpers import PLUGIN_SECTIONS, PLUGIN_SWEEPS, small_config
+
+from stabreport.build import build_report
+from stabreport.config import load_report
+from stabreport.errors import ConfigError
+
+BIN = Path(sys.executable).parent
+HOSTILE = [
+    "[x](javascript:alert(1))",
+    "![i](javascript:alert(2))",
+    "<script>alert(3)</script>",
+    "<img src=x onerror=alert(4)>",
+    "$\\href{javascript:alert(5)}{x}$",
+    "{ onclick=alert(6) }",
+    '" onmouseover="alert(7)',
+    "`tick` *star* _under_ | pipe | # hash",
+]
+
+
+def _quoted(text: str) -> str:
+    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
+
+
+def hostile_config() -> str:
+    labels = "".join(f"      - {{id: hostile-{i}, label: {_quoted(t)}, params: {{scale: 0.{i + 1}}}}}\n"
+                     for i, t in enumerate(HOSTILE))
+    sections = (f"  - id: hostile\n    title: {_quoted('Section ' + HOSTILE[0] + ' ' + HOSTILE[5])}\n"
+                f"    experiment: mlp\n    page: hostile-page\n    runs: 12\n    norm_runs: 40\n"
+                f"    params: {{width: 16, depth: 6, activation: tanh}}\n    settings:\n{labels}")
+    sweeps = (f"  - id: hostile-sweep\n    title: {_quoted(HOSTILE[1] + ' ' + HOSTILE[4])}\n"
+              "    experiment: mlp\n    runs: 10\n    params: {activation: tanh, depth: 5}\n"
+              "    grid: {scale: [0.5, 1.0, 2.0], width: [8, 16]}\n")
+    extra = (f"title: {_quoted('Report ' + HOSTILE[0] + ' ' + HOSTILE[2])}\n"
+             f"authors: [{_quoted(HOSTILE[3])}, {_quoted(HOSTILE[6])}]\n"
+             f"pages:\n  - {{id: hostile-page, title: {_quoted(HOSTILE[0] + ' ' + HOSTILE[3])}, "
+             f"summary: {_quoted(HOSTILE[1] + ' ' + HOSTILE[7])}}}\n"
+             "claims:\n"
+             f"  - id: hostile-claim\n    section: hostile\n    statement: {_quoted(HOSTILE[0] + ' ' + HOSTILE[4])}\n"
+             f"    quote: {_quoted(HOSTILE[2] + ' ' + HOSTILE[5])}\n"
+             "    checks: [{setting: hostile-0, not_verdict: explodes}]\n")
+    return small_config(PLUGIN_SECTIONS + sections, PLUGIN_SWEEPS + sweeps, extra)
+
+
+class _Elements(HTMLParser):
+    """Elements and attributes as a browser builds them: the content of <title>, like that of
+    <script> and <style>, is text (RCDATA), not markup."""
+
+    CDATA_CONTENT_ELEMENTS = ("script", "style", "title")
+
+    def __init__(self):
+        super().__init__()
+        self.problems, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.problems.append(f"<{tag} {name}=…>")
+            if value and re.match(r"\s*javascript:", value, re.I):
+                self.problems.append(f"<{tag} {name}={value!r}>")
+        if tag == "img" and dict(attrs).get("src") == "x":
+            self.problems.append("<img src=x>")
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def script_text(self):
+        return "".join(self.text)
+
+
+@pytest.fixture(scope="module")
+def hostile_site(site, tmp_path_factory):
+    """The session's project with hostile text in every text field (its cache reused)."""
+    root = tmp_path_factory.mktemp("hostile") / "project"
+    shutil.copytree(site, root, ignore=shutil.ignore_patterns("site", "serve-root"))
+    (root / "stabreport.yml").write_text(hostile_config())
+    build_report(root=root, stream=open(os.devnull, "w"))
+    done = subprocess.run([str(BIN / "mkdocs"), "build", "--strict"], cwd=root, capture_output=True,
+                          text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def test_hostile_text_makes_no_link_script_attribute_or_element(hostile_site):
+    pages = sorted((hostile_site / "site").rglob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        html = page.read_text()
+        parser = _Elements()
+        parser.feed(html)
+        assert parser.problems == [], f"{page.relative_to(hostile_site)}: {parser.problems}"
+        assert "<script>alert(3)" not in html, page
+
+
+def test_hostile_text_is_shown_literally_where_it_was_written(hostile_site):
+    page = (hostile_site / "site" / "hostile-page" / "index.html").read_text()
+    parser = _Elements()
+    parser.feed(page)
+    text = parser.script_text()
+    for label in HOSTILE:
+        assert label in text, label  # every label, as written, in the page's text
+    # No formatting came from it: no emphasis or code made from the label's markup.
+    assert "<em>star</em>" not in page and "<code>tick</code>" not in page
+    assert "<strong>star" not in page
+    heading = re.search(r"<h1[^>]*>(.*?)</h1>", page, re.S).group(1)
+    own = heading.split('<a class="headerlink"')[0]  # the heading's text, before its permalink
+    assert "[x](javascript:alert(1))" in own and "<" not in own.replace("&lt;", "")
+    # The "$…$" of a label did not become a formula.
+    assert "\\href" not in "".join(re.findall(r'class="arithmatex">(.*?)<', page))
+    home = (hostile_site / "site" / "index.html").read_text()
+    assert "Report [x](javascript:alert(1)) &lt;script&gt;alert(3)&lt;/script&gt;" in home
+
+
+def test_hostile_labels_are_drawn_as_plain_text_in_figures(hostile_site):
+    figures = hostile_site / "site" / "figures"
+    import xml.etree.ElementTree as ElementTree
+
+    for kind in ("trajectory", "distribution", "law"):
+        svg = (figures / f"hostile-{kind}.svg").read_text()
+        assert "[x](javascript:alert(1))" in svg  # the labels are drawn, as text
+        elements = list(ElementTree.fromstring(svg).iter())
+        assert not [e.tag for e in elements if e.tag.endswith("script")]
+        assert not [a for e in elements for a in e.attrib if a.lower().startswith("on")]
+    assert (figures / "phase-hostile-sweep.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("text", ["line one\nline two", "tab\there", "bell\x07"])
+def test_text_with_control_characters_is_refused_on_its_line(text):
+    config = f"sections:\n  - id: sigmoid\n    title: {_quoted(text)}\n"
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=config)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stabreport.yml:3: sections[3].title:") and "one line" in line
+
+
+def test_overlong_text_is_refused():
+    with pytest.raises(ConfigError, match=r"stabreport.yml:1: title: .*at most 500 characters"):
+        load_report(text="title: " + "x" * 501 + "\n")
