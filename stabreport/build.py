@@ -39,7 +39,8 @@ from .figures import (FigureData, cached_draw, distribution_data, gain_data, law
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
 from .pages import FigureSpec, figure_specs, gain_settings
-from .paths import CACHE, FOOTER, GENERATED, NAV, TIMINGS, fault_point, find_config, recover, swap_in
+from .paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
+                    recover, swap_in)
 from .phase import PhaseDiagram, phase_diagram
 from .render import make_environment, render_pages
 from .results import NormResult, Result
@@ -361,6 +362,7 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
             target.write_bytes(content)
             if index == len(files) // 2:
                 fault_point("generated-half-written")
+                fault_error(target)
         swap_in(staging, directory, "generated-between-renames")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -371,14 +373,18 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
 def build_report(root: str | Path = ".", config_path: str | None = None, use_cache: bool = True,
                  strict: bool = False, stream=sys.stderr, jobs: int | None = None,
                  executor: Executor | None = None) -> BuildSummary:
+    """Run every experiment and render docs/generated, holding the project's lock."""
     root = Path(root)
     with project_lock(root, stream):
-        return _build_report(root, config_path, use_cache, strict, stream,
-                             executor or LocalExecutor(jobs))
+        return build_locked(root, config_path, use_cache, strict, stream,
+                            executor=executor or LocalExecutor(jobs))
 
 
-def _build_report(root: Path, config_path: str | None, use_cache: bool, strict: bool, stream,
-                  executor: Executor) -> BuildSummary:
+def build_locked(root: Path, config_path: str | None = None, use_cache: bool = True,
+                 strict: bool = False, stream=sys.stderr,
+                 executor: Executor | None = None) -> BuildSummary:
+    """The build, for a caller that already holds the project's lock."""
+    executor = executor or LocalExecutor()
     started = time.perf_counter()
     config_file = find_config(root, config_path)
     fingerprint = build_fingerprint(root, config_file, strict)
@@ -391,8 +397,10 @@ def _build_report(root: Path, config_path: str | None, use_cache: bool, strict: 
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
     files = output_files(rendered, extra)
-    # The timings page is the one output that honestly varies: the manifest leaves it out.
+    # The timings page is the one output that honestly varies: the manifest leaves it out, and
+    # a file of its own records its hash, so that it is verified like the others.
     files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n != TIMINGS}).encode()
+    files[VOLATILE] = manifest_text("volatile", {TIMINGS: files[TIMINGS]}).encode()
     written = write_generated(root / GENERATED, files)
     pages = sum(name.endswith(".md") for name in rendered.pages)
     summary = BuildSummary(

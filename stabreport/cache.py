@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
+from .paths import fault_error
+
 FORMAT = "stabreport-cache-1"  # the layout of an entry file, not of what it holds
 
 
@@ -40,6 +42,7 @@ def content_key(kind: str, payload: Mapping[str, Any]) -> str:
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that no reader ever sees a partial file."""
     path = Path(path)
+    fault_error(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -12,6 +12,10 @@ from . import __version__
 from .errors import ConfigError, StabreportError
 
 
+LONG_RUN_SECONDS = 3.0  # a run predicted to take longer shows a progress bar with the time left
+MAX_SWEEP_CELLS = 100_000  # a larger grid is a mistake or a job to split
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr and exit code 2."""
 
@@ -122,7 +126,7 @@ def cmd_list() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from .engine import run_setting, validate_run_options
+    from .engine import check_memory, default_jobs, run_setting, validate_run_options
     from .experiments import get_experiment
 
     experiment = get_experiment(args.experiment)
@@ -133,7 +137,21 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise ConfigError(f"--path got 'tangent' but {experiment.name} with these parameters has "
                           "no fast path; allowed: --path full" +
                           (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
-    result = run_setting(experiment, params, runs, args.seed, path=args.path)
+    # Refused before anything runs if it would not fit; a bar with the time left if it is long.
+    values = len(experiment.metrics) if args.path == "full" else 1
+    cost = check_memory(experiment, params, runs, args.path, default_jobs(),
+                        per_run_output=64 * values if args.json else 0)
+    bar = None
+    if cost.seconds > LONG_RUN_SECONDS:
+        from tqdm import tqdm
+
+        bar = tqdm(total=runs, unit="run", desc=experiment.name, file=sys.stderr, dynamic_ncols=True)
+    try:
+        result = run_setting(experiment, params, runs, args.seed, path=args.path,
+                             progress=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         from .results import per_step_quantiles
 
@@ -181,6 +199,12 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if not args.grid:
         raise ConfigError("--grid is missing; allowed: at least one KEY=START:STOP:N[:log]")
     axes = tuple(parse_grid(experiment, text) for text in args.grid)
+    cells = 1
+    for axis in axes:
+        cells *= len(axis.values)
+    if cells > MAX_SWEEP_CELLS:
+        raise ConfigError(f"--grid gives {cells:,} cells; allowed: at most {MAX_SWEEP_CELLS:,} per "
+                          "sweep (split the grid into several sweeps)")
     keys = [a.key for a in axes]
     if len(set(keys)) != len(keys):
         raise ConfigError(f"--grid names {keys}; allowed: each key once")
@@ -192,8 +216,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     executor = _executor(args)
     sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed)
     tasks = sweep_tasks(sweep)  # validates every cell's parameters before anything runs
-    store = None if args.no_cache else Store(Path(args.root) / CACHE)
-    progress = Progress(len(tasks), "cells", sys.stderr)
+    from .paths import project_root
+
+    store = None if args.no_cache else Store(project_root(args.root) / CACHE)
+    progress = Progress(len(tasks), "cells", sys.stderr, milestones=True)
     try:
         results = run_tasks(tasks, store, executor, progress)
     finally:
@@ -217,21 +243,24 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 def cmd_build(args: argparse.Namespace) -> None:
     from .fingerprint import build_fingerprint, up_to_date
-    from .paths import GENERATED, find_config, recover
+    from .lock import project_lock
+    from .paths import GENERATED, find_config, project_root, recover
 
     executor = _executor(args)
-    root = Path(args.root)
+    root = project_root(args.root, "templates")
     config = find_config(root, args.config)
-    if config is not None and not config.is_file():
-        raise ConfigError(f"--config got {args.config!r}; allowed: an existing file")
-    recover(root / GENERATED)  # a build killed mid-swap left the old tree aside: restore it
-    if not args.no_cache and up_to_date(root / GENERATED, build_fingerprint(root, config, args.strict)):
-        print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
-        return
-    from .build import build_report  # imported here: numpy, scipy, matplotlib load slowly
+    with project_lock(root):
+        # Under the lock: a build killed mid-swap left the old tree aside, and only here is it
+        # certain that no other build is between its renames.
+        recover(root / GENERATED)
+        if not args.no_cache and up_to_date(root / GENERATED,
+                                            build_fingerprint(root, config, args.strict)):
+            print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
+            return
+        from .build import build_locked  # imported here: numpy, scipy, matplotlib load slowly
 
-    build_report(root=root, config_path=args.config, use_cache=not args.no_cache,
-                 strict=args.strict, executor=executor)
+        build_locked(root=root, config_path=args.config, use_cache=not args.no_cache,
+                     strict=args.strict, executor=executor)
 
 
 def cmd_figure(args: argparse.Namespace) -> None:
@@ -239,7 +268,9 @@ def cmd_figure(args: argparse.Namespace) -> None:
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
-    data = figure_csv(Path(args.root), args.id, args.config, use_cache=not args.no_cache,
+    from .paths import project_root
+
+    data = figure_csv(project_root(args.root), args.id, args.config, use_cache=not args.no_cache,
                       jobs=args.jobs)
     sys.stdout.flush()
     sys.stdout.buffer.write(data)
@@ -254,8 +285,9 @@ def cmd_site(args: argparse.Namespace) -> None:
 
 def cmd_clean(args: argparse.Namespace) -> None:
     from .build import clean
+    from .paths import project_root
 
-    clean(args.root)
+    clean(project_root(args.root, "mkdocs.yml"))
 
 
 COMMANDS = {"list": lambda args: cmd_list(), "run": cmd_run, "build": cmd_build,
@@ -269,4 +301,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StabreportError as error:
         print(f"stabreport: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # a full disk, a read-only folder: the path and the cause
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"stabreport: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("stabreport: error: out of memory; allowed: fewer runs, or a smaller width",
+              file=sys.stderr)
+        return 1
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import itertools
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -43,13 +45,22 @@ from .errors import ConfigError
 from .experiments import Experiment, experiments, get_experiment, names
 from .formatting import ConfigText
 from .params import Param
-from .paths import CONFIG
+from .paths import CONFIG, MAX_CONFIG_BYTES
 
 DEFAULT_NORM_RUNS = 2000
 DEFAULT_SWEEP_RUNS = 200
 MAX_SWEEP_CELLS = 20_000  # per sweep in a config: every cell is validated and built into a page
 DEFAULT_FIGURES = ("trajectory", "distribution", "law")
 FIGURE_KINDS = DEFAULT_FIGURES  # figures a section can ask for
+
+def _integral(value: Any) -> Any:
+    """1e9 written for a count is the whole number it is."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_integral), Field(ge=1)]
 
 # A slug becomes a file name, an anchor and a URL: refuse anything that could be a path.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=64)]
@@ -86,7 +97,23 @@ class Sequence_(list):
         return self.places[index] if 0 <= index < len(self.places) else self.where
 
 
-def _located(node: yaml.Node, name: str, constructor: yaml.constructor.SafeConstructor) -> Any:
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 as PyYAML reads it, but `1e9` and `2.5E-3` are the numbers they look like (YAML
+    1.1 needs a dot in a float)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def _located(node: yaml.Node, name: str, constructor: yaml.constructor.SafeConstructor,
+             seen: set[int] | None = None) -> Any:
+    seen = set() if seen is None else seen
+    if id(node) in seen:  # an alias (*name): refused, so no config can expand exponentially
+        raise ConfigError(f"{name}:{node.start_mark.line + 1}: a YAML alias repeats an anchored "
+                          "value; allowed: plain values (write the value out, no &anchors or *aliases)")
+    seen.add(id(node))
     where = f"{name}:{node.start_mark.line + 1}"
     if isinstance(node, yaml.MappingNode):
         constructor.flatten_mapping(node)
@@ -103,11 +130,11 @@ def _located(node: yaml.Node, name: str, constructor: yaml.constructor.SafeConst
                 raise ConfigError(f"{name}:{key_node.start_mark.line + 1}: duplicate key {key!r} "
                                   f"(first at line {out.places[key].rpartition(':')[2]}); allowed: "
                                   "each key once")
-            out[key] = _located(value_node, name, constructor)
+            out[key] = _located(value_node, name, constructor, seen)
             out.places[key] = f"{name}:{value_node.start_mark.line + 1}"
         return out
     if isinstance(node, yaml.SequenceNode):
-        items = Sequence_(_located(item, name, constructor) for item in node.value)
+        items = Sequence_(_located(item, name, constructor, seen) for item in node.value)
         items.where, items.places = where, [f"{name}:{i.start_mark.line + 1}" for i in node.value]
         return items
     return constructor.construct_object(node, deep=True)
@@ -115,8 +142,16 @@ def _located(node: yaml.Node, name: str, constructor: yaml.constructor.SafeConst
 
 def read_yaml(text: str, name: str) -> Any:
     """Parse YAML into Mapping_/Sequence_ trees that know their lines."""
+    if len(text.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{name}: {len(text.encode('utf-8', 'replace')):,} bytes; allowed: a "
+                          f"config of at most {MAX_CONFIG_BYTES:,} bytes")
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                raise ConfigError(f"{name}:{event.start_mark.line + 1}: the YAML alias *{event.anchor} "
+                                  "repeats an anchored value; allowed: plain values (write the value "
+                                  "out, no &anchors or *aliases)")
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
@@ -127,7 +162,7 @@ def read_yaml(text: str, name: str) -> Any:
         empty.where, empty.places = f"{name}:1", {}
         return empty
     try:
-        return _located(root, name, yaml.SafeLoader(""))
+        return _located(root, name, _Loader(""))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark else name
@@ -298,7 +333,7 @@ class ClaimFile(_Strict):
 class RangeFile(_Strict):
     start: float
     stop: float
-    num: Annotated[int, Field(ge=1, le=4096)]
+    num: Annotated[int, BeforeValidator(_integral), Field(ge=1, le=4096)]
     log: bool = False
 
     @model_validator(mode="after")
@@ -325,15 +360,15 @@ def _section_model(experiment: Experiment) -> type[BaseModel]:
     params = _params_model(experiment)
     setting = create_model(
         f"setting of {experiment.name}", __base__=_Strict, id=(Slug, ...), label=(Text | None, None),
-        params=(params, params()), runs=(Annotated[int, Field(ge=1)] | None, None),
-        norm_runs=(Annotated[int, Field(ge=1)] | None, None),
+        params=(params, params()), runs=(Count | None, None),
+        norm_runs=(Count | None, None),
         lecture=(Annotated[float, Field(gt=0)] | None, None))
     return create_model(
         f"section of {experiment.name}", __base__=_Strict, id=(Slug, ...),
         experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
-        runs=(Annotated[int, Field(ge=1)] | None, None),
-        norm_runs=(Annotated[int, Field(ge=1)] | None, None),
-        lecture_averages=(Annotated[int, Field(ge=1)] | None, None),
+        runs=(Count | None, None),
+        norm_runs=(Count | None, None),
+        lecture_averages=(Count | None, None),
         figures=(list[Literal[FIGURE_KINDS]] | None, None),
         params=(params, params()), settings=(Annotated[list[setting], Field(min_length=1)], ...))
 
@@ -357,7 +392,7 @@ def _sweep_model(experiment: Experiment) -> type[BaseModel]:
         f"sweep of {experiment.name}", __base__=_Strict, id=(Slug, ...),
         experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
         params=(_params_model(experiment), _params_model(experiment)()), grid=(grid, ...),
-        runs=(Annotated[int, Field(ge=1)] | None, None))
+        runs=(Count | None, None))
 
 
 class _UnknownExperiment(BaseModel):
@@ -398,7 +433,7 @@ def report_schema() -> type[BaseModel]:
     return create_model(
         "report", __base__=_Strict,
         title=(Text, ...), authors=(Annotated[list[Text], Field(min_length=1)], ...),
-        seed=(Annotated[int, Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
+        seed=(Annotated[int, BeforeValidator(_integral), Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
         theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
         pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
         claims=(list[ClaimFile], []), sweeps=(list[Sweep], []))

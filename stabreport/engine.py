@@ -63,17 +63,90 @@ def _dead_runs_error(label: str, dead: int, runs: int) -> ComputeError:
 
 
 def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]],
-                threads: int) -> list[Any]:
+                threads: int, progress: Callable[[int], None] | None = None) -> list[Any]:
     """compute(index, size) for every block, in block order. numpy releases the GIL while it
-    draws, multiplies and maps arrays, so blocks on separate threads run on separate cores."""
+    draws, multiplies and maps arrays, so blocks on separate threads run on separate cores.
+    `progress(runs)` is called as each block finishes."""
     def guarded(block: tuple[int, int]) -> Any:
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            return compute(*block)
+            out = compute(*block)
+        if progress is not None:
+            progress(block[1])
+        return out
 
     if threads <= 1 or len(blocks) <= 1:
         return [guarded(block) for block in blocks]
     with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
         return list(pool.map(guarded, blocks))
+
+
+# --- what a setting will cost, known before it runs -------------------------------------------------
+
+NORMALS_PER_SECOND = 1.0e8  # per core, conservative rates for estimates of time (make bench
+FLOPS_PER_SECOND = 1.0e10  # measures this machine's)
+MEMORY_SHARE = 0.8  # of the memory available, at most this much for one computation
+
+
+@dataclass(frozen=True)
+class Estimate:
+    normals: int  # random numbers drawn
+    flops: int  # matrix products: 2k³ per step and run on the full path
+    bytes: int  # peak memory: blocks in flight plus the results kept
+
+    @property
+    def seconds(self) -> float:
+        return self.normals / NORMALS_PER_SECOND + self.flops / FLOPS_PER_SECOND
+
+
+def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path: str,
+             threads: int = 1, per_run_output: int = 0) -> Estimate:
+    """Work and memory of one setting on one path, from the declaration alone. `per_run_output`
+    adds bytes per run kept by the caller (for instance a JSON list of every run)."""
+    steps = experiment.steps(params)
+    block = experiment.block_runs(params) if path == "full" else TANGENT_BLOCK
+    in_flight = min(threads, -(-runs // block)) * experiment.working_bytes(params, min(block, runs), path)
+    per_run = ((steps + 1) * 4 + 8 * len(experiment.metrics)) if path == "full" else (steps + 1) * 8
+    # Each block's results, then their concatenation: twice what is kept.
+    kept = runs * (2 * per_run + per_run_output)
+    flops = 2 * runs * steps * experiment.width(params) ** 3 if path == "full" else 0
+    return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept)
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still use: the kernel's MemAvailable, or a cgroup limit if lower."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit, open("/sys/fs/cgroup/memory.current") as used:
+            text = limit.read().strip()
+            if text != "max":
+                limits.append(int(text) - int(used.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+def check_memory(experiment: Experiment, params: Mapping[str, Any], runs: int, path: str,
+                 threads: int = 1, per_run_output: int = 0, label: str | None = None) -> Estimate:
+    """The estimate, or a refusal in one line when it would not fit in memory."""
+    cost = estimate(experiment, params, runs, path, threads, per_run_output)
+    free = available_memory()
+    if free is not None and cost.bytes > MEMORY_SHARE * free:
+        raise ConfigError(f"{_label(experiment, params, label)}, {runs:,} runs on the {path} path, "
+                          f"needs about {_size(cost.bytes)} of memory; allowed: at most "
+                          f"{_size(MEMORY_SHARE * free)} here ({MEMORY_SHARE:.0%} of what is free): "
+                          "fewer runs or a smaller width")
+    return cost
 
 
 def default_jobs() -> int:
@@ -85,14 +158,17 @@ def _label(experiment: Experiment, params: Mapping[str, Any], name: str | None) 
 
 
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                     name: str | None = None, threads: int | None = None) -> Result:
+                     name: str | None = None, threads: int | None = None,
+                     progress: Callable[[int], None] | None = None) -> Result:
     """Run `runs` independent draws of one setting on the full path, block by block."""
     validate_run_options(runs, seed)
+    threads = threads or default_jobs()
+    check_memory(experiment, params, runs, "full", threads, label=name)
     started = time.perf_counter()
     key = setting_key(experiment, params)
     parts = _map_blocks(
         lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index)),
-        _blocks(runs, experiment.block_runs(params)), threads or default_jobs())
+        _blocks(runs, experiment.block_runs(params)), threads, progress)
     metrics = {m.name: np.concatenate([p.metrics[m.name] for p in parts]) for m in experiment.metrics}
     trajectory = np.concatenate([p.trajectory for p in parts])
     dead = ~np.isfinite(metrics["log10_mean_abs"])
@@ -103,18 +179,21 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
 
 
 def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
-                   name: str | None = None, threads: int | None = None) -> NormResult:
+                   name: str | None = None, threads: int | None = None,
+                   progress: Callable[[int], None] | None = None) -> NormResult:
     """Column lengths ‖M_l u‖ of `runs` draws on the experiment's fast path."""
     validate_run_options(runs, seed)
     if not experiment.has_tangent(params):
         raise ConfigError(f"{_label(experiment, params, name)} has no tangent path; allowed: "
                           "--path full" + (" (the fast path needs Gaussian weights)"
                                            if experiment.tangent is not None else ""))
+    threads = threads or default_jobs()
+    check_memory(experiment, params, runs, "tangent", threads, label=name)
     started = time.perf_counter()
     key = setting_key(experiment, params, "tangent")
     tangent = experiment.tangent
     parts = _map_blocks(lambda index, size: tangent(params, size, block_generator(seed, key, index)),
-                        _blocks(runs, TANGENT_BLOCK), threads or default_jobs())
+                        _blocks(runs, TANGENT_BLOCK), threads, progress)
     trajectory = np.concatenate(parts)
     dead = ~np.isfinite(trajectory[:, -1])
     if dead.any():
@@ -196,12 +275,14 @@ def store_result(store: Store | None, task: Task, result: Result | NormResult) -
 
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                 store: Store | None = None, name: str | None = None, jobs: int | None = None,
-                path: str = "full") -> Result | NormResult:
+                path: str = "full", progress: Callable[[int], None] | None = None
+                ) -> Result | NormResult:
     """One setting's result on one path, from the cache when it holds exactly this computation."""
     task = Task(path, experiment.name, dict(params), runs, seed, name or experiment.name)
     cached = load_result(store, task)
     if cached is not None:
         return cached
-    result = execute(task, threads=jobs or default_jobs())
+    simulate = simulate_setting if path == "full" else simulate_norms
+    result = simulate(experiment, task.params, runs, seed, task.name, jobs or default_jobs(), progress)
     store_result(store, task, result)
     return result

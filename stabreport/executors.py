@@ -8,13 +8,16 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Callable, Iterator, Mapping, Sequence
 
 from .cache import Store
-from .engine import Task, default_jobs, execute, load_result, store_result
+from .engine import Task, check_memory, default_jobs, execute, load_result, store_result
 from .errors import ConfigError
+from .experiments import get_experiment
+from .processes import die_with_parent
 from .results import NormResult, Result
 
 Outcome = Result | NormResult
@@ -49,7 +52,9 @@ class LocalExecutor(Executor):
             return
         # spawn, not fork: a forked BLAS thread pool can deadlock in the child.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context) as pool:
+        # Workers die with this process: a killed build leaves nothing computing.
+        with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
             # Longest first, so that the last task to start is a short one. Workers start while
             # tasks are submitted: give them one BLAS thread each, or they fight for the cores.
             order = sorted(range(len(tasks)), key=lambda i: -tasks[i].cost())
@@ -127,6 +132,10 @@ def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Execu
         if on_done:
             on_done(tasks[index], result)
 
+    for index in missing:  # refuse what would not fit before anything runs
+        task = tasks[index]
+        check_memory(get_experiment(task.experiment), task.params, task.runs, task.path,
+                     label=task.name)
     if missing:
         (executor or LocalExecutor()).compute([tasks[i] for i in missing], finish)
     return results  # type: ignore[return-value]
@@ -134,27 +143,37 @@ def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Execu
 
 class Progress:
     """One progress reporter for builds and sweeps: on a terminal, a bar with the time left
-    (tqdm); otherwise plain lines, one per task whose `line` is not None."""
+    (tqdm); otherwise plain lines, one per task whose `line` is not None, or with `milestones`,
+    one per tenth of the work with the time spent and left."""
 
     def __init__(self, total: int, what: str, stream=sys.stderr,
-                 line: Callable[[int, Task, Outcome], str | None] | None = None) -> None:
+                 line: Callable[[int, Task, Outcome], str | None] | None = None,
+                 milestones: bool = False) -> None:
         from tqdm import tqdm
 
-        self.total, self.done, self.cached = total, 0, 0
-        self.stream, self.line = stream, line
+        self.total, self.done, self.cached, self.what = total, 0, 0, what
+        self.stream, self.line, self.milestones = stream, line, milestones
         self.interactive = hasattr(stream, "isatty") and stream.isatty()
         self.bar = tqdm(total=total, desc=what, unit="task", file=stream,
                         disable=not self.interactive, dynamic_ncols=True)
+        self.started = time.monotonic()
 
     def __call__(self, task: Task, result: Outcome) -> None:
         self.done += 1
         self.cached += result.cached
         self.bar.update()
         self.bar.set_postfix_str(f"{self.cached} cached, {task.name}", refresh=False)
-        if not self.interactive and self.line is not None:
-            text = self.line(self.done, task, result)
-            if text:
-                print(text, file=self.stream, flush=True)
+        if self.interactive:
+            return
+        text = self.line(self.done, task, result) if self.line is not None else None
+        if text is None and self.milestones and self.total >= 10 and \
+                self.done * 10 // self.total != (self.done - 1) * 10 // self.total:
+            spent = time.monotonic() - self.started
+            left = spent * (self.total - self.done) / self.done
+            text = (f"{self.what}: {self.done}/{self.total} ({self.done / self.total:.0%}), "
+                    f"{spent:.0f} s spent, about {left:.0f} s left")
+        if text:
+            print(text, file=self.stream, flush=True)
 
     def close(self) -> None:
         self.bar.close()

@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .paths import TIMINGS
+from .paths import TIMINGS, VOLATILE
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST = ".manifest.json"
@@ -98,24 +98,46 @@ def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def read_manifest(folder: Path) -> Mapping | None:
+def read_manifest(folder: Path, name: str = MANIFEST) -> Mapping | None:
     try:
-        return json.loads((folder / MANIFEST).read_text())
+        return json.loads((folder / name).read_text())
     except (OSError, ValueError):
         return None
 
 
-def up_to_date(folder: Path, fingerprint: str) -> bool:
-    """True when `folder` holds exactly what the build with this fingerprint wrote."""
-    manifest = read_manifest(folder)
-    if not manifest or manifest.get("fingerprint") != fingerprint:
-        return False
+def changed_since_built(folder: Path, fingerprint: str, manifest: str = MANIFEST,
+                        skip: Iterable[str] = ()) -> str | None:
+    """Why `folder` does not hold exactly what the build with this fingerprint wrote (its inputs
+    changed, or a file is missing, altered or added since), or None when it does."""
+    recorded = read_manifest(folder, manifest)
+    if not recorded or recorded.get("fingerprint") != fingerprint:
+        return "its inputs changed"
+    ignore = {manifest, *skip}
     files = {p.relative_to(folder).as_posix(): p for p in _files(folder)
-             if p.name != MANIFEST and p.relative_to(folder).as_posix() != TIMINGS}
-    if set(files) != set(manifest.get("files", {})):
+             if p.relative_to(folder).as_posix() not in ignore}
+    listed = recorded.get("files", {})
+    for name in sorted(set(listed) - set(files)):
+        return f"{name} is missing"
+    for name in sorted(set(files) - set(listed)):
+        return f"{name} was added"
+    for name, digest in sorted(listed.items()):
+        if hashlib.sha256(files[name].read_bytes()).hexdigest() != digest:
+            return f"{name} was altered"
+    return None
+
+
+def up_to_date(folder: Path, fingerprint: str) -> bool:
+    """True when docs/generated holds exactly what the build with this fingerprint wrote: every
+    file of the manifest unaltered, none added, and the timings page as that build left it."""
+    if changed_since_built(folder, fingerprint, skip=(TIMINGS, VOLATILE)) is not None:
         return False
-    return all(hashlib.sha256(files[name].read_bytes()).hexdigest() == digest
-               for name, digest in manifest["files"].items())
+    volatile = (read_manifest(folder, VOLATILE) or {}).get("files", {})
+    try:
+        return bool(volatile) and all(
+            hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+            for name, digest in volatile.items())
+    except OSError:
+        return False
 
 
 def manifest_text(fingerprint: str, files: Mapping[str, bytes]) -> str:

@@ -1,7 +1,12 @@
 """Where stabreport reads and writes, relative to the project root (standard library only)."""
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
+
+from .errors import ConfigError, StabreportError
 
 GENERATED = Path("docs") / "generated"  # generated pages, figures and data; git ignores it
 CACHE = Path(".stabreport-cache")  # results and drawn figures, keyed by content hashes
@@ -9,27 +14,86 @@ SITE = Path("site")  # the built website
 FOOTER = ".footer.html"  # provenance line for every page's footer; a dot file, so not published
 NAV = ".nav.json"  # the navigation, from the page registry, for the MkDocs plugin
 TIMINGS = "timings.md"  # the one generated page that varies between builds of the same inputs
+VOLATILE = ".volatile.json"  # the hash of what varies (the timings), so that it is verified too
 LOCK = ".stabreport.lock"  # held while a build writes, so that two builds never interleave
 
 CONFIG = "stabreport.yml"  # the report config's overrides, next to mkdocs.yml
+MAX_CONFIG_BYTES = 1 << 20  # a report config is a page of YAML, not a data file
 
 
 def find_config(root: str | Path, explicit: str | None) -> Path | None:
-    """The config to read: the one named on the command line, else ./stabreport.yml if present."""
+    """The config to read: the one named on the command line, else ./stabreport.yml if present.
+
+    ./stabreport.yml may be a symbolic link only to a file inside the project (a link elsewhere
+    could make the build read, and echo in an error, a file that is not a config); a dangling
+    link is reported, not ignored. Either must be a regular file of at most 1 MiB."""
     if explicit is not None:
-        return Path(explicit)
+        path = Path(explicit)
+        _check_regular_file(path, f"--config got {explicit!r}")
+        return path
     candidate = Path(root) / CONFIG
-    return candidate if candidate.exists() else None
+    if candidate.is_symlink():
+        target = Path(os.path.realpath(candidate))
+        if not target.exists():
+            raise ConfigError(f"{candidate}: a symbolic link to {os.readlink(candidate)!r}, which "
+                              f"does not exist; allowed: a config file, or no {CONFIG}")
+        if not target.is_relative_to(Path(os.path.realpath(root))):
+            raise ConfigError(f"{candidate}: a symbolic link to {target}, outside the project; "
+                              "allowed: a config file inside the project")
+    elif not candidate.exists():
+        return None
+    _check_regular_file(candidate, str(candidate))
+    return candidate
+
+
+def _check_regular_file(path: Path, what: str) -> None:
+    try:
+        mode = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{what}: no such file; allowed: an existing YAML file") from None
+    except OSError as error:
+        raise ConfigError(f"{what}: {error.strerror}; allowed: a readable YAML file") from None
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    for test, kind in kinds:
+        if test(mode.st_mode):
+            raise ConfigError(f"{what}: {kind}; allowed: a regular YAML file")
+    if mode.st_size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{what}: a file of {mode.st_size:,} bytes; allowed: a config of at "
+                          f"most {MAX_CONFIG_BYTES:,} bytes")
+
+
+def project_root(root: str | Path, needs: str | None = None) -> Path:
+    """`root` checked before anything is written to it: an existing folder holding `needs`
+    (templates/ to build, mkdocs.yml for the site), so that no lock or output lands elsewhere."""
+    path = Path(root)
+    if not path.is_dir():
+        raise StabreportError(f"--root got {str(root)!r}: "
+                              + ("not a directory" if path.exists() else "no such directory"))
+    if needs is not None and not (path / needs).exists():
+        raise ConfigError(f"--root got {str(root)!r}: no {needs} there; allowed: a stabreport "
+                          f"project's root (the folder with mkdocs.yml and templates/)")
+    return path
 
 
 def fault_point(name: str) -> None:
     """Test hook: die here, as SIGKILL would, when STABREPORT_FAULT names this point. The fault
     tests use it to stop a build at the moments a random kill would rarely hit."""
-    import os
     import signal
 
     if os.environ.get("STABREPORT_FAULT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+FAULT_ERRORS = {"disk-full": errno.ENOSPC, "read-only": errno.EROFS}
+
+
+def fault_error(path: str | Path) -> None:
+    """Test hook: fail as a full disk or a read-only file system would, writing `path`, when
+    STABREPORT_FAULT is "disk-full" or "read-only" (as root, a test cannot make either)."""
+    code = FAULT_ERRORS.get(os.environ.get("STABREPORT_FAULT", ""))
+    if code is not None:
+        raise OSError(code, os.strerror(code), str(path))
 
 
 def recover(directory: Path) -> None:

@@ -1,7 +1,9 @@
 """`mkdocs build --strict` into site/, so that a failed or killed build never costs the last
 good site: MkDocs writes into a temporary folder beside site/, which replaces site/ only when
-the build succeeded. Skipped when nothing under docs/, nor mkdocs.yml, changed since site/ was
-built. Standard library only; MkDocs runs in its own process.
+the build succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, changed since site/
+was built and site/ still holds exactly what that build wrote (a manifest of every file's hash
+is checked: a deleted figure or an edited page is rebuilt). Standard library only; MkDocs runs
+in its own process, which dies with this one.
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ import tempfile
 from pathlib import Path
 
 from .errors import BuildError
-from .fingerprint import tree_digest
+from .fingerprint import changed_since_built, manifest_text, tree_digest
 from .lock import project_lock
-from .paths import SITE, recover, swap_in
+from .paths import SITE, fault_error, project_root, recover, swap_in
+from .processes import die_with_parent
 
-RECORD = ".stabreport-site.json"  # in site/: the digest of the inputs it was built from
+RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 
 
 def site_inputs_digest(root: Path) -> str:
@@ -32,34 +35,43 @@ def site_inputs_digest(root: Path) -> str:
 
 
 def build_site(root: Path, stream=sys.stderr) -> bool:
-    """Build site/ if its inputs changed; return whether it was built."""
+    """Build site/ unless it holds exactly what a build of the same inputs wrote; return
+    whether it was built."""
+    root = project_root(root, "mkdocs.yml")
     with project_lock(root, stream):
         return _build_site(root, stream)
 
 
 def _build_site(root: Path, stream) -> bool:
-    recover(root / SITE)
+    recover(root / SITE)  # under the lock: a running build's staging tree is never touched
     site = root / SITE
     digest = site_inputs_digest(root)
-    try:
-        if json.loads((site / RECORD).read_text())["digest"] == digest:
-            print(f"{SITE}/ is up to date", file=stream)
-            return False
-    except (OSError, ValueError, KeyError):
-        pass
+    reason = changed_since_built(site, digest, RECORD) if site.is_dir() else "it does not exist"
+    if reason is None:
+        print(f"{SITE}/ is up to date", file=stream)
+        return False
+    if reason not in ("its inputs changed", "it does not exist"):
+        print(f"{SITE}/ was changed since it was built ({reason}); rebuilding", file=stream)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    # Not --quiet: it would hide the warnings that --strict counts.
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                           "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,
-                          text=True)
-    if done.returncode != 0:
+    parent = os.getpid()
+    try:
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        # Not --quiet: it would hide the warnings that --strict counts.
+        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                               "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,
+                              text=True, preexec_fn=lambda: die_with_parent(parent))
+        if done.returncode != 0:
+            problems = [line for line in (done.stderr + done.stdout).splitlines()
+                        if not line.startswith("INFO")]
+            raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
+                             + "\n".join(problems).strip())
+        files = {p.relative_to(staging).as_posix(): p.read_bytes()
+                 for p in staging.rglob("*") if p.is_file()}
+        fault_error(staging / RECORD)
+        (staging / RECORD).write_text(manifest_text(digest, files))
+        swap_in(staging, site, "site-between-renames")
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        problems = [line for line in (done.stderr + done.stdout).splitlines()
-                    if not line.startswith("INFO")]
-        raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
-                         + "\n".join(problems).strip())
-    (staging / RECORD).write_text(json.dumps({"digest": digest}) + "\n")
-    swap_in(staging, site, "site-between-renames")
+        raise
     print(f"built {SITE}/", file=stream)
     return True

@@ -1,7 +1,10 @@
 """Faults lose nothing: bad config, failing template or experiment, SIGKILL at any moment, two
 builds at once. And two builds of the same inputs give the same bytes."""
 import hashlib
+import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +16,7 @@ import pytest
 
 from stabreport.fingerprint import MANIFEST, read_manifest
 from stabreport.lock import project_lock
-from stabreport.paths import GENERATED, SITE, TIMINGS
+from stabreport.paths import GENERATED, SITE, TIMINGS, VOLATILE
 
 from helpers import SMALL_CONFIG, copy_project
 
@@ -39,7 +42,7 @@ def _consistent(generated: Path) -> bool:
         return False
     files = {p.relative_to(generated).as_posix(): p for p in generated.rglob("*") if p.is_file()}
     listed = set(manifest["files"])
-    return (set(files) - {MANIFEST, TIMINGS} == listed and
+    return (set(files) - {MANIFEST, TIMINGS, VOLATILE} == listed and
             all(hashlib.sha256(files[n].read_bytes()).hexdigest() == d
                 for n, d in manifest["files"].items()))
 
@@ -171,7 +174,7 @@ def test_two_builds_of_the_same_inputs_give_the_same_bytes(tmp_path):
         env = _environment(SOURCE_DATE_EPOCH="1700000000")  # 2023-11-14
         _run(root, "build", "--strict", "--jobs", jobs, env=env)
         _run(root, "site", env=env)
-        trees.append((_tree(root / GENERATED, skip={TIMINGS}),
+        trees.append((_tree(root / GENERATED, skip={TIMINGS, VOLATILE}),
                       _tree(root / SITE, skip={"timings/index.html", ".stabreport-site.json"})))
     (generated_1, site_1), (generated_2, site_2) = trees
     assert generated_1.keys() == generated_2.keys()
@@ -179,3 +182,189 @@ def test_two_builds_of_the_same_inputs_give_the_same_bytes(tmp_path):
     assert [n for n in site_1 if site_1.get(n) != site_2.get(n)] == []
     assert b"<lastmod>2023-11-14</lastmod>" in site_1["sitemap.xml"]
     assert b'"date": "2023-11-14"' in generated_1["provenance.json"]
+
+
+# --- damaged output is never published ------------------------------------------------------------
+
+def test_a_site_missing_a_file_or_with_an_edited_page_is_rebuilt(project):
+    _run(project, "site", env=_environment())
+    figure = next((project / SITE / "figures").glob("*.png"))
+    good_figure = figure.read_bytes()
+    figure.unlink()
+    done = _run(project, "site", env=_environment())
+    assert "rebuilding" in done.stderr and f"figures/{figure.name} is missing" in done.stderr
+    assert figure.read_bytes() == good_figure
+    page = project / SITE / "mlp" / "index.html"
+    good_page = page.read_bytes()
+    page.write_bytes(good_page.replace(b"<h1", b"<h1 data-edited", 1))
+    done = _run(project, "site", env=_environment())
+    assert "mlp/index.html was altered" in done.stderr
+    assert page.read_bytes() == good_page
+    assert "is up to date" in _run(project, "site", env=_environment()).stderr
+
+
+def test_an_edited_timings_page_is_regenerated(project):
+    _run(project, "build", "--strict", env=_environment())
+    timings = project / GENERATED / TIMINGS
+    timings.write_text(timings.read_text() + "| forged | full | 1 | 0.01 s |\n")
+    done = _run(project, "build", "--strict", env=_environment())
+    assert "up to date" not in done.stderr
+    assert "forged" not in timings.read_text()
+    assert _consistent(project / GENERATED)
+
+
+def _rewrite_entries(cache: Path, part: str, change) -> int:
+    """Change one part of every cache entry that has it, keeping the stale checksum."""
+    changed = 0
+    for entry in (p for p in cache.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        raw = entry.read_bytes()
+        newline = raw.index(b"\n")
+        header = json.loads(raw[:newline])
+        names = [name for name, _ in header["parts"]]
+        if part not in names:
+            continue
+        offset, parts = newline + 1, {}
+        for name, size in header["parts"]:
+            parts[name] = raw[offset:offset + size]
+            offset += size
+        parts[part] = change(parts[part])
+        header["parts"] = [[name, len(parts[name])] for name in names]
+        entry.write_bytes(json.dumps(header).encode() + b"\n" + b"".join(parts[n] for n in names))
+        changed += 1
+    return changed
+
+
+def test_corrupt_figure_and_theory_entries_are_reported_and_recomputed(project):
+    _set_seed(project, None)
+    _run(project, "build", "--strict", env=_environment())
+    before = _tree(project / GENERATED, skip={TIMINGS, VOLATILE})
+    cache = project / ".stabreport-cache"
+    assert _rewrite_entries(cache, "png", lambda data: bytes(len(data))) >= 10  # zeroed PNGs
+    assert _rewrite_entries(cache, "value.json", lambda data: re.sub(
+        rb"\d\.\d+", b"0.999", data)) >= 10  # theory memos: critical scales, cells, curves
+    shutil.rmtree(project / GENERATED)
+    done = _run(project, "build", "--strict", env=_environment())
+    assert "fails its checksum; recomputing" in done.stderr
+    assert _tree(project / GENERATED, skip={TIMINGS, VOLATILE}) == before
+
+
+def test_a_second_build_never_touches_the_first_builds_trees(project):
+    """Recovery and clean-up happen under the lock: while one build is between its two renames
+    (its new tree staged, the old one set aside), a second build waits, and then finds the
+    first one's work whole."""
+    _run(project, "build", env=_environment())
+    generated = project / GENERATED
+    staged = generated.parent / ".generated-new-held"
+    aside = generated.parent / ".generated-old-held"
+    release, held = threading.Event(), threading.Event()
+
+    def first_build_between_renames():
+        with project_lock(project, open(os.devnull, "w")):
+            shutil.copytree(generated, staged)
+            generated.rename(aside)
+            held.set()
+            release.wait(60)
+            staged.rename(generated)
+            shutil.rmtree(aside)
+
+    first = threading.Thread(target=first_build_between_renames)
+    first.start()
+    held.wait(10)
+    second = subprocess.Popen([str(BIN / "stabreport"), "build", "--root", str(project)],
+                              env=_environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    time.sleep(3)
+    assert second.poll() is None and staged.is_dir() and aside.is_dir()  # waiting, untouched
+    release.set()
+    first.join()
+    _, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert "waiting for another build" in err
+    assert _consistent(generated) and not list(generated.parent.glob(".generated-*"))
+
+
+# --- a killed build leaves nothing running ---------------------------------------------------------
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("command", [["build", "--no-cache", "--jobs", "2"], ["site"]])
+def test_a_killed_build_leaves_no_process_running(project, command):
+    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
+    original = css.read_text()
+    if command == ["site"]:  # a change that needs a new site
+        css.write_text(original + "/* a change */\n")
+    _set_seed(project, 55)
+    process = subprocess.Popen([str(BIN / "stabreport"), *command, "--root", str(project)],
+                               env=_environment(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        wanted = 3 if command[0] == "build" else 1  # two workers and their tracker; MkDocs
+        deadline = time.monotonic() + 60
+        while len(_descendants(process.pid)) < wanted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = _descendants(process.pid)
+        assert len(started) >= wanted, started
+        process.kill()
+        process.wait()
+        deadline = time.monotonic() + 5
+        while [p for p in started if _running(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [p for p in started if _running(p)] == [], "processes outlived the killed build"
+    finally:
+        css.write_text(original)
+        _set_seed(project, None)
+    # The next build removes what the dead one staged, under the lock.
+    _run(project, "build", "--strict", env=_environment())
+    _run(project, "site", env=_environment())
+    assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
+
+
+# --- input and output errors: one line, the path and the cause --------------------------------------
+
+@pytest.mark.parametrize("fault,cause", [("disk-full", "No space left on device"),
+                                         ("read-only", "Read-only file system")])
+@pytest.mark.parametrize("command", ["build", "site"])
+def test_a_full_disk_or_read_only_output_is_one_line_and_keeps_the_output(project, fault, cause,
+                                                                          command):
+    _run(project, "build", "--strict", env=_environment())
+    _run(project, "site", env=_environment())
+    before = (_tree(project / GENERATED), _tree(project / SITE))
+    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
+    original = css.read_text()
+    if command == "site":
+        css.write_text(original + "/* a change */\n")
+    else:
+        _set_seed(project, 91)  # a change to write
+    try:
+        done = _run(project, command, env=_environment(STABREPORT_FAULT=fault), check=False)
+    finally:
+        css.write_text(original)
+        _set_seed(project, None)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[-1].startswith("stabreport: error: ") and lines[-1].endswith(cause), lines[-1]
+    assert str(project) in lines[-1]  # the path it could not write
+    assert (_tree(project / GENERATED), _tree(project / SITE)) == before
+    assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))

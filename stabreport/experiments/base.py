@@ -109,6 +109,9 @@ class Experiment:
     normalise: Callable[[dict[str, Any], set[str], str], dict[str, Any]] = _identity
     # A setting in words, for generic prose and figure legends ("relu, normal init, scale 0.1").
     describe: Callable[[Params], str] | None = None
+    # Peak working memory in bytes of one block of `runs` on the full path, if the default
+    # (four k×k float64 matrices per run: W, M, a product and a copy) does not fit the simulation.
+    full_path_bytes: Callable[[Params, int], int] | None = None
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:
@@ -155,6 +158,20 @@ class Experiment:
         numbers never depend on memory limits or on how many processes share the work."""
         k = self.width(params)
         return max(1, min(1024, 2**20 // (k * k)))
+
+    def working_bytes(self, params: Params, runs: int, path: str) -> int:
+        """Peak memory of one block of `runs` while it is computed (not counting its results)."""
+        k = self.width(params)
+        if path != "full":
+            return 12 * runs * k * 8  # h, t, two normals per unit, slopes, temporaries
+        if self.full_path_bytes is not None:
+            return self.full_path_bytes(params, runs)
+        return 4 * runs * k * k * 8
+
+    def normals(self, params: Params, runs: int, path: str) -> int:
+        """Random numbers drawn: the work a setting takes, for estimates of its time."""
+        k = self.width(params)
+        return runs * self.steps(params) * (k * k if path == "full" else 2 * k)
 
     def words(self, params: Params) -> str:
         """The setting in words: the declaration's own description, else its parameters."""

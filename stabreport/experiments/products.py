@@ -141,6 +141,8 @@ PRODUCTS = Experiment(
     sweep_metric="log10_mean_abs",
     page="products",
     template="experiments/products.md.j2",
+    # STEPS_PER_DRAW factors drawn at once, the product and a temporary.
+    full_path_bytes=lambda params, runs: (STEPS_PER_DRAW + 3) * runs * params["k"] ** 2 * 8,
     describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
     + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
 )
