@@ -826,8 +826,8 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                            tuple(axes), sweep.runs or DEFAULT_SWEEP_RUNS, model.seed,
                            sweep.page or "phase")
             if result.cells > MAX_SWEEP_CELLS:
-                raise ConfigError(f"sweep {sweep.id!r} has {result.cells} cells; allowed: at most "
-                                  f"{MAX_SWEEP_CELLS} (use `stabreport sweep` for larger grids)")
+                raise ConfigError(f"sweep {sweep.id!r} has {result.cells:,} cells; allowed: at most "
+                                  f"{MAX_SWEEP_CELLS:,} (use `stabreport sweep` for larger grids)")
             if result.page not in page_ids:
                 raise ConfigError(f"sweep {sweep.id!r} got page {result.page!r}; allowed: one of "
                                   + ", ".join(page_ids))

@@ -15,13 +15,16 @@ Array = np.ndarray
 
 @dataclass(frozen=True)
 class Activation:
+    """An activation, declared once: φ, its slope φ′ (directly, or as ln φ′ for activations
+    whose slope underflows in their flat tails), and what theory may assume about it."""
+
     name: str
     formula: str  # LaTeX, for the site
     fn: Callable[[Array], Array]
-    derivative: Callable[[Array], Array]
     # phi(c x) = c phi(x) for c > 0: the forward vector may then be renormalised freely,
     # because phi'(c x) = phi'(x) and the Jacobian does not depend on the vector's length.
     positively_homogeneous: bool
+    slope: Callable[[Array], Array] | None = None  # φ′, where it never underflows (ReLU: 0 or 1)
     # φ′ is 1 or 0, and with zero bias and symmetric weights a unit is active (φ′ = 1) with this
     # probability, independently of the others: the gradient's law is then exact at finite width
     # (a binomial mixture of χ² laws). None where φ′ takes other values.
@@ -32,9 +35,16 @@ class Activation:
     reference_rule: str = "LeCun's 1/√k"
     # ln φ′(x), for activations whose slope underflows in their flat tails (sigmoid-like): the
     # simulation then carries each layer's slopes in the log domain, so even at scales where
-    # φ′ is far below float64's range the gradient is not mistaken for zero. None where φ′ is
-    # 0 or 1 (ReLU) or constant.
-    log_derivative: Callable[[Array], Array] | None = None
+    # φ′ is far below float64's range the gradient is not mistaken for zero.
+    log_slope: Callable[[Array], Array] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.slope is None) == (self.log_slope is None):
+            raise ValueError(f"activation {self.name!r}: declare exactly one of slope, log_slope")
+
+    def derivative(self, x: Array) -> Array:
+        """φ′(x), from the one declaration of the slope."""
+        return self.slope(x) if self.slope is not None else np.exp(self.log_slope(x))
 
     def reference_scale(self, width: int) -> float:
         return float(np.sqrt(self.reference_gain / width))
@@ -45,24 +55,9 @@ def _sigmoid(x: Array) -> Array:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def _sigmoid_derivative(x: Array) -> Array:
-    s = _sigmoid(x)
-    return s * (1.0 - s)
-
-
 def _scaled_sigmoid(x: Array) -> Array:
     # 4 sigmoid(x) - 2 == 2 tanh(x / 2), written in the form that keeps full precision near 0.
     return 2.0 * np.tanh(0.5 * x)
-
-
-def _scaled_sigmoid_derivative(x: Array) -> Array:
-    t = np.tanh(0.5 * x)
-    return 1.0 - t * t
-
-
-def _tanh_derivative(x: Array) -> Array:
-    t = np.tanh(x)
-    return 1.0 - t * t
 
 
 def _log_sech2(x: Array) -> Array:
@@ -77,20 +72,17 @@ _LOG_QUARTER = np.log(0.25)
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0),
-                   lambda x: (x > 0).astype(x.dtype), positively_homogeneous=True,
+        Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0), positively_homogeneous=True,
+                   slope=lambda x: (x > 0).astype(x.dtype),
                    gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)"),
         # σ′(x) = ¼ sech²(x/2); 4σ(x) − 2 = 2 tanh(x/2) has slope sech²(x/2); tanh′ = sech².
-        Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, _sigmoid_derivative,
-                   positively_homogeneous=False,
-                   log_derivative=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x)),
+        Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, positively_homogeneous=False,
+                   log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x)),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
-                   _scaled_sigmoid_derivative, positively_homogeneous=False,
-                   log_derivative=lambda x: _log_sech2(0.5 * x)),
-        Activation("tanh", r"\tanh x", np.tanh, _tanh_derivative, positively_homogeneous=False,
-                   log_derivative=_log_sech2),
-        Activation("linear", r"x", lambda x: x, lambda x: np.ones_like(x),
-                   positively_homogeneous=True, gate_probability=1.0),
+                   positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x)),
+        Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2),
+        Activation("linear", r"x", lambda x: x, positively_homogeneous=True,
+                   slope=lambda x: np.ones_like(x), gate_probability=1.0),
     )
 }
 

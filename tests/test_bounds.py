@@ -203,3 +203,16 @@ def test_a_folder_that_is_not_a_project_gets_no_lock_file(tmp_path):
     for command in ("site", "build", "clean"):
         _one_line_error(_cli(command, "--root", str(tmp_path)), 2, "no ", "project's root")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_config_sweep_too_large_to_build_is_refused_at_once():
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(ConfigError) as caught:
+        load_report(text="sweeps:\n  - id: huge\n    title: Huge\n    experiment: mlp\n"
+                         "    grid: {scale: {start: 0.01, stop: 3, num: 4096, log: true}, "
+                         "depth: {start: 1, stop: 1000, num: 1000}}\n")
+    assert time.monotonic() - started < 5
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stabreport.yml:2: sweeps[6]:") and "4,096,000 cells" in line, line

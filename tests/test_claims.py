@@ -5,6 +5,7 @@ from stabreport.build import check, predict, render_site, run_experiments
 from stabreport.cache import Store
 from stabreport.config import load_report
 from stabreport.errors import BuildError
+from stabreport.formatting import markdown_literal
 
 
 @pytest.fixture(scope="module")
@@ -73,4 +74,4 @@ def test_strict_build_refuses_a_site_claim_that_does_not_hold(cache):
     with pytest.raises(BuildError, match=r"wrong-on-purpose.*scale 0.1: vanishes"):
         render_site(PROJECT, report, runs, strict=True, with_figures=False)
     pages = render_site(PROJECT, report, runs, strict=False, with_figures=False).pages
-    assert "Scale 0.1 makes the ReLU gradient explode." in pages["mlp.md"]
+    assert markdown_literal("Scale 0.1 makes the ReLU gradient explode.") in pages["mlp.md"]

@@ -81,8 +81,9 @@ def test_a_broken_plugin_is_named_not_a_traceback(tmp_path, monkeypatch):
 def test_the_plugin_gets_a_page_figures_downloads_and_no_theory_on_the_site(site):
     generated = site / GENERATED
     page = (generated / "near_identity.md").read_text()
+    html = (site / "site" / "near_identity" / "index.html").read_text()
     assert page.startswith("# Products of near-identity matrices")
-    assert "## Near-identity products { #near-identity }" in page
+    assert '<h2 id="near-identity">Near-identity products' in html
     assert "Measured only" in page and "| Theory |" not in page
     assert "Theory against measurement" not in page
     for kind in ("trajectory", "distribution"):
@@ -106,9 +107,9 @@ def test_the_plugin_gets_a_page_figures_downloads_and_no_theory_on_the_site(site
 
 
 def test_the_plugin_sweep_is_a_phase_diagram_without_a_theory_curve(site):
-    phase = (site / GENERATED / "phase.md").read_text()
-    section = phase.split("## Near-identity products: kick size against k")[1]
-    assert "| no theory |" in section  # no theory: no critical scale to compare with
+    phase = (site / "site" / "phase" / "index.html").read_text()
+    section = phase.split('id="near-identity-scale-k"')[1]
+    assert "<td>no theory</td>" in section  # no theory: no critical scale to compare with
     data = json.loads((site / "site" / "data" / "phase-near-identity-scale-k.json").read_text())
     assert "theory_log10_gain_per_step" not in data["columns"]
     assert sorted(set(data["columns"]["k"])) == [2, 8]

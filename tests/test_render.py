@@ -7,7 +7,7 @@ from stabreport.build import render_site
 from stabreport.config import load_report
 from stabreport.errors import BuildError
 from stabreport.figures import draw, trajectory_data
-from stabreport.formatting import orders, pow10, signed
+from stabreport.formatting import markdown_literal, orders, pow10, signed
 from stabreport.render import make_environment, render_pages
 
 
@@ -40,6 +40,7 @@ def _pages(final=None, config_text=None):
 
 
 def _setting_sentence(page: str, label: str) -> str:
+    label = markdown_literal(label)  # config text is escaped for Markdown on the page
     match = re.search(rf"\*\*{re.escape(label)}\*\*: the gradient \*\*([a-z ]+)\*\*", page)
     assert match, f"no sentence for {label}"
     return match.group(1)
@@ -73,7 +74,7 @@ def test_sigmoid_summary_sentence_follows_the_numbers():
 def test_best_relu_scale_is_read_from_the_data():
     text = _pages({"relu-normal-0.1": -0.5, "relu-normal-0.2": 6.0, "relu-normal-0.4": 21.0,
                    "relu-normal-0.8": 36.0})["mlp.md"]
-    assert "**scale 0.1** keeps the gradient closest to\n1" in text
+    assert f"**{markdown_literal('scale 0.1')}** keeps the gradient closest to\n1" in text
 
 
 class _Page:
@@ -130,7 +131,7 @@ sections:
     rendered = render_site(PROJECT, report, synthetic_results(report), with_figures=False)
     assert ("An extra page", "extra.md") in rendered.nav
     assert rendered.nav.index(("An extra page", "extra.md")) == len(report.pages) - 1
-    assert "- [An extra page](extra.md): tanh at two scales." in rendered.pages["index.md"]
+    assert "- [An extra page](extra.md): tanh at two scales\\." in rendered.pages["index.md"]
     extra = rendered.pages["extra.md"]  # no template of its own: the generic page of sections
     assert extra.startswith("# An extra page") and "## Tanh { #tanh }" in extra
     assert "Figure 1." in extra and "Figure 4." not in extra  # numbered on their own page

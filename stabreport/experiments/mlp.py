@@ -24,9 +24,9 @@ def slopes(activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
     """(φ′(z) / c, ln c) per run, with c the largest slope of the layer where φ′ can underflow:
     the slopes' common factor moves into the log domain, so a layer is zero only when every
     slope is exactly zero (ReLU), never because the slopes are below float64's range."""
-    if activation.log_derivative is None:
-        return activation.derivative(z), 0.0
-    log_slope = activation.log_derivative(z)
+    if activation.log_slope is None:
+        return activation.slope(z), 0.0
+    log_slope = activation.log_slope(z)
     top = np.max(log_slope, axis=1)
     return np.exp(log_slope - top[:, None]), top
 
