@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import platform
 import shutil
 import sys
@@ -24,18 +25,19 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
+from markupsafe import Markup
 
 from . import __version__
 from .cache import Store, code_digest, memo_json
 from .cite import citation_cff, site_info
-from .claims import (Agreement, ClaimResult, Measured, agreement, evaluate_claim, measure,
-                     path_claim, theory_claim)
+from .claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
+                     measure_setting, path_claim, theory_claim)
 from .config import Report, Sweep, load_report
 from .engine import Task
 from .errors import BuildError, ConfigError
 from .executors import Executor, LocalExecutor, Progress, run_tasks
-from .figures import (FigureData, cached_draw, distribution_data, gain_data, law_data,
-                      phase_data, trajectory_data)
+from .figures import (FigureData, cached_draw, dead_data, depth_data, distribution_data,
+                      gain_data, law_data, phase_data, spectrum_data, trajectory_data)
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
 from .pages import FigureSpec, figure_specs, gain_settings
@@ -44,7 +46,7 @@ from .paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_erro
 from .phase import PhaseDiagram, phase_diagram
 from .render import make_environment, render_pages
 from .results import NormResult, Result
-from .sweeps import cell_theory, summarise, sweep_tasks
+from .sweeps import Cell, summarise_sweep, sweep_tasks
 from .theory import GainCurve, Prediction, gain_curve
 
 
@@ -84,7 +86,9 @@ def setting_tasks(report: Report, ids: Iterable[str] | None = None,
         if wanted is not None and s.id not in wanted:
             continue
         if "full" in paths:
-            tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id))
+            spectrum = "spectrum" in report.section(s.section).figures and s.experiment.spectrum
+            tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id,
+                              spectrum))
         if "tangent" in paths and s.experiment.has_tangent(s.params):
             tasks.append(Task("tangent", s.experiment.name, dict(s.params), s.norm_runs,
                               report.seed, s.id))
@@ -134,7 +138,7 @@ def predict(report: Report, ids: Iterable[str] | None = None) -> dict[str, Predi
 
 @dataclass(frozen=True)
 class Checks:
-    measured: dict[str, Measured]
+    measured: dict[str, Measured | None]  # None where every run died
     agreements: dict[str, Agreement | None]
     claims: list[ClaimResult]  # the lecture's and the site's, in config order
     theory_claims: list[ClaimResult]  # theory against measurement and path against path
@@ -144,26 +148,50 @@ class Checks:
         return [c for c in [*self.claims, *self.theory_claims] if c.source == "site" and not c.holds]
 
 
-def lecture_statistic_median(setting, result: Result) -> float:
+def lecture_statistic_median(setting, result: Result) -> float | None:
+    """The median of the lecture's statistic over repetitions; None when every run died."""
+    if result.alive == 0:
+        return None
     grouped = result.grouped_log10_of_mean(setting.lecture_averages)
     return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean
 
 
-def check(report: Report, runs: Runs, predictions: Mapping[str, Prediction | None]) -> Checks:
+def check(report: Report, evidence: Evidence) -> Checks:
+    runs, predictions = evidence.runs, evidence.predictions
     statistic = {s.id: lecture_statistic_median(s, runs.full[s.id]) for s in report.settings}
-    measured = {s.id: measure(runs.full[s.id], runs.norms[s.id]) for s in report.settings}
+    measured = {s.id: measure_setting(runs.full[s.id], runs.norms[s.id]) for s in report.settings}
     agreements = {s.id: agreement(measured[s.id], runs.log10_norm_u(s.id), predictions[s.id],
-                                  report.theory_tolerance) if predictions[s.id] is not None else None
+                                  report.theory_tolerance)
+                  if predictions[s.id] is not None and measured[s.id] is not None else None
                   for s in report.settings}
-    claims = []
-    for spec in report.claims:
-        claim = evaluate_claim(spec, report, statistic)
-        claims.append(ClaimResult(claim.id, spec.source, claim.section, claim.statement,
-                                  claim.quote, claim.checks))
+
+    def setting_statistic(setting_id: str, name: str) -> float | None:
+        result, found = runs.full[setting_id], measured[setting_id]
+        if name == "dead_fraction":
+            return result.dead_fraction
+        if found is None:  # every run died
+            return None
+        return {"median_log10_mean_abs": lambda: found.median_mean_abs,
+                "median_log10_norm_u": lambda: found.median_norm_u,
+                "lecture_statistic": lambda: statistic[setting_id],
+                "sv_spread": lambda: float(np.median(result.metrics["log10_sv_q90"]
+                                                     - result.metrics["log10_sv_q10"]))
+                if "log10_sv_q90" in result.metrics else None}[name]()
+
+    def cell_statistic(sweep_id: str, series: str, at: Mapping[str, Any], name: str) -> float | None:
+        cells = evidence.cells.get(sweep_id, ())  # a render from synthetic runs has no sweeps
+        cell = next((c for c in cells
+                     if c.series == series and all(c.params[k] == v for k, v in at.items())), None)
+        return math.nan if cell is None else getattr(cell, name)
+
+    claims = [evaluate_claim(spec, report, statistic, setting_statistic, cell_statistic)
+              for spec in report.claims]
     theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings
                      if agreements[s.id] is not None]
     theory_claims += [path_claim(s, measured[s.id]) for s in report.settings
-                      if measured[s.id].path_ks_pvalue is not None]
+                      if measured[s.id] is not None and measured[s.id].path_ks_pvalue is not None]
+    theory_claims += [dead_law_claim(sweep, evidence.cells[sweep.id]) for sweep in report.sweeps
+                      if sweep.figure == "dead" and sweep.id in evidence.cells]
     return Checks(measured, agreements, claims, theory_claims)
 
 
@@ -180,6 +208,8 @@ def gain_summary(report: Report, runs: Runs, store: Store | None = None) -> Gain
     experiment and parameters but the weight scale), and each setting's measured gain."""
     members: dict[str, list] = {}
     for setting in map(report.setting, gain_settings(report)):
+        if len(runs.log10_norm_u(setting.id)) == 0:  # every run died: no gain to plot
+            continue
         family = setting.experiment.family(setting.params)
         members.setdefault(json.dumps([setting.experiment.name, family], sort_keys=True), []).append(setting)
     curves, points = [], []
@@ -204,12 +234,18 @@ def _curve_json(curve: GainCurve) -> dict[str, Any]:
             "gains": list(curve.gains), "critical_scale": curve.critical_scale}
 
 
-def phase_diagrams(report: Report, runs: Runs, store: Store | None) -> list[PhaseDiagram]:
-    """Sweep results as phase diagrams; the theory per cell and per row is memoised in `store`."""
+def sweep_cells(report: Report, runs: Runs, store: Store | None) -> dict[str, list[Cell]]:
+    """Every run sweep's cells, the theory per cell memoised in `store`."""
+    return {sweep.id: summarise_sweep(sweep, runs.sweeps[sweep.id], store)
+            for sweep in report.sweeps if sweep.id in runs.sweeps}
+
+
+def phase_diagrams(report: Report, cells: Mapping[str, list[Cell]],
+                   store: Store | None) -> list[PhaseDiagram]:
+    """The phase-diagram sweeps as diagrams; the theory's critical scale per row memoised."""
     diagrams = []
     for sweep in report.sweeps:
-        results = runs.sweeps.get(sweep.id)
-        if results is None:  # not run (a render from synthetic results)
+        if sweep.figure != "phase" or sweep.id not in cells:
             continue
         experiment = sweep.experiment
         code = code_digest(*experiment.theory_modules)
@@ -221,40 +257,62 @@ def phase_diagrams(report: Report, runs: Runs, store: Store | None) -> list[Phas
                              {"code": code, "experiment": experiment.name, "params": dict(params)},
                              lambda: experiment.theory.critical_scale(params))
 
-        cells = [summarise(t, r, cell_theory(t, store)) for t, r in zip(sweep_tasks(sweep), results)]
-        diagrams.append(phase_diagram(sweep, cells, critical))
+        diagrams.append(phase_diagram(sweep, cells[sweep.id], critical))
     return diagrams
 
 
 def lecture_points(report: Report, diagram: PhaseDiagram) -> list[tuple[float, int, str]]:
     """The report's settings that sit on this diagram: same experiment and fixed parameters."""
     sweep, points = diagram.sweep, []
-    scale_key = sweep.experiment.scale_param
     for setting in report.settings:
-        if setting.experiment is not sweep.experiment or setting.params.get(scale_key) is None:
+        if setting.experiment is not sweep.experiment or setting.params.get(diagram.x_key) is None:
             continue
         if all(setting.params.get(k) == v for k, v in sweep.params.items()):
-            points.append((setting.params[scale_key], setting.params[diagram.row_key], setting.label))
+            points.append((setting.params[diagram.x_key], setting.params[diagram.row_key], setting.label))
     return points
 
 
 # --- figure data ----------------------------------------------------------------------------------
 
-def figure_data(spec: FigureSpec, report: Report, runs: Runs,
-                predictions: Mapping[str, Prediction | None], gains: GainSummary | None,
-                diagrams: Sequence[PhaseDiagram]) -> FigureData:
+@dataclass(frozen=True)
+class Evidence:
+    """What the figures and pages are drawn from: the runs and everything derived from them."""
+
+    runs: Runs
+    predictions: Mapping[str, Prediction | None]
+    gains: GainSummary | None
+    cells: Mapping[str, list[Cell]]  # by sweep id
+    diagrams: Sequence[PhaseDiagram]
+
+
+def gather(report: Report, runs: Runs, store: Store | None,
+           ids: Iterable[str] | None = None, gains: bool = True) -> Evidence:
+    cells = sweep_cells(report, runs, store)
+    return Evidence(runs, predict(report, ids), gain_summary(report, runs, store) if gains else None,
+                    cells, phase_diagrams(report, cells, store))
+
+
+def figure_data(spec: FigureSpec, report: Report, evidence: Evidence) -> FigureData:
+    runs, predictions = evidence.runs, evidence.predictions
     if spec.section is not None:
         section = report.section(spec.section)
         if spec.kind == "trajectory":
             return trajectory_data(section, runs.full, predictions)
         if spec.kind == "distribution":
             return distribution_data(section, runs.full, predictions)
+        if spec.kind == "spectrum":
+            return spectrum_data(section, runs.full)
         norm_u = {s.id: runs.log10_norm_u(s.id) for s in section.settings}
         return law_data(section, norm_u, predictions)
     if spec.kind == "gain":
-        assert gains is not None
-        return gain_data(gains.curves, gains.points, spec.page)
-    diagram = next(d for d in diagrams if d.id == spec.sweep)
+        assert evidence.gains is not None
+        return gain_data(evidence.gains.curves, evidence.gains.points, spec.page)
+    sweep = next(w for w in report.sweeps if w.id == spec.sweep)
+    if spec.kind == "depth":
+        return depth_data(sweep, evidence.cells[sweep.id])
+    if spec.kind == "dead":
+        return dead_data(sweep, evidence.cells[sweep.id])
+    diagram = next(d for d in evidence.diagrams if d.id == spec.sweep)
     return phase_data(diagram, lecture_points(report, diagram))
 
 
@@ -276,10 +334,8 @@ def figure_csv(root: str | Path, figure_id: str, config_path: str | None = None,
         fast = {t.name for t in tasks}
         tasks += [t for t in setting_tasks(report, spec.settings, ("full",)) if t.name not in fast]
     runs = run_experiments(report, store, LocalExecutor(jobs), stream, tasks, sweeps)
-    predictions = predict(report, spec.settings)
-    gains = gain_summary(report, runs, store) if spec.kind == "gain" else None
-    diagrams = phase_diagrams(report, runs, store) if sweeps else []
-    return figure_data(spec, report, runs, predictions, gains, diagrams).csv()
+    evidence = gather(report, runs, store, spec.settings, gains=spec.kind == "gain")
+    return figure_data(spec, report, evidence).csv()
 
 
 # --- render and write ------------------------------------------------------------------------------
@@ -303,22 +359,17 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     """Every step after the experiments: predict, check, figure data, draw, render. Writes nothing."""
     from .render import build_context
 
-    predictions = predict(report)
-    checks = check(report, runs, predictions)
+    evidence = gather(report, runs, store)
+    checks = check(report, evidence)
     if strict and checks.failed_site_claims:
         raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
-            f"{c.id}: {c.statement} Found: " + "; ".join(
-                f"{x.label}: {x.observed} (log10 {x.log10_value:.2f})" for x in c.checks)
+            f"{c.id}: {_plain(c.statement)} Found: " + "; ".join(
+                f"{_plain(x.label)}: {x.observed}" for x in c.checks)
             for c in checks.failed_site_claims))
-    gains = gain_summary(report, runs, store)
-    diagrams = phase_diagrams(report, runs, store)
-    specs = figure_specs(report)
-    if not runs.sweeps:  # a render from synthetic results: no phase diagrams to show
-        specs = [s for s in specs if s.sweep is None]
-    datas = [figure_data(spec, report, runs, predictions, gains, diagrams) for spec in specs]
+    specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
+    datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(root / "templates", report)
-    context = build_context(env, root, report, runs, predictions, checks, gains, diagrams, specs,
-                            datas, provenance(root))
+    context = build_context(env, root, report, evidence, checks, specs, datas, provenance(root))
     figures = [cached_draw(store, d) for d in datas] if with_figures else []
     pages = render_pages(env, context)
     pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
@@ -329,6 +380,11 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
     nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
     return Rendered(pages, figures, data, nav)
+
+
+def _plain(text: Any) -> str:
+    """Text for a terminal: markup's tags stripped, config text as written."""
+    return text.striptags() if isinstance(text, Markup) else str(text)
 
 
 def output_files(rendered: Rendered, extra: Mapping[str, str]) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from markupsafe import Markup
@@ -87,10 +87,13 @@ def median_standard_error(values: np.ndarray) -> float:
     return float(high - low) / 2
 
 
-def measure(result: Result, norms: NormResult | None) -> Measured:
-    """Column lengths from the fast path when it ran (checked against the full path's)."""
+def measure_setting(result: Result, norms: NormResult | None) -> Measured | None:
+    """Column lengths from the fast path when it ran (checked against the full path's); None
+    when every run died."""
     full_norm_u = result.metrics["log10_norm_u"]
     norm_u = norms.log10_norm_u if norms is not None else full_norm_u
+    if len(norm_u) == 0 or len(full_norm_u) == 0:
+        return None
     path_ks = float(stats.ks_2samp(full_norm_u, norm_u).pvalue) if norms is not None else None
     return Measured(float(np.median(norm_u)), max(median_standard_error(norm_u), 1e-12),
                     len(norm_u), float(np.median(result.log10_mean_abs)), path_ks)
@@ -112,8 +115,9 @@ class CheckResult:
     label: str
     expected: str  # what the claim needs, in words
     observed: str  # what the data shows, in words
-    log10_value: float  # the number behind it
+    log10_value: float | None  # the number behind it (None where every run died)
     holds: bool
+    kind: str = "verdict"  # verdict, least_extreme, bound (a statistic within bounds), theory
 
 
 @dataclass(frozen=True)
@@ -130,29 +134,82 @@ class ClaimResult:
         return all(c.holds for c in self.checks)
 
 
-def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, float]) -> ClaimResult:
-    """`statistic`: setting id → median of the lecture's statistic (log10), which verdicts use."""
+DIED = "every run died"
+
+
+def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, float | None],
+                   setting_statistic: Callable[[str, str], float | None],
+                   cell_statistic: Callable[[str, str, Mapping[str, Any], str], float | None]
+                   ) -> ClaimResult:
+    """`statistic`: setting id → median of the lecture's statistic (log10), which verdicts use
+    (None where every run died); the two functions give the other statistics bounds check."""
     checks = []
     for check in spec.checks:
         if check.kind == "verdict":
             setting = report.setting(check.setting)
             value = statistic[setting.id]
-            observed = report.verdicts.of(value)
-            holds = (observed == check.value) != check.negate
+            observed = DIED if value is None else report.verdicts.of(value)
+            holds = value is not None and (observed == check.value) != check.negate
             expected = ("does not " if check.negate else "") + _verb(check.value)
-            checks.append(CheckResult(setting.id, setting.label, expected, observed, value, holds))
-        else:  # least_extreme: the expected setting is the closest to 1 among those listed
+            checks.append(CheckResult(setting.id, setting.label, expected, observed, value, holds,
+                                      "verdict"))
+        elif check.kind == "least_extreme":  # the expected setting is the closest to 1
             among = [report.setting(i) for i in check.among]
-            closest = min(among, key=lambda s: abs(statistic[s.id]))
+            living = [s for s in among if statistic[s.id] is not None]
+            closest = min(living, key=lambda s: abs(statistic[s.id])) if living else None
             for setting in among:
                 value = statistic[setting.id]
                 is_expected = setting.id == check.setting
+                observed = DIED if value is None else "closest to 1" if setting is closest else \
+                    f"{abs(value):.1f} decades from 1"
                 checks.append(CheckResult(
-                    setting.id, setting.label,
-                    "closest to 1" if is_expected else "further from 1",
-                    "closest to 1" if setting is closest else f"{abs(value):.1f} decades from 1",
-                    value, (setting is closest) == is_expected))
-    return ClaimResult(spec.id, "lecture", spec.section, spec.statement, spec.quote, tuple(checks))
+                    setting.id, setting.label, "closest to 1" if is_expected else "further from 1",
+                    observed, value, (setting is closest) == is_expected and value is not None,
+                    "least_extreme"))
+        else:  # a statistic of a setting or of a sweep's cell within bounds
+            if check.kind == "setting_bound":
+                label = report.setting(check.setting).label
+                value = setting_statistic(check.setting, check.statistic)
+            else:
+                at = dict(check.at)
+                sweep = next(w for w in report.sweeps if w.id == check.sweep)
+                curve = next(c for c in sweep.curves if c.id == check.series)
+                label = Markup("{curve}, {at}").format(
+                    curve=curve.label if curve.id else sweep.title,
+                    at=", ".join(f"{k} {v}" for k, v in at.items()))
+                value = cell_statistic(check.sweep, check.series, at, check.statistic)
+            computed = value is not None and not math.isnan(value)
+            holds = computed and (check.at_least is None or value >= check.at_least) \
+                and (check.at_most is None or value <= check.at_most)
+            observed = DIED if value is None else "not computed in this build" if not computed \
+                else f"{check.statistic} = {value:.3g}"
+            checks.append(CheckResult(check.setting or check.sweep, label,
+                                      _bounds_text(check.statistic, check.at_least, check.at_most),
+                                      observed, value if computed else None, holds, "bound"))
+    return ClaimResult(spec.id, spec.source, spec.section, spec.statement, spec.quote, tuple(checks))
+
+
+def _bounds_text(statistic: str, low: float | None, high: float | None) -> str:
+    def number(value: float) -> str:
+        return f"{value:g}".replace("-", "−")
+
+    if low is not None and high is not None:
+        return f"{statistic} between {number(low)} and {number(high)}"
+    return f"{statistic} ≥ {number(low)}" if low is not None else f"{statistic} ≤ {number(high)}"
+
+
+def dead_law_claim(sweep: Any, cells: list[Any]) -> ClaimResult:
+    """The site's own claim that the exact law of the dead fraction matches every cell of a
+    sweep (each within Z_LIMIT binomial standard errors)."""
+    compared = [c for c in cells if c.theory_dead_fraction is not None]
+    z = [abs(c.dead_fraction - c.theory_dead_fraction) / c.dead_standard_error for c in compared]
+    worst = max(z, default=0.0)
+    statement = Markup("The exact law of the dead fraction, 1 − (1 − 2<sup>−k</sup>)<sup>L</sup>, "
+                       "matches all {n} cells of “{title}” (each within {limit:g} standard "
+                       "errors).").format(n=len(compared), title=sweep.title, limit=Z_LIMIT)
+    check = CheckResult(sweep.id, sweep.title, "agrees", f"largest |z| = {worst:.2f}", worst,
+                        bool(compared) and worst <= Z_LIMIT, "theory")
+    return ClaimResult(f"dead-law-{sweep.id}", "site", sweep.page, statement, None, (check,))
 
 
 def _verb(verdict: str) -> str:
@@ -173,7 +230,7 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
                            "median.").format(label=setting.label, tolerance=result.tolerance, z=Z_LIMIT)
         observed = f"gap {result.gap_norm_u:+.3f} decades (se {result.se_median_norm_u:.3f})"
     check = CheckResult(setting.id, setting.label, "agrees", observed, result.measured_median_norm_u,
-                        result.holds)
+                        result.holds, "theory")
     return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
 
 
@@ -184,5 +241,5 @@ def path_claim(setting: Setting, result: Measured) -> ClaimResult:
         label=setting.label, fast=result.norm_runs, full=setting.runs, alpha=KS_ALPHA)
     check = CheckResult(setting.id, setting.label, "same distribution",
                         f"KS p = {result.path_ks_pvalue:.3f}", result.median_norm_u,
-                        result.path_ks_pvalue >= KS_ALPHA)
+                        result.path_ks_pvalue >= KS_ALPHA, "theory")
     return ClaimResult(f"paths-{setting.id}", "site", setting.section, statement, None, (check,))

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="full: form every matrix (default); tangent: the fast path for ‖M u‖")
     run.add_argument("--per-step", action="store_true",
                      help="with --json: add the median and 5–95 %% quantiles after every step")
+    run.add_argument("--no-spectrum", action="store_true",
+                     help="skip the singular values (the full path tracks them by default where "
+                          "the experiment can; it costs a QR factorisation every few steps)")
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
     sweep = commands.add_parser("sweep", help="run a grid of settings (cells) locally or on Dask")
@@ -120,7 +123,7 @@ def cmd_list() -> None:
               + "; fast path: " + ("yes" if experiment.tangent else "no")
               + (f"; sweep axes: {', '.join(experiment.sweep_axes)}" if experiment.sweep_axes else ""))
         for p in experiment.params:
-            print(f"  {p.name} ({p.type_name}, default {p.default!r}): {p.help}; allowed: {p.allowed}")
+            print(f"  {p.name} ({p.type_name}, default {p.default_shown}): {p.help}; allowed: {p.allowed}")
         print("  metrics: " + ", ".join(m.name for m in experiment.metrics))
         print()
 
@@ -138,9 +141,10 @@ def cmd_run(args: argparse.Namespace) -> None:
                           "no fast path; allowed: --path full" +
                           (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
     # Refused before anything runs if it would not fit; a bar with the time left if it is long.
-    values = len(experiment.metrics) if args.path == "full" else 1
+    spectrum = args.path == "full" and experiment.spectrum and not args.no_spectrum
+    values = len(experiment.all_metrics) if args.path == "full" else 1
     cost = check_memory(experiment, params, runs, args.path, default_jobs(),
-                        per_run_output=64 * values if args.json else 0)
+                        per_run_output=64 * values if args.json else 0, spectrum=spectrum)
     bar = None
     if cost.seconds > LONG_RUN_SECONDS:
         from tqdm import tqdm
@@ -148,7 +152,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         bar = tqdm(total=runs, unit="run", desc=experiment.name, file=sys.stderr, dynamic_ncols=True)
     try:
         result = run_setting(experiment, params, runs, args.seed, path=args.path,
-                             progress=bar.update if bar else None)
+                             progress=bar.update if bar else None, spectrum=spectrum)
     finally:
         if bar is not None:
             bar.close()
@@ -172,10 +176,14 @@ def _print_table(experiment, params, seed: int, runs: int, result) -> None:
     print(f"experiment  {experiment.name}")
     print("params      " + " ".join(f"{k}={v}" for k, v in params.items()))
     print(f"seed        {seed}")
-    print(f"runs        {runs}")
+    print(f"runs        {runs}" + (f" ({result.dead} died: their matrix ended exactly zero)"
+                                     if result.dead else ""))
     print()
+    if result.alive == 0:
+        print("every run died: there are no statistics of the runs that lived")
+        return
     print(f"{'per-run statistic':<26}{'median':>10}{'5 %':>10}{'95 %':>10}")
-    for metric in experiment.metrics:
+    for metric in experiment.all_metrics:
         if metric.name in result.metrics:
             q05, q50, q95 = np.quantile(result.metrics[metric.name], [0.05, 0.5, 0.95])
             print(f"{metric.label:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")

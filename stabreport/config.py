@@ -51,7 +51,7 @@ DEFAULT_NORM_RUNS = 2000
 DEFAULT_SWEEP_RUNS = 200
 MAX_SWEEP_CELLS = 20_000  # per sweep in a config: every cell is validated and built into a page
 DEFAULT_FIGURES = ("trajectory", "distribution", "law")
-FIGURE_KINDS = DEFAULT_FIGURES  # figures a section can ask for
+FIGURE_KINDS = DEFAULT_FIGURES + ("spectrum",)  # figures a section can ask for
 
 def _integral(value: Any) -> Any:
     """1e9 written for a count is the whole number it is."""
@@ -304,8 +304,44 @@ class LeastExtremeCheck(_Strict):
         return self
 
 
+SETTING_STATISTICS = Literal["median_log10_mean_abs", "median_log10_norm_u", "sv_spread",
+                             "dead_fraction", "lecture_statistic"]
+CELL_STATISTICS = Literal["median", "log10_gain_per_step", "dead_fraction"]
+
+
+class _Bounds(_Strict):
+    at_least: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def some_bound(self) -> "_Bounds":
+        if self.at_least is None and self.at_most is None:
+            raise PydanticCustomError("bound", "at_least, at_most or both")
+        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
+            raise PydanticCustomError("bound", "at_least ≤ at_most")
+        return self
+
+
+class SettingBoundCheck(_Bounds):
+    """A statistic of one setting lies within bounds (sv_spread: the median over runs of
+    log10 σ₉₀ − log10 σ₁₀, in decades)."""
+    setting: SettingId
+    statistic: SETTING_STATISTICS
+
+
+class CellBoundCheck(_Bounds):
+    """A statistic of one cell of a sweep lies within bounds: `at` gives the cell's grid values
+    and `series` its curve, where the sweep has several."""
+    sweep: Annotated[Slug, _reference("sweep")]
+    series: Slug | None = None
+    at: dict[str, int | float]
+    statistic: CELL_STATISTICS
+
+
 def _check_kind(value: Any) -> str | None:
     if isinstance(value, Mapping):
+        if "statistic" in value:
+            return "cell bound check" if "sweep" in value else "setting bound check"
         for kind in ("least_extreme", "not_verdict", "verdict"):
             if kind in value:
                 return f"{kind} check"
@@ -315,15 +351,18 @@ def _check_kind(value: Any) -> str | None:
 Check = Annotated[
     Union[Annotated[VerdictCheck, Tag("verdict check")],
           Annotated[NotVerdictCheck, Tag("not_verdict check")],
-          Annotated[LeastExtremeCheck, Tag("least_extreme check")]],
+          Annotated[LeastExtremeCheck, Tag("least_extreme check")],
+          Annotated[SettingBoundCheck, Tag("setting bound check")],
+          Annotated[CellBoundCheck, Tag("cell bound check")]],
     Discriminator(_check_kind, custom_error_type="check",
                   custom_error_message="{setting, verdict} or {setting, not_verdict} or "
-                                       "{least_extreme, expect}")]
+                                       "{least_extreme, expect} or {setting, statistic, at_least/"
+                                       "at_most} or {sweep, at, statistic, at_least/at_most}")]
 
 
 class ClaimFile(_Strict):
     id: Slug
-    section: SectionId
+    section: SectionId  # the section, or the sweep, beside which it is shown
     source: Literal["lecture", "site"] = "lecture"
     statement: Text
     quote: Text | None = None
@@ -373,26 +412,34 @@ def _section_model(experiment: Experiment) -> type[BaseModel]:
         params=(params, params()), settings=(Annotated[list[setting], Field(min_length=1)], ...))
 
 
+SWEEP_FIGURES = ("phase", "depth", "dead")
+
+
+class SeriesFile(_Strict):
+    """One curve of a sweep: its own parameters (and experiment), checked when resolved."""
+    id: Slug
+    label: Text | None = None
+    experiment: str | None = None
+    params: dict[str, int | float | str] = Field(default_factory=dict)
+
+
 def _sweep_model(experiment: Experiment) -> type[BaseModel]:
     axes = {name: (_axis_type(experiment.param(name)) | None, None) for name in experiment.sweep_axes}
-    grid = create_model(f"grid of {experiment.name}", __base__=_Strict, **axes)
-    scale = experiment.scale_param
 
-    def two_axes_with_scale(model: BaseModel) -> BaseModel:
-        given = [name for name in experiment.sweep_axes if getattr(model, name) is not None]
-        if len(given) != 2 or scale not in given:
-            raise PydanticCustomError(
-                "grid", "'{scale}' and one of {others}",
-                {"scale": scale, "others": ", ".join(a for a in experiment.sweep_axes if a != scale)})
+    def some_axis(model: BaseModel) -> BaseModel:
+        if not [name for name in experiment.sweep_axes if getattr(model, name) is not None]:
+            raise PydanticCustomError("grid", "at least one of {axes}",
+                                      {"axes": ", ".join(experiment.sweep_axes)})
         return model
 
-    grid = create_model(f"grid of {experiment.name}", __base__=grid,
-                        __validators__={"axes": model_validator(mode="after")(two_axes_with_scale)})
+    grid = create_model(f"grid of {experiment.name}", __base__=_Strict,
+                        __validators__={"axes": model_validator(mode="after")(some_axis)}, **axes)
     return create_model(
         f"sweep of {experiment.name}", __base__=_Strict, id=(Slug, ...),
         experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
+        figure=(Literal[SWEEP_FIGURES], "phase"),
         params=(_params_model(experiment), _params_model(experiment)()), grid=(grid, ...),
-        runs=(Count | None, None))
+        series=(list[SeriesFile] | None, None), runs=(Count | None, None))
 
 
 class _UnknownExperiment(BaseModel):
@@ -486,11 +533,17 @@ class Verdicts:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    kind: str  # "verdict" or "least_extreme"
-    setting: str  # the setting checked, or the one expected to be least extreme
+    kind: str  # "verdict", "least_extreme", "setting_bound" or "cell_bound"
+    setting: str  # the setting checked, or the one expected to be least extreme ("" for cells)
     value: str = ""  # the verdict word, for kind "verdict"
     negate: bool = False
     among: tuple[str, ...] = ()
+    statistic: str = ""  # for the bounds
+    at_least: float | None = None
+    at_most: float | None = None
+    sweep: str = ""  # for kind "cell_bound": the cell's sweep, curve and grid values
+    series: str = ""
+    at: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -511,6 +564,16 @@ class Axis:
 
 
 @dataclass(frozen=True)
+class Series:
+    """One curve of a sweep: an experiment and the parameters it adds to the sweep's."""
+
+    id: str
+    label: str
+    experiment: Experiment
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class Sweep:
     id: str
     title: str
@@ -520,16 +583,26 @@ class Sweep:
     runs: int
     seed: int
     page: str = "phase"
+    figure: str = "phase"  # phase (scale × width or steps), depth (curves), dead (dead fraction)
+    series: tuple[Series, ...] = ()  # curves; none: the sweep's experiment and params alone
+
+    @property
+    def curves(self) -> tuple[Series, ...]:
+        return self.series or (Series("", "", self.experiment, {}),)
 
     @property
     def cells(self) -> int:
-        return math.prod(len(axis.values) for axis in self.axes)
+        return len(self.curves) * math.prod(len(axis.values) for axis in self.axes)
 
-    def cell_params(self) -> list[dict[str, Any]]:
+    def cell_params(self) -> list[tuple[Series, dict[str, Any]]]:
+        """(curve, canonical parameters) of every cell, curve by curve, in grid order."""
         cells = []
-        for values in itertools.product(*(axis.values for axis in self.axes)):
-            overrides = {**self.params, **dict(zip((a.key for a in self.axes), values))}
-            cells.append(self.experiment.canonical_params(overrides, f"sweep {self.id!r}: "))
+        for curve in self.curves:
+            for values in itertools.product(*(axis.values for axis in self.axes)):
+                overrides = {**self.params, **curve.params,
+                             **dict(zip((a.key for a in self.axes), values))}
+                cells.append((curve, curve.experiment.canonical_params(
+                    overrides, f"sweep {self.id!r}{' series ' + repr(curve.id) if curve.id else ''}: ")))
         return cells
 
 
@@ -697,9 +770,13 @@ def _context(document: Mapping_) -> dict[str, set[str]]:
     """The ids the references in the document may name (validated by the schema itself)."""
     sections = [s for s in document.get("sections", []) if isinstance(s, Mapping)] \
         if isinstance(document.get("sections"), list) else []
+    sweeps = document.get("sweeps") if isinstance(document.get("sweeps"), list) else []
+    sweep_ids = {w.get("id") for w in sweeps if isinstance(w, Mapping) and isinstance(w.get("id"), str)}
     return {
         "experiments": {e.name for e in experiments()},
-        "section": {s.get("id") for s in sections if isinstance(s.get("id"), str)},
+        "sweep": sweep_ids,
+        # A claim is shown beside a section, or beside a sweep's figure.
+        "section": {s.get("id") for s in sections if isinstance(s.get("id"), str)} | sweep_ids,
         "setting": {t.get("id") for s in sections if isinstance(s.get("settings"), list)
                     for t in s["settings"] if isinstance(t, Mapping) and isinstance(t.get("id"), str)},
     }
@@ -796,46 +873,20 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                 norm_runs=setting.norm_runs or section.norm_runs or DEFAULT_NORM_RUNS,
                 lecture_log10=math.log10(setting.lecture) if setting.lecture else None,
                 lecture_averages=section.lecture_averages or 1))
-        kinds = tuple(section.figures or DEFAULT_FIGURES)
+        kinds = tuple(DEFAULT_FIGURES if section.figures is None else section.figures)
         sections.append(Section(section.id, ConfigText(section.title), experiment, tuple(settings),
                                 page, kinds))
     claims = [ClaimSpec(c.id, c.section, c.source, ConfigText(c.statement),
-                        ConfigText(c.quote) if c.quote else None, tuple(
-        CheckSpec("least_extreme", check.expect, among=tuple(check.least_extreme))
-        if isinstance(check, LeastExtremeCheck) else
-        CheckSpec("verdict", check.setting, getattr(check, "verdict", None) or check.not_verdict,
-                  negate=isinstance(check, NotVerdictCheck))
-        for check in c.checks)) for c in model.claims]
+                        ConfigText(c.quote) if c.quote else None,
+                        tuple(_check_spec(check) for check in c.checks)) for c in model.claims]
     sweeps = []
     for i, sweep in enumerate(model.sweeps):
         where = document["sweeps"].place(i)
-        experiment = get_experiment(sweep.experiment)
         try:
-            axes = []
-            for key in experiment.sweep_axes:
-                spec = getattr(sweep.grid, key)
-                if spec is None:
-                    continue
-                if isinstance(spec, RangeFile):
-                    axes.append(grid_axis(experiment, key, spec.start, spec.stop, spec.num, spec.log,
-                                          f"sweep {sweep.id!r}: {key}: "))
-                else:
-                    axes.append(Axis(key, tuple(dict.fromkeys(spec))))
-            result = Sweep(sweep.id, ConfigText(sweep.title), experiment,
-                           sweep.params.model_dump(exclude_none=True),
-                           tuple(axes), sweep.runs or DEFAULT_SWEEP_RUNS, model.seed,
-                           sweep.page or "phase")
-            if result.cells > MAX_SWEEP_CELLS:
-                raise ConfigError(f"sweep {sweep.id!r} has {result.cells:,} cells; allowed: at most "
-                                  f"{MAX_SWEEP_CELLS:,} (use `stabreport sweep` for larger grids)")
-            if result.page not in page_ids:
-                raise ConfigError(f"sweep {sweep.id!r} got page {result.page!r}; allowed: one of "
-                                  + ", ".join(page_ids))
-            result.cell_params()  # every cell's parameters must be valid together
+            sweeps.append(_resolve_sweep(sweep, model.seed, page_ids, document["sweeps"][i]))
         except ConfigError as error:
             problems.append(f"{where}: sweeps[{i}]: {error}")
-            continue
-        sweeps.append(result)
+    problems += _check_cells(claims, sweeps, document)
     if problems:
         raise ConfigError("\n".join(problems))
     return Report(title=ConfigText(model.title), seed=model.seed,
@@ -844,6 +895,93 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
                   theory_tolerance=model.theory_tolerance, authors=tuple(map(ConfigText, model.authors)),
                   sweeps=tuple(sweeps), pages=tuple(pages))
+
+
+def _check_spec(check: BaseModel) -> CheckSpec:
+    if isinstance(check, LeastExtremeCheck):
+        return CheckSpec("least_extreme", check.expect, among=tuple(check.least_extreme))
+    if isinstance(check, SettingBoundCheck):
+        return CheckSpec("setting_bound", check.setting, statistic=check.statistic,
+                         at_least=check.at_least, at_most=check.at_most)
+    if isinstance(check, CellBoundCheck):
+        return CheckSpec("cell_bound", "", statistic=check.statistic, at_least=check.at_least,
+                         at_most=check.at_most, sweep=check.sweep, series=check.series or "",
+                         at=tuple(sorted(check.at.items())))
+    return CheckSpec("verdict", check.setting, getattr(check, "verdict", None) or check.not_verdict,
+                     negate=isinstance(check, NotVerdictCheck))
+
+
+def _resolve_sweep(sweep: BaseModel, seed: int, page_ids: list[str], raw: Any) -> Sweep:
+    """A sweep's grid, curves and figure, every cell's parameters checked together."""
+    experiment = get_experiment(sweep.experiment)
+    axes = []
+    for key in experiment.sweep_axes:  # in the declaration's order: the first is the x axis
+        spec = getattr(sweep.grid, key)
+        if spec is None:
+            continue
+        if isinstance(spec, RangeFile):
+            axes.append(grid_axis(experiment, key, spec.start, spec.stop, spec.num, spec.log,
+                                  f"sweep {sweep.id!r}: {key}: "))
+        else:
+            axes.append(Axis(key, tuple(dict.fromkeys(spec))))
+    series = []
+    for curve in sweep.series or ():
+        curve_experiment = get_experiment(curve.experiment or experiment.name,
+                                          f"sweep {sweep.id!r} series {curve.id!r}: ")
+        for axis in axes:
+            if axis.key not in curve_experiment.sweep_axes:
+                raise ConfigError(f"series {curve.id!r} ({curve_experiment.name}) cannot sweep "
+                                  f"{axis.key!r}; allowed: " + ", ".join(curve_experiment.sweep_axes))
+        series.append(Series(curve.id, ConfigText(curve.label or curve.id), curve_experiment,
+                             dict(curve.params)))
+    figure = sweep.figure
+    shapes = {"phase": (2, False), "depth": (1, True), "dead": (2, False)}
+    count, curves = shapes[figure]
+    if len(axes) != count or (series and not curves):
+        raise ConfigError(f"sweep {sweep.id!r} (figure {figure!r}) got grid axes "
+                          f"{[a.key for a in axes]}{' and series' if series else ''}; allowed: "
+                          + ("one axis, and any series" if curves else "two axes and no series"))
+    if figure == "phase" and experiment.param(axes[0].key).kind is not float:
+        raise ConfigError(f"sweep {sweep.id!r}: a phase diagram's first axis is a scale; "
+                          f"got {axes[0].key!r}; allowed: one of "
+                          + ", ".join(a for a in experiment.sweep_axes if experiment.param(a).kind is float))
+    result = Sweep(sweep.id, ConfigText(sweep.title), experiment,
+                   sweep.params.model_dump(exclude_none=True), tuple(axes),
+                   sweep.runs or DEFAULT_SWEEP_RUNS, seed, sweep.page or "phase", figure,
+                   tuple(series))
+    if result.cells > MAX_SWEEP_CELLS:
+        raise ConfigError(f"sweep {sweep.id!r} has {result.cells:,} cells; allowed: at most "
+                          f"{MAX_SWEEP_CELLS:,} (use `stabreport sweep` for larger grids)")
+    if result.page not in page_ids:
+        raise ConfigError(f"sweep {sweep.id!r} got page {result.page!r}; allowed: one of "
+                          + ", ".join(page_ids))
+    result.cell_params()  # every cell's parameters must be valid together
+    return result
+
+
+def _check_cells(claims: list[ClaimSpec], sweeps: list[Sweep], document: Any) -> list[str]:
+    """Every cell a claim names must be a cell of its sweep."""
+    problems = []
+    by_id = {sweep.id: sweep for sweep in sweeps}
+    places = {entry.get("id"): document["claims"].place(i)
+              for i, entry in enumerate(document.get("claims") or []) if isinstance(entry, Mapping)}
+    for claim in claims:
+        where = places.get(claim.id, "")
+        for check in claim.checks:
+            sweep = by_id.get(check.sweep)
+            if check.kind != "cell_bound" or sweep is None:
+                continue
+            curves = [c.id for c in sweep.curves]
+            grid = {a.key: a.values for a in sweep.axes}
+            if check.series not in curves:
+                problems.append(f"{where}: claim {claim.id!r} names series {check.series!r} of sweep "
+                                f"{sweep.id!r}; allowed: " + ", ".join(repr(c) for c in curves))
+            elif set(dict(check.at)) != set(grid) or any(
+                    value not in grid[key] for key, value in check.at):
+                problems.append(f"{where}: claim {claim.id!r} names cell {dict(check.at)} of sweep "
+                                f"{sweep.id!r}; allowed: one value of each of "
+                                + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in grid.items()))
+    return problems
 
 
 def default_text() -> str:

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .cache import Store, canonical_json, code_digest, content_key
-from .errors import ComputeError, ConfigError
+from .errors import ConfigError
 from .experiments import Experiment, get_experiment
 from .results import NormResult, Result
 
@@ -53,13 +53,6 @@ def validate_run_options(runs: Any, seed: Any, where: str = "") -> None:
 
 def _blocks(runs: int, size: int) -> list[tuple[int, int]]:
     return [(index, min(size, runs - start)) for index, start in enumerate(range(0, runs, size))]
-
-
-def _dead_runs_error(label: str, dead: int, runs: int) -> ComputeError:
-    return ComputeError(
-        f"setting {label}: {dead} of {runs} runs ended with an all-zero matrix (every unit "
-        "inactive at some layer), so log10 of its size is undefined; use a wider network or "
-        "another activation")
 
 
 def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]],
@@ -99,16 +92,17 @@ class Estimate:
 
 
 def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path: str,
-             threads: int = 1, per_run_output: int = 0) -> Estimate:
+             threads: int = 1, per_run_output: int = 0, spectrum: bool = False) -> Estimate:
     """Work and memory of one setting on one path, from the declaration alone. `per_run_output`
-    adds bytes per run kept by the caller (for instance a JSON list of every run)."""
+    adds bytes per run kept by the caller (for instance a JSON list of every run); the spectrum
+    costs at most a k×k product and a QR factorisation (about 15 products' time) per step."""
     steps = experiment.steps(params)
     block = experiment.block_runs(params) if path == "full" else TANGENT_BLOCK
     in_flight = min(threads, -(-runs // block)) * experiment.working_bytes(params, min(block, runs), path)
     per_run = ((steps + 1) * 4 + 8 * len(experiment.metrics)) if path == "full" else (steps + 1) * 8
     # Each block's results, then their concatenation: twice what is kept.
     kept = runs * (2 * per_run + per_run_output)
-    flops = 2 * runs * steps * experiment.width(params) ** 3 if path == "full" else 0
+    flops = (2 + 32 * spectrum) * runs * steps * experiment.width(params) ** 3 if path == "full" else 0
     return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept)
 
 
@@ -137,9 +131,10 @@ def _size(n: float) -> str:
 
 
 def check_memory(experiment: Experiment, params: Mapping[str, Any], runs: int, path: str,
-                 threads: int = 1, per_run_output: int = 0, label: str | None = None) -> Estimate:
+                 threads: int = 1, per_run_output: int = 0, label: str | None = None,
+                 spectrum: bool = False) -> Estimate:
     """The estimate, or a refusal in one line when it would not fit in memory."""
-    cost = estimate(experiment, params, runs, path, threads, per_run_output)
+    cost = estimate(experiment, params, runs, path, threads, per_run_output, spectrum)
     free = available_memory()
     if free is not None and cost.bytes > MEMORY_SHARE * free:
         raise ConfigError(f"{_label(experiment, params, label)}, {runs:,} runs on the {path} path, "
@@ -159,23 +154,28 @@ def _label(experiment: Experiment, params: Mapping[str, Any], name: str | None) 
 
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                      name: str | None = None, threads: int | None = None,
-                     progress: Callable[[int], None] | None = None) -> Result:
-    """Run `runs` independent draws of one setting on the full path, block by block."""
+                     progress: Callable[[int], None] | None = None,
+                     spectrum: bool = False) -> Result:
+    """Run `runs` independent draws of one setting on the full path, block by block (with the
+    spectrum of every matrix if asked, from the same draws). Runs that died are counted."""
     validate_run_options(runs, seed)
+    if spectrum and not experiment.spectrum:
+        raise ConfigError(f"{experiment.name} does not track its spectrum; allowed: a run without it")
     threads = threads or default_jobs()
     check_memory(experiment, params, runs, "full", threads, label=name)
     started = time.perf_counter()
     key = setting_key(experiment, params)
+    extra = {"spectrum": True} if spectrum else {}
     parts = _map_blocks(
-        lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index)),
+        lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index), **extra),
         _blocks(runs, experiment.block_runs(params)), threads, progress)
-    metrics = {m.name: np.concatenate([p.metrics[m.name] for p in parts]) for m in experiment.metrics}
-    trajectory = np.concatenate([p.trajectory for p in parts])
-    dead = ~np.isfinite(metrics["log10_mean_abs"])
-    if dead.any():
-        raise _dead_runs_error(_label(experiment, params, name), int(dead.sum()), runs)
-    return Result(experiment.name, dict(params), seed, runs, metrics, trajectory,
-                  elapsed=time.perf_counter() - started)
+    living = np.concatenate([np.isfinite(p.metrics["log10_mean_abs"]) for p in parts])
+    metrics = {name_: np.concatenate([p.metrics[name_] for p in parts])[living]
+               for name_ in parts[0].metrics}
+    trajectory = np.concatenate([p.trajectory for p in parts])[living]
+    log10_sv = np.concatenate([p.log10_sv for p in parts])[living] if spectrum else None
+    return Result(experiment.name, dict(params), seed, runs, int((~living).sum()), metrics,
+                  trajectory, log10_sv, elapsed=time.perf_counter() - started)
 
 
 def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
@@ -195,11 +195,9 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
     parts = _map_blocks(lambda index, size: tangent(params, size, block_generator(seed, key, index)),
                         _blocks(runs, TANGENT_BLOCK), threads, progress)
     trajectory = np.concatenate(parts)
-    dead = ~np.isfinite(trajectory[:, -1])
-    if dead.any():
-        raise _dead_runs_error(_label(experiment, params, name), int(dead.sum()), runs)
-    return NormResult(experiment.name, dict(params), seed, runs, trajectory,
-                      elapsed=time.perf_counter() - started)
+    living = np.isfinite(trajectory[:, -1])
+    return NormResult(experiment.name, dict(params), seed, runs, int((~living).sum()),
+                      trajectory[living], elapsed=time.perf_counter() - started)
 
 
 # --- tasks and their cache entries -----------------------------------------------------------------
@@ -214,6 +212,7 @@ class Task:
     runs: int
     seed: int
     name: str  # a label for progress and errors; not part of what is computed
+    spectrum: bool = False  # the full path also tracks M's singular values (same draws)
 
     def cache_payload(self) -> dict[str, Any]:
         """Exactly what the result depends on: the code that computes it (the experiment's
@@ -222,7 +221,7 @@ class Task:
         return {"path": self.path, "experiment": self.experiment,
                 "code": code_digest("stabreport.engine", *experiment.modules),
                 "params": dict(self.params), "runs": self.runs, "seed": self.seed,
-                "numpy": np.__version__}
+                "spectrum": self.spectrum, "numpy": np.__version__}
 
     @property
     def key(self) -> str:
@@ -237,13 +236,16 @@ class Task:
 
 def execute(task: Task, threads: int = 1) -> Result | NormResult:
     experiment = get_experiment(task.experiment)
-    simulate = simulate_setting if task.path == "full" else simulate_norms
-    return simulate(experiment, task.params, task.runs, task.seed, task.name, threads)
+    if task.path == "full":
+        return simulate_setting(experiment, task.params, task.runs, task.seed, task.name, threads,
+                                spectrum=task.spectrum)
+    return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads)
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    # np.asarray keeps a 0-d array 0-d (np.ascontiguousarray would make it 1-d).
+    np.lib.format.write_array(buffer, np.asarray(array, order="C"), allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -257,12 +259,14 @@ def load_result(store: Store | None, task: Task) -> Result | NormResult | None:
     try:
         arrays = {name: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
                   for name, data in parts.items()}
+        dead = int(arrays.pop("dead"))
         if task.path == "full":
             experiment = get_experiment(task.experiment)
-            return Result(task.experiment, dict(task.params), task.seed, task.runs,
-                          {m.name: arrays[m.name] for m in experiment.metrics},
-                          arrays["trajectory"], cached=True)
-        return NormResult(task.experiment, dict(task.params), task.seed, task.runs,
+            names = [m.name for m in experiment.all_metrics if m.name in arrays]
+            return Result(task.experiment, dict(task.params), task.seed, task.runs, dead,
+                          {name: arrays[name] for name in names}, arrays["trajectory"],
+                          arrays.get("log10_sv"), cached=True)
+        return NormResult(task.experiment, dict(task.params), task.seed, task.runs, dead,
                           arrays["trajectory"], cached=True)
     except (KeyError, ValueError):
         return None
@@ -275,14 +279,18 @@ def store_result(store: Store | None, task: Task, result: Result | NormResult) -
 
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                 store: Store | None = None, name: str | None = None, jobs: int | None = None,
-                path: str = "full", progress: Callable[[int], None] | None = None
-                ) -> Result | NormResult:
+                path: str = "full", progress: Callable[[int], None] | None = None,
+                spectrum: bool = False) -> Result | NormResult:
     """One setting's result on one path, from the cache when it holds exactly this computation."""
-    task = Task(path, experiment.name, dict(params), runs, seed, name or experiment.name)
+    task = Task(path, experiment.name, dict(params), runs, seed, name or experiment.name, spectrum)
     cached = load_result(store, task)
     if cached is not None:
         return cached
-    simulate = simulate_setting if path == "full" else simulate_norms
-    result = simulate(experiment, task.params, runs, seed, task.name, jobs or default_jobs(), progress)
+    if path == "full":
+        result = simulate_setting(experiment, task.params, runs, seed, task.name,
+                                  jobs or default_jobs(), progress, spectrum)
+    else:
+        result = simulate_norms(experiment, task.params, runs, seed, task.name,
+                                jobs or default_jobs(), progress)
     store_result(store, task, result)
     return result

@@ -99,6 +99,8 @@ def trajectory_data(section: Section, results: Mapping[str, Any],
     if has_theory:
         columns["theory"] = []
     for setting in section.settings:
+        if results[setting.id].alive == 0:  # every run died: nothing to draw
+            continue
         q05, median, q95 = results[setting.id].trajectory_quantiles()
         columns["setting"] += [setting.id] * len(median)
         columns["step"] += list(range(len(median)))
@@ -127,6 +129,8 @@ def distribution_data(section: Section, results: Mapping[str, Any],
     density = False
     for setting in section.settings:
         values = results[setting.id].log10_mean_abs
+        if len(values) == 0:
+            continue
         add(setting.id, "run", values)
         prediction = predictions.get(setting.id)
         if prediction is not None and prediction.mean_abs_law is not None:
@@ -152,6 +156,8 @@ def law_data(section: Section, norm_u: Mapping[str, np.ndarray],
     columns: dict[str, list] = {"setting": [], "kind": [], "log10_value": []}
     for setting in section.settings:
         values = norm_u[setting.id]
+        if len(values) == 0:
+            continue
         grid = _grid_around(values)
         for kind, numbers in (("run", values), ("theory_grid", grid),
                               ("theory_density", predictions[setting.id].density_log10("norm_u", grid))):
@@ -160,7 +166,7 @@ def law_data(section: Section, norm_u: Mapping[str, np.ndarray],
             columns["log10_value"] += _rounded(numbers)
     return FigureData(f"{section.id}-law", "law", section.page,
                       tuple(s.id for s in section.settings), columns,
-                      {"labels": _labels(section), "runs": len(norm_u[section.settings[0].id]),
+                      {"labels": _labels(section), "runs": max(len(v) for v in norm_u.values()),
                        "exact": {s.id: bool(predictions[s.id].exact) for s in section.settings}})
 
 
@@ -208,6 +214,75 @@ def phase_data(diagram: Any, lecture_points: Sequence[tuple[float, int, str]]) -
                       {"row_key": diagram.row_key, "runs": diagram.sweep.runs, "rows": rows,
                        "stable_decades": STABLE_DECADES,
                        "lecture": [[s, r, label] for s, r, label in lecture_points]})
+
+
+SPECTRUM_BINS = 40
+
+
+def spectrum_data(section: Section, results: Mapping[str, Any]) -> FigureData:
+    """Per setting: the density of log10 σ over every nonzero singular value of every run (a
+    histogram on the setting's own range), and the medians over runs of the 10th, 50th and 90th
+    percentiles."""
+    columns: dict[str, list] = {"setting": [], "log10_sv": [], "density": []}
+    quantiles = {}
+    for setting in section.settings:
+        result = results[setting.id]
+        values = result.log10_sv[np.isfinite(result.log10_sv)] if result.log10_sv is not None \
+            else np.empty(0)
+        if len(values):
+            low, high = float(values.min()), float(values.max())
+            width = max(high - low, 1e-3)  # an exactly isometric setting: one narrow bin
+            edges = np.linspace(low - 0.02 * width, high + 0.02 * width, SPECTRUM_BINS + 1)
+            density, _ = np.histogram(values, bins=edges, density=True)
+            centres = (edges[1:] + edges[:-1]) / 2
+            columns["setting"] += [setting.id] * SPECTRUM_BINS
+            columns["log10_sv"] += _rounded(centres)
+            columns["density"] += _rounded(density)
+        quantiles[setting.id] = [_maybe(float(np.median(result.metrics[f"log10_sv_q{q}"])))
+                                 if result.alive and f"log10_sv_q{q}" in result.metrics else None
+                                 for q in (10, 50, 90)]
+    return FigureData(f"{section.id}-spectrum", "spectrum", section.page,
+                      tuple(s.id for s in section.settings), columns,
+                      {"labels": _labels(section), "quantiles": quantiles,
+                       "runs": section.settings[0].runs, "width": section.experiment.width(
+                           section.settings[0].params)})
+
+
+def depth_data(sweep: Any, cells: Sequence[Any]) -> FigureData:
+    """Curves over the sweep's one axis (the depth, typically): median and 5–95 % band of the
+    final log10 ‖M u‖ per curve, and the theory's median."""
+    axis = sweep.axes[0].key
+    columns: dict[str, list] = {"series": [], axis: [], "q05": [], "median": [], "q95": [],
+                                "theory": [], "dead_fraction": []}
+    for cell in cells:
+        columns["series"].append(cell.series or sweep.id)
+        columns[axis].append(cell.params[axis])
+        for name in ("q05", "median", "q95"):
+            columns[name].append(_maybe(getattr(cell, name)) if getattr(cell, name) is not None else "")
+        columns["theory"].append(_maybe(cell.theory_median) if cell.theory_median is not None else "")
+        columns["dead_fraction"].append(round(cell.dead_fraction, 6))
+    labels = {c.id or sweep.id: c.label or sweep.title for c in sweep.curves}
+    return FigureData(f"depth-{sweep.id}", "depth", sweep.page, (), columns,
+                      {"axis": axis, "labels": labels, "runs": sweep.runs,
+                       "theory": any(c.theory_median is not None for c in cells)})
+
+
+def dead_data(sweep: Any, cells: Sequence[Any]) -> FigureData:
+    """The share of runs whose matrix ended exactly zero, over the sweep's two axes (one curve
+    per value of the second), with its binomial standard error and the exact law."""
+    across, rows = (axis.key for axis in sweep.axes)
+    columns: dict[str, list] = {rows: [], across: [], "dead_fraction": [], "standard_error": [],
+                                "theory": []}
+    for cell in sorted(cells, key=lambda c: (c.params[rows], c.params[across])):
+        columns[rows].append(cell.params[rows])
+        columns[across].append(cell.params[across])
+        columns["dead_fraction"].append(round(cell.dead_fraction, 6))
+        columns["standard_error"].append(round(cell.dead_standard_error, 6))
+        columns["theory"].append(round(cell.theory_dead_fraction, 6)
+                                 if cell.theory_dead_fraction is not None else "")
+    return FigureData(f"dead-{sweep.id}", "dead", sweep.page, (), columns,
+                      {"across": across, "rows": rows, "runs": sweep.runs,
+                       "width": sweep.experiment.width_param, "steps": sweep.experiment.steps_param})
 
 
 def _maybe(value: float | None) -> float | None:
@@ -279,7 +354,9 @@ def draw_trajectory(data: FigureData) -> Any:
                          *(["theory"] if data.meta["theory"] else []))
     for i, setting in enumerate(data.settings):
         colour = PALETTE[i % len(PALETTE)]
-        s = series[setting]
+        s = series.get(setting)
+        if s is None:  # every run died
+            continue
         ax.fill_between(s["step"], s["q05"], s["q95"], color=colour, alpha=0.2, linewidth=0)
         ax.plot(s["step"], s["median"], color=colour, linewidth=1.8,
                 label=_plain(data.meta["labels"][setting]))
@@ -298,7 +375,12 @@ def _histograms(data: FigureData, xlabel: str, density_style: Callable[[str], An
     kinds = _by_kind(data)
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
         colour = PALETTE[i % len(PALETTE)]
-        values = kinds[setting]
+        ax.set_title(_plain(data.meta["labels"][setting]), fontsize=9.5, color=colour)
+        ax.set_yticks([])
+        values = kinds.get(setting)
+        if values is None:
+            ax.text(0.5, 0.5, "every run died", ha="center", va="center", transform=ax.transAxes)
+            continue
         ax.hist(values["run"], bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
         ax.hist(values["run"], bins=30, density=True, histtype="step", color=colour)
         if "theory_density" in values:
@@ -310,9 +392,7 @@ def _histograms(data: FigureData, xlabel: str, density_style: Callable[[str], An
                         markeredgewidth=1.0, clip_on=False)
         if "lecture" in values:
             ax.axvline(values["lecture"][0], color="0.15", linestyle="--", linewidth=1.2)
-        ax.set_title(_plain(data.meta["labels"][setting]), fontsize=9.5, color=colour)
         ax.tick_params(labelsize=8)
-        ax.set_yticks([])
     fig.supxlabel(xlabel, fontsize=10)
     return fig
 
@@ -400,9 +480,88 @@ def draw_phase(data: FigureData) -> Any:
     return fig
 
 
+def draw_spectrum(data: FigureData) -> Any:
+    fig, axes = _panels(len(data.settings))
+    series = _by_setting(data, "log10_sv", "density")
+    for i, (ax, setting) in enumerate(zip(axes, data.settings)):
+        colour = PALETTE[i % len(PALETTE)]
+        s = series.get(setting)
+        if s:
+            step = (s["log10_sv"][1] - s["log10_sv"][0]) if len(s["log10_sv"]) > 1 else 1.0
+            ax.bar(s["log10_sv"], s["density"], width=step, color=colour, alpha=0.35, linewidth=0)
+            ax.step(s["log10_sv"], s["density"], where="mid", color=colour, linewidth=1.0)
+        for value, style in zip(data.meta["quantiles"][setting], (":", "-", ":")):
+            if value is not None:
+                ax.axvline(value, color="0.15", linestyle=style, linewidth=1.0)
+        ax.set_title(_plain(data.meta["labels"][setting]), fontsize=9.5, color=colour)
+        ax.tick_params(labelsize=8)
+        ax.set_yticks([])
+    fig.supxlabel("log₁₀ singular value of M (every run, nonzero values)", fontsize=10)
+    return fig
+
+
+def _log_axis(values: Sequence[float]) -> bool:
+    positive = [v for v in values if v > 0]
+    return len(positive) == len(values) and max(positive) >= 10 * min(positive)
+
+
+def draw_depth(data: FigureData) -> Any:
+    fig, ax = _new_figure()
+    axis = data.meta["axis"]
+    rows = list(zip(data.columns["series"], data.columns[axis], data.columns["q05"],
+                    data.columns["median"], data.columns["q95"], data.columns["theory"]))
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    for i, (series, label) in enumerate(data.meta["labels"].items()):
+        colour = PALETTE[i % len(PALETTE)]
+        own = [r for r in rows if r[0] == series and r[3] != ""]
+        if not own:
+            continue
+        x = [r[1] for r in own]
+        ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=colour, alpha=0.18,
+                        linewidth=0)
+        ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=1.6, markersize=3.5,
+                label=_plain(label))
+        theory = [(r[1], r[5]) for r in own if r[5] != ""]
+        if theory:
+            ax.plot(*zip(*theory), color=colour, linewidth=1.1, linestyle=DASHED)
+    if _log_axis(data.columns[axis]):
+        ax.set_xscale("log")
+    ax.set_xlabel(axis)
+    ax.set_ylabel("log₁₀ ‖M u‖ at the end")
+    if any(value != "" for value in data.columns["theory"]):
+        ax.plot([], [], color="0.3", linestyle=DASHED, label="theory")
+    ax.legend(frameon=False, fontsize=8, loc="best")
+    return fig
+
+
+def draw_dead(data: FigureData) -> Any:
+    fig, ax = _new_figure()
+    across, rows = data.meta["across"], data.meta["rows"]
+    table = list(zip(data.columns[rows], data.columns[across], data.columns["dead_fraction"],
+                     data.columns["standard_error"], data.columns["theory"]))
+    for i, row in enumerate(sorted(set(data.columns[rows]))):
+        colour = PALETTE[i % len(PALETTE)]
+        own = [t for t in table if t[0] == row]
+        x = [t[1] for t in own]
+        ax.errorbar(x, [t[2] for t in own], yerr=[2 * t[3] for t in own], fmt="o", color=colour,
+                    markersize=4, capsize=2, linewidth=1.0, label=f"{rows} {row}")
+        theory = [(t[1], t[4]) for t in own if t[4] != ""]
+        if theory:
+            ax.plot(*zip(*theory), color=colour, linewidth=1.2)
+    if _log_axis(data.columns[across]):
+        ax.set_xscale("log")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel(across)
+    ax.set_ylabel("share of runs that died")
+    ax.plot([], [], color="0.3", label="exact law")
+    ax.legend(frameon=False, fontsize=8, loc="best", ncols=2)
+    return fig
+
+
 DRAW: dict[str, Callable[[FigureData], Any]] = {
     "trajectory": draw_trajectory, "distribution": draw_distribution, "law": draw_law,
-    "gain": draw_gain, "phase": draw_phase,
+    "spectrum": draw_spectrum, "gain": draw_gain, "phase": draw_phase, "depth": draw_depth,
+    "dead": draw_dead,
 }
 
 

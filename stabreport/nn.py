@@ -91,12 +91,20 @@ ACTIVATIONS: dict[str, Activation] = {
 class Initialiser:
     name: str
     description: str
-    uses_scale: bool
+    uses_scale: bool  # accepts `scale`, the standard deviation of one entry
     # Standard deviation of one weight entry for a square fan_in = fan_out = width layer.
     std: Callable[[int, float | None], float]
     sample: Callable[[np.random.Generator, int, int, float | None], Array]
     # W = std · G with G standard normal: callers may draw G and fold std in elsewhere.
     gaussian: bool = False
+    # `scale` may be left out: the init then keeps its own variance (orthogonal: gain 1).
+    scale_optional: bool = False
+    # For any h, the signs of W h are uniform over the 2^width orthants: true for iid symmetric
+    # entries (independent rows) and for a Haar-orthogonal W (W h is uniform on a sphere). With
+    # zero bias a ReLU unit is then active with probability ½, independently of the others.
+    uniform_signs: bool = True
+    # ‖W v‖ = std · √width · ‖v‖ for every v: an orthogonal matrix times a scale.
+    preserves_lengths: bool = False
 
 
 def _normal(std_of: Callable[[int, float | None], float]):
@@ -115,10 +123,14 @@ def _xavier_uniform(rng: np.random.Generator, batch: int, width: int, scale: flo
 def _orthogonal(rng: np.random.Generator, batch: int, width: int, scale: float | None) -> Array:
     # Haar-distributed orthogonal matrices: QR of a Gaussian matrix with the signs of R's
     # diagonal moved into Q (Mezzadri 2007); without the fix Q is not uniformly distributed.
+    # With a scale, W = scale · √width · Q: entries with the variance of N(0, scale²).
     q, r = np.linalg.qr(rng.standard_normal((batch, width, width)))
     signs = np.sign(np.diagonal(r, axis1=-2, axis2=-1))
     signs[signs == 0] = 1.0
-    return q * signs[:, None, :]
+    q *= signs[:, None, :]
+    if scale is not None:
+        q *= scale * np.sqrt(width)
+    return q
 
 
 def _scale_std(width: int, scale: float | None) -> float:
@@ -139,7 +151,9 @@ INITIALISERS: dict[str, Initialiser] = {
                     lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k)), gaussian=True),
         Initialiser("lecun_normal", "N(0, 1 / fan_in)", False,
                     lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k)), gaussian=True),
-        Initialiser("orthogonal", "Haar-random orthogonal matrix (gain 1)", False,
-                    lambda k, s: np.sqrt(1.0 / k), _orthogonal),
+        Initialiser("orthogonal", "Haar-random orthogonal matrix, times scale·√width if a scale "
+                    "is given (else gain 1)", True,
+                    lambda k, s: np.sqrt(1.0 / k) if s is None else s, _orthogonal,
+                    scale_optional=True, preserves_lengths=True),
     )
 }

@@ -18,7 +18,7 @@ class FigureSpec:
     """A figure the report will have, known before anything runs."""
 
     id: str
-    kind: str  # trajectory, distribution, law, gain, phase
+    kind: str  # trajectory, distribution, law, spectrum; gain; phase, depth, dead
     page: str
     number: int  # its number on its page, in order of appearance
     section: str | None = None  # the section it belongs to (section figures)
@@ -27,9 +27,12 @@ class FigureSpec:
 
 
 def _section_kinds(report: Report, section_id: str) -> list[str]:
+    """The figures a section asks for that it can have: a law needs a theory, a spectrum an
+    experiment that tracks one."""
     section = report.section(section_id)
     with_theory = all(s.experiment.theory is not None for s in section.settings)
-    return [kind for kind in section.figures if kind != "law" or with_theory]
+    return [kind for kind in section.figures
+            if (kind != "law" or with_theory) and (kind != "spectrum" or section.experiment.spectrum)]
 
 
 def gain_settings(report: Report) -> tuple[str, ...]:
@@ -59,7 +62,7 @@ def figure_specs(report: Report) -> list[FigureSpec]:
         for sweep in report.sweeps:
             if sweep.page == page.id:
                 number += 1
-                specs.append(FigureSpec(f"phase-{sweep.id}", "phase", page.id, number,
+                specs.append(FigureSpec(f"{sweep.figure}-{sweep.id}", sweep.figure, page.id, number,
                                         sweep=sweep.id))
     return specs
 

@@ -21,17 +21,24 @@ class Param:
     minimum: float | None = None  # inclusive for int, exclusive for float
     choices: tuple[str, ...] | None = None
     maximum: float | None = None  # inclusive; say why in `help`
+    also: tuple[str, ...] = ()  # words a number may be given as, e.g. "1/sqrt(depth)"
+    default_text: str | None = None  # the default in words, when it depends on other parameters
 
     @property
     def allowed(self) -> str:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         upper = f" and ≤ {self.maximum:g}" if self.maximum is not None else ""
+        words = "".join(f" or {word!r}" for word in self.also)
         if self.kind is int:
-            return (f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer") + upper
+            return (f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer") + upper + words
         if self.minimum is not None:
-            return f"a finite number > {self.minimum:g}" + upper
-        return "a finite number" + upper
+            return f"a finite number > {self.minimum:g}" + upper + words
+        return "a finite number" + upper + words
+
+    @property
+    def default_shown(self) -> str:
+        return self.default_text or repr(self.default)
 
     @property
     def type_name(self) -> str:
@@ -43,7 +50,7 @@ class Param:
 
     def parse(self, text: str, where: str = "") -> Any:
         """Convert command-line text (from --set KEY=VALUE) and validate it."""
-        if self.kind is str:
+        if self.kind is str or text in self.also:
             return self.validate(text, where)
         try:
             value = whole_number(text) if self.kind is int else float(text)
@@ -56,6 +63,8 @@ class Param:
         if self.kind is str:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
                 raise self._reject(value, where)
+            return value
+        if isinstance(value, str) and value in self.also:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self._reject(value, where)

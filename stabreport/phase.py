@@ -32,6 +32,7 @@ class Row:
 @dataclass(frozen=True)
 class PhaseDiagram:
     sweep: Sweep
+    x_key: str  # the scale-like parameter across: "scale", or a residual net's "branch_scale"
     row_key: str  # "width", "depth", "k" or "factors"
     rows_are_widths: bool  # the row axis is the experiment's width (else its number of steps)
     scales: tuple[float, ...]
@@ -62,7 +63,7 @@ class PhaseDiagram:
 
 
 def zero_crossing(scales: Sequence[float], gains: Sequence[float]) -> float | None:
-    for (s0, g0), (s1, g1) in zip(zip(scales, gains), zip(scales[1:], gains[1:])):
+    for (s0, g0), (s1, g1) in zip(zip(scales, gains), zip(scales[1:], gains[1:])):  # NaN: no
         if g0 < 0 <= g1:
             t = -g0 / (g1 - g0)
             return math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
@@ -73,24 +74,25 @@ def phase_diagram(sweep: Sweep, cells: Sequence[Cell],
                   critical: Callable[[Mapping], float | None]) -> PhaseDiagram:
     """`critical(params)`: the theory's critical scale for a row's parameters (or None)."""
     experiment = sweep.experiment
-    scale_key = experiment.scale_param
-    scale_axis = next(a for a in sweep.axes if a.key == scale_key)
-    row_axis = next(a for a in sweep.axes if a.key != scale_key)
+    scale_axis, row_axis = sweep.axes  # the first axis runs across, the second makes the rows
+    scale_key = scale_axis.key
     scales = tuple(sorted(scale_axis.values))
     index = {(c.params[row_axis.key], c.params[scale_key]): c for c in cells}
     gain, total, theory, rows = [], [], [], []
     step = max(b / a for a, b in zip(scales, scales[1:])) if len(scales) > 1 else math.e
     for value in sorted(row_axis.values):
         row_cells = [index[(value, s)] for s in scales]
-        gains = [c.log10_gain_per_step for c in row_cells]
+        gains = [np.nan if c.log10_gain_per_step is None else c.log10_gain_per_step
+                 for c in row_cells]  # a cell where every run died has no gain
         gain.append(gains)
-        total.append([c.median - experiment.metric(c.metric).start(experiment.width(c.params))
+        total.append([np.nan if c.median is None else
+                      c.median - experiment.metric(c.metric).start(experiment.width(c.params))
                       for c in row_cells])
         theory.append([c.theory_gain_per_step for c in row_cells])
         rows.append(Row(value, zero_crossing(scales, gains), critical(row_cells[0].params), step))
     total_arr = np.array(total)
     has_theory = all(t is not None for row in theory for t in row)
-    return PhaseDiagram(sweep, row_axis.key, row_axis.key == experiment.width_param, scales,
+    return PhaseDiagram(sweep, scale_key, row_axis.key, row_axis.key == experiment.width_param, scales,
                         tuple(rows), np.array(gain), total_arr,
                         np.array(theory, dtype=float) if has_theory else None,
                         float(np.mean(np.abs(total_arr) <= STABLE_DECADES)))

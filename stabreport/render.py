@@ -64,22 +64,33 @@ class SettingView:
     step_label: str
     width: int
     start: float  # log10 mean|M_ij| before the first step (M = I)
-    median: float  # of the per-run log10 mean|M_ij|
-    q05: float
-    q95: float
+    median: float | None  # of the per-run log10 mean|M_ij| (None: every run died)
+    q05: float | None
+    q95: float | None
     averages: int  # runs averaged by the lecture's statistic
-    stat_median: float  # median over repetitions of the lecture's statistic (log10)
-    stat_q05: float
-    stat_q95: float
+    stat_median: float | None  # median over repetitions of the lecture's statistic (log10)
+    stat_q05: float | None
+    stat_q95: float | None
     stat_count: int
     lecture: float | None  # log10 of the lecture's quoted value
     elapsed: float
     cached: bool
     command: str  # the full path's numbers
     norm_command: str | None  # the fast path's column lengths, where it ran
-    measured: Measured
+    measured: Measured | None  # None: every run died
     theory: Prediction | None
     agreement: Agreement | None
+    dead: int = 0  # runs whose matrix ended exactly zero
+    spectrum: Mapping[str, float] | None = None  # medians of the spectrum metrics, where run
+
+    @property
+    def alive(self) -> bool:
+        """Some run lived, so the statistics exist."""
+        return self.measured is not None
+
+    @property
+    def dead_fraction(self) -> float:
+        return self.dead / self.runs
 
     @property
     def distance_from_one(self) -> float:
@@ -87,9 +98,9 @@ class SettingView:
         return abs(self.stat_median)
 
     @property
-    def gain_per_step(self) -> float:
+    def gain_per_step(self) -> float | None:
         """Typical log10 change of the column length ‖M u‖ per factor or layer (‖u‖ = 1)."""
-        return self.measured.median_norm_u / self.steps
+        return None if self.measured is None else self.measured.median_norm_u / self.steps
 
     @property
     def theory_gain_per_step(self) -> float | None:
@@ -109,6 +120,11 @@ class SectionView:
     table_number: int  # the number of the section's table on its page
     has_theory: bool
     template: str  # the section's prose
+
+    @property
+    def living(self) -> tuple[SettingView, ...]:
+        """The settings with statistics: those in which some run lived."""
+        return tuple(s for s in self.settings if s.alive)
 
 
 @dataclass(frozen=True)
@@ -132,13 +148,18 @@ def figure_command(figure_id: str, config: str | None) -> str:
 
 
 def setting_view(setting: Setting, page: str, result: Result, seed: int,
-                 theory: Prediction | None, measured: Measured, agreement: Agreement | None,
+                 theory: Prediction | None, measured: Measured | None, agreement: Agreement | None,
                  has_norms: bool) -> SettingView:
-    statistic = result.grouped_log10_of_mean(setting.lecture_averages)
-    if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
-        statistic = np.array([result.summary.log10_of_mean])
-    s05, s50, s95 = (float(v) for v in np.quantile(statistic, [0.05, 0.5, 0.95]))
+    """A setting as templates see it; its statistics are None where every run died."""
     summary = result.summary
+    stats: list[float | None] = [None, None, None]
+    count = 0
+    if summary is not None:
+        statistic = result.grouped_log10_of_mean(setting.lecture_averages)
+        if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
+            statistic = np.array([summary.log10_of_mean])
+        stats = [float(v) for v in np.quantile(statistic, [0.05, 0.5, 0.95])]
+        count = len(statistic)
     experiment = setting.experiment
     width = experiment.width(setting.params)
     return SettingView(
@@ -146,12 +167,26 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
         experiment=experiment.name, description=experiment.words(setting.params),
         params=dict(setting.params), runs=result.runs, seed=seed,
         steps=experiment.steps(setting.params), step_label=experiment.step_label, width=width,
-        start=-math.log10(width), median=summary.median, q05=summary.q05, q95=summary.q95,
-        averages=setting.lecture_averages, stat_median=s50, stat_q05=s05, stat_q95=s95,
-        stat_count=len(statistic), lecture=setting.lecture_log10,
+        start=-math.log10(width), median=summary.median if summary else None,
+        q05=summary.q05 if summary else None, q95=summary.q95 if summary else None,
+        averages=setting.lecture_averages, stat_median=stats[1], stat_q05=stats[0],
+        stat_q95=stats[2], stat_count=count, lecture=setting.lecture_log10,
         elapsed=result.elapsed, cached=result.cached, command=run_command(setting, seed),
         norm_command=run_command(setting, seed, "tangent") if has_norms else None,
-        measured=measured, theory=theory, agreement=agreement)
+        measured=measured, theory=theory, agreement=agreement, dead=result.dead,
+        spectrum=_spectrum_medians(result))
+
+
+def _spectrum_medians(result: Result) -> dict[str, float] | None:
+    """Medians over runs of the spectrum metrics, where they were computed."""
+    if result.alive == 0:
+        return None
+    names = ("log10_sv_q10", "log10_sv_q50", "log10_sv_q90", "sv_rank")
+    if not all(name in result.metrics for name in names):
+        return None
+    out = {name: float(np.median(result.metrics[name])) for name in names}
+    out["spread"] = float(np.median(result.metrics["log10_sv_q90"] - result.metrics["log10_sv_q10"]))
+    return out
 
 
 def _config_argument(root: Path, report: Report) -> str | None:
@@ -166,11 +201,12 @@ def _config_argument(root: Path, report: Report) -> str | None:
         return str(source)
 
 
-def build_context(env: jinja2.Environment, root: Path, report: Report, runs: Any,
-                  predictions: Mapping[str, Prediction | None], checks: Any, gains: Any,
-                  diagrams: Sequence[Any], specs: Sequence[FigureSpec],
-                  datas: Sequence[FigureData], build_info: Mapping[str, Any]) -> dict[str, Any]:
+def build_context(env: jinja2.Environment, root: Path, report: Report, evidence: Any,
+                  checks: Any, specs: Sequence[FigureSpec], datas: Sequence[FigureData],
+                  build_info: Mapping[str, Any]) -> dict[str, Any]:
     """Everything templates see: pages, sections, settings and figures as plain views."""
+    runs, predictions = evidence.runs, evidence.predictions
+    gains, diagrams = evidence.gains, evidence.diagrams
     site = site_info(root, report, build_info["date"])
     settings = {s.id: setting_view(s, section.page, runs.full[s.id], report.seed,
                                    predictions[s.id], checks.measured[s.id],
@@ -227,6 +263,8 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, runs: Any
         "figure_list": figures, "figure_index": {f.id: f for f in figures},
         "claims": checks.claims, "theory_claims": checks.theory_claims,
         "curves": gains.curves if gains else [], "phases": list(diagrams),
+        "sweeps": {sweep.id: sweep for sweep in report.sweeps},
+        "cells": {sweep_id: cells for sweep_id, cells in evidence.cells.items()},
         "experiments": experiments(), "timings": timings,
         "thresholds": {"z_limit": Z_LIMIT, "ks_alpha": KS_ALPHA, "stable_decades": STABLE_DECADES,
                        "theory_tolerance": report.theory_tolerance},

@@ -1,4 +1,8 @@
-"""Results: plain immutable data with the parameters that made them attached."""
+"""Results: plain immutable data with the parameters that made them attached.
+
+A run whose matrix is exactly zero (a ReLU network with every unit of some layer switched off)
+has died: it is counted, and every per-run array and statistic is over the runs that lived.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +15,21 @@ def log10_mean_of_pow10(log10_values: np.ndarray) -> float:
     """log10 of the arithmetic mean of 10**x, computed without ever forming 10**x."""
     top = float(np.max(log10_values))
     return top + float(np.log10(np.mean(10.0 ** (log10_values - top))))
+
+
+def quantile_summary(values: np.ndarray) -> dict[str, float] | None:
+    if len(values) == 0:
+        return None
+    q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
+    return {"median": median, "q05": q05, "q95": q95}
+
+
+def per_step_quantiles(trajectory: np.ndarray) -> dict[str, list[float]] | None:
+    """Median and 5 %/95 % quantiles over runs after every step, as lists."""
+    if len(trajectory) == 0:
+        return None
+    q05, median, q95 = np.quantile(np.asarray(trajectory, dtype=np.float64), [0.05, 0.5, 0.95], axis=0)
+    return {"median": median.tolist(), "q05": q05.tolist(), "q95": q95.tolist()}
 
 
 @dataclass(frozen=True)
@@ -26,13 +45,34 @@ class Summary:
 
 
 @dataclass(frozen=True)
-class Result:
+class _Outcome:
     experiment: str
     params: Mapping[str, Any]
     seed: int
-    runs: int
-    metrics: Mapping[str, np.ndarray]  # per-run values in the experiment's order, each (runs,)
-    trajectory: np.ndarray  # (runs, steps + 1), float32 log10 mean |M_ij| after each step
+    runs: int  # runs asked for, the dead ones included
+    dead: int  # runs whose matrix ended exactly zero
+
+    @property
+    def alive(self) -> int:
+        return self.runs - self.dead
+
+    @property
+    def dead_fraction(self) -> float:
+        return self.dead / self.runs
+
+    def _head(self, path: str) -> dict[str, Any]:
+        return {"experiment": self.experiment, "params": dict(self.params), "seed": self.seed,
+                "runs": self.runs, "path": path, "dead_runs": self.dead,
+                "dead_fraction": self.dead_fraction}
+
+
+@dataclass(frozen=True)
+class Result(_Outcome):
+    """The full path: every matrix formed."""
+
+    metrics: Mapping[str, np.ndarray] = field(default_factory=dict)  # per living run
+    trajectory: np.ndarray = field(default_factory=lambda: np.empty((0, 1), np.float32))
+    log10_sv: np.ndarray | None = None  # (living runs, k) descending, with the spectrum
     elapsed: float = field(default=0.0, compare=False)  # seconds; 0 when read from the cache
     cached: bool = field(default=False, compare=False)
 
@@ -45,8 +85,10 @@ class Result:
         return self.metrics["log10_mean_abs"]
 
     @property
-    def summary(self) -> Summary:
+    def summary(self) -> Summary | None:
         x = self.log10_mean_abs
+        if len(x) == 0:
+            return None
         q05, median, q95 = np.quantile(x, [0.05, 0.5, 0.95])
         return Summary(log10_mean_of_pow10(x), float(median), float(q05), float(q95))
 
@@ -64,27 +106,28 @@ class Result:
         return np.quantile(self.trajectory.astype(np.float64), qs, axis=0)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {**self.metrics, "trajectory": self.trajectory}
+        out = {**self.metrics, "trajectory": self.trajectory, "dead": np.array(self.dead)}
+        if self.log10_sv is not None:
+            out["log10_sv"] = self.log10_sv
+        return out
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"experiment": self.experiment, "params": dict(self.params),
-                               "seed": self.seed, "runs": self.runs}
+        out = self._head("full")
         for name, values in self.metrics.items():
             out[name] = [float(v) for v in values]
-        out["summary"] = self.summary.as_dict()
-        out["path"] = "full"
+        summary = self.summary
+        out["summary"] = None if summary is None else {
+            **summary.as_dict(), **{f"median_{name}": float(np.median(values))
+                                    for name, values in self.metrics.items()
+                                    if name != "log10_mean_abs"}}
         return out
 
 
 @dataclass(frozen=True)
-class NormResult:
-    """Column lengths only, from the O(k) tangent path: log10 ‖M_l u‖ after every step."""
+class NormResult(_Outcome):
+    """Column lengths only, from the fast path: log10 ‖M_l u‖ after every step."""
 
-    experiment: str
-    params: Mapping[str, Any]
-    seed: int
-    runs: int
-    trajectory: np.ndarray  # (runs, steps + 1), float64
+    trajectory: np.ndarray = field(default_factory=lambda: np.empty((0, 1)))  # per living run
     elapsed: float = field(default=0.0, compare=False)
     cached: bool = field(default=False, compare=False)
 
@@ -100,21 +143,8 @@ class NormResult:
         return {"log10_norm_u": self.log10_norm_u}
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"trajectory": self.trajectory}
+        return {"trajectory": self.trajectory, "dead": np.array(self.dead)}
 
     def to_json(self) -> dict[str, Any]:
-        return {"experiment": self.experiment, "params": dict(self.params), "seed": self.seed,
-                "runs": self.runs, "path": "tangent",
-                "log10_norm_u": [float(v) for v in self.log10_norm_u],
+        return {**self._head("tangent"), "log10_norm_u": [float(v) for v in self.log10_norm_u],
                 "summary": quantile_summary(self.log10_norm_u)}
-
-
-def quantile_summary(values: np.ndarray) -> dict[str, float]:
-    q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
-    return {"median": median, "q05": q05, "q95": q95}
-
-
-def per_step_quantiles(trajectory: np.ndarray) -> dict[str, list[float]]:
-    """Median and 5 %/95 % quantiles over runs after every step, as lists."""
-    q05, median, q95 = np.quantile(np.asarray(trajectory, dtype=np.float64), [0.05, 0.5, 0.95], axis=0)
-    return {"median": median.tolist(), "q05": q05.tolist(), "q95": q95.tolist()}

@@ -54,10 +54,11 @@ def cell_path(experiment: Experiment, params: Mapping[str, Any]) -> str:
 
 def sweep_tasks(sweep: Sweep) -> list[Task]:
     tasks = []
-    for params in sweep.cell_params():
+    for curve, params in sweep.cell_params():
         label = ",".join(f"{a.key}={params[a.key]}" for a in sweep.axes)
-        tasks.append(Task(cell_path(sweep.experiment, params), sweep.experiment.name, params,
-                          sweep.runs, sweep.seed, f"{sweep.id}[{label}]"))
+        name = f"{sweep.id}{'/' + curve.id if curve.id else ''}[{label}]"
+        tasks.append(Task(cell_path(curve.experiment, params), curve.experiment.name, params,
+                          sweep.runs, sweep.seed, name))
     return tasks
 
 
@@ -65,43 +66,71 @@ def sweep_tasks(sweep: Sweep) -> list[Task]:
 class Cell:
     params: Mapping[str, Any]
     metric: str  # what the cell measures, e.g. "log10_norm_u"
-    median: float  # of the metric over runs
-    q05: float
-    q95: float
-    log10_gain_per_step: float  # median change per step
+    runs: int
+    dead_fraction: float  # share of runs whose matrix ended exactly zero
+    median: float | None  # of the metric over the runs that lived (None if none did)
+    q05: float | None
+    q95: float | None
+    log10_gain_per_step: float | None  # median change per step
     theory_median: float | None
     theory_gain_per_step: float | None
+    theory_dead_fraction: float | None
     cached: bool
+    series: str = ""  # the curve it belongs to, in a sweep with several
+
+    @property
+    def dead_standard_error(self) -> float:
+        """Binomial standard error of the dead fraction, at the theory's value where it has one
+        (what a test of the law needs), else at the measured one."""
+        p = self.theory_dead_fraction if self.theory_dead_fraction is not None else self.dead_fraction
+        return float(np.sqrt(max(p * (1 - p), 0.25 / self.runs) / self.runs))
 
     def as_json(self) -> dict[str, Any]:
-        return {"params": dict(self.params), "metric": self.metric, "median": self.median,
-                "q05": self.q05, "q95": self.q95, "log10_gain_per_step": self.log10_gain_per_step,
-                "theory": None if self.theory_median is None else {
-                    "median": self.theory_median, "log10_gain_per_step": self.theory_gain_per_step}}
+        return {"params": dict(self.params), **({"series": self.series} if self.series else {}),
+                "metric": self.metric, "runs": self.runs, "dead_fraction": self.dead_fraction,
+                "median": self.median, "q05": self.q05, "q95": self.q95,
+                "log10_gain_per_step": self.log10_gain_per_step,
+                "theory": None if self.theory_median is None and self.theory_dead_fraction is None
+                else {"median": self.theory_median, "log10_gain_per_step": self.theory_gain_per_step,
+                      "dead_fraction": self.theory_dead_fraction}}
 
 
-def cell_theory(task: Task, store: Store | None = None) -> float | None:
-    """The theory's median of what a cell measures, or None without a theory; memoised in
-    `store` by the theory's source and the cell's parameters."""
+def cell_theory(task: Task, store: Store | None = None) -> dict[str, float | None]:
+    """The theory's median of what a cell measures and its dead fraction (None where the theory
+    has none); memoised in `store` by the theory's source and the cell's parameters."""
     experiment = get_experiment(task.experiment)
     if experiment.theory is None:
-        return None
+        return {"median": None, "dead_fraction": None}
 
-    def compute() -> float | None:
-        return experiment.theory.predict(task.params).median(experiment.sweep_metric)
+    def compute() -> dict[str, float | None]:
+        prediction = experiment.theory.predict(task.params)
+        return {"median": prediction.median(experiment.sweep_metric),
+                "dead_fraction": prediction.dead_fraction}
 
     return memo_json(store, "cell-theory", {
         "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
         "params": dict(task.params), "metric": experiment.sweep_metric}, compute)
 
 
-def summarise(task: Task, result: Result | NormResult, theory: float | None) -> Cell:
-    """A cell's statistics; `theory` is cell_theory(task)."""
+def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, float | None],
+              series: str = "") -> Cell:
+    """A cell's statistics over the runs that lived; `theory` is cell_theory(task)."""
     experiment = get_experiment(task.experiment)
     metric = experiment.sweep_metric
     steps = experiment.steps(task.params)
     values = result.log10_norm_u if isinstance(result, NormResult) else result.metrics[metric]
     start = experiment.metric(metric).start(experiment.width(task.params))
-    q05, median, q95 = (float(v) for v in np.quantile(values, [0.05, 0.5, 0.95]))
-    return Cell(dict(task.params), metric, median, q05, q95, (median - start) / steps, theory,
-                None if theory is None else (theory - start) / steps, result.cached)
+    stats = [float(v) for v in np.quantile(values, [0.05, 0.5, 0.95])] if len(values) else [None] * 3
+    q05, median, q95 = stats
+    predicted = theory.get("median")
+    return Cell(dict(task.params), metric, result.runs, result.dead_fraction, median, q05, q95,
+                None if median is None else (median - start) / steps, predicted,
+                None if predicted is None else (predicted - start) / steps,
+                theory.get("dead_fraction"), result.cached, series)
+
+
+def summarise_sweep(sweep: Sweep, results: list[Result | NormResult],
+                    store: Store | None = None) -> list[Cell]:
+    """Every cell of a sweep, in the order of `sweep_tasks`."""
+    return [summarise(task, result, cell_theory(task, store), curve.id)
+            for task, result, (curve, _) in zip(sweep_tasks(sweep), results, sweep.cell_params())]

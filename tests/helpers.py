@@ -17,14 +17,16 @@ EXAMPLE = PROJECT / "examples" / "near_identity"
 SMALL_SECTIONS = "".join(
     f"  - id: {sid}\n    runs: {runs}\n    norm_runs: 500\n" for sid, runs in
     [("products", 200), ("relu-normal", 20), ("relu-init", 20), ("sigmoid", 20),
-     ("scaled-sigmoid", 20)])
+     ("scaled-sigmoid", 20), ("isometry", 12), ("dying-orthogonal", 500)])
 SMALL_SWEEPS = "".join(
     f"  - id: {sweep}\n    runs: 20\n    grid: {{scale: {{start: 0.03, stop: 3.0, num: 8, log: true}},"
     f" {axis}: {values}}}\n" for sweep, axis, values in
     [("relu-scale-width", "width", "[64, 256]"), ("relu-scale-depth", "depth", "[10, 50]"),
      ("sigmoid-scale-width", "width", "[64, 256]"), ("sigmoid-scale-depth", "depth", "[10, 50]"),
      ("scaled-sigmoid-scale-width", "width", "[64, 256]"),
-     ("scaled-sigmoid-scale-depth", "depth", "[10, 50]")])
+     ("scaled-sigmoid-scale-depth", "depth", "[10, 50]")]) + "".join(
+    f"  - id: {sweep}\n    runs: {runs}\n" for sweep, runs in
+    [("resnet-branch-depth", 20), ("residual-depth", 30), ("dying-relu", 300)])
 
 # A section and a sweep of the example plug-in experiment (it has no theory).
 PLUGIN_SECTIONS = """  - id: near-identity
@@ -79,5 +81,5 @@ def synthetic_results(report: Report, final: dict[str, float] | None = None,
         metrics = {"log10_mean_abs": values, "log10_fro": values + 2, "log10_spectral": values + 1.9,
                    "log10_norm_u": values + 1}
         results[setting.id] = Result(setting.experiment.name, dict(setting.params), report.seed,
-                                     runs, metrics, trajectory.astype(np.float32))
+                                     runs, 0, metrics, trajectory.astype(np.float32))
     return Runs(results, {s.id: None for s in report.settings})

@@ -4,6 +4,7 @@ files are refused by name; a run at any accepted scale stays finite."""
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -69,10 +70,11 @@ def test_the_memory_estimate_bounds_what_a_run_uses():
 
 
 def test_a_long_run_shows_progress_on_stderr_and_one_json_object_on_stdout():
-    done = _cli("run", "mlp", "--set", "width=300", "--set", "depth=40", "--runs", "40", "--json")
+    done = _cli("run", "mlp", "--set", "width=200", "--set", "depth=40", "--runs", "60", "--json",
+                "--no-spectrum")  # predicted at more than 3 s, so it shows a bar
     assert done.returncode == 0, done.stderr
-    assert len(json.loads(done.stdout)["log10_mean_abs"]) == 40  # stdout: exactly the JSON
-    assert "40/40" in done.stderr and "run/s" in done.stderr  # tqdm's bar, with its rate and ETA
+    assert len(json.loads(done.stdout)["log10_mean_abs"]) == 60  # stdout: exactly the JSON
+    assert "60/60" in done.stderr and "run/s" in done.stderr  # tqdm's bar, with its rate and ETA
 
 
 @pytest.mark.parametrize("scale", [1e153, 1e100, 3.0])
@@ -215,4 +217,4 @@ def test_a_config_sweep_too_large_to_build_is_refused_at_once():
                          "depth: {start: 1, stop: 1000, num: 1000}}\n")
     assert time.monotonic() - started < 5
     (line,) = str(caught.value).splitlines()
-    assert line.startswith("stabreport.yml:2: sweeps[6]:") and "4,096,000 cells" in line, line
+    assert re.match(r"stabreport.yml:2: sweeps\[\d+\]: ", line) and "4,096,000 cells" in line, line

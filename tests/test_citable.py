@@ -17,7 +17,7 @@ from stabreport.build import GENERATED, build_report
 from stabreport.cli import main
 
 SCHEMA = Path(__file__).parent / "data" / "citation-file-format-1.2.0.schema.json"
-PAGES = ("products", "mlp", "theory", "phase", "near_identity")
+PAGES = ("products", "mlp", "alive", "theory", "phase", "near_identity")
 
 
 class _Figures(HTMLParser):
@@ -129,8 +129,10 @@ def test_every_figures_printed_command_prints_exactly_its_csv_download(site, cap
             printed = capsysbinary.readouterr().out
             assert printed == (site / "site" / "data" / f"{figure_id}.csv").read_bytes(), command
             checked.append(figure_id)
-    kinds = {i.rsplit("-", 1)[-1] for i in checked if not i.startswith(("phase-", "gain-"))}
-    assert kinds == {"trajectory", "distribution", "law"}
+    kinds = {i.rsplit("-", 1)[-1] for i in checked
+             if not i.startswith(("phase-", "gain-", "depth-", "dead-"))}
+    assert kinds == {"trajectory", "distribution", "law", "spectrum"}
+    assert "depth-residual-depth" in checked and "dead-dying-relu" in checked
     assert "gain-vs-scale" in checked and any(i.startswith("phase-") for i in checked)
     assert "near-identity-trajectory" in checked and "phase-near-identity-scale-k" in checked
 

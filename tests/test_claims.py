@@ -1,7 +1,7 @@
 import pytest
 from helpers import PROJECT, SMALL_CONFIG
 
-from stabreport.build import check, predict, render_site, run_experiments
+from stabreport.build import check, gather, render_site, run_experiments
 from stabreport.cache import Store
 from stabreport.config import load_report
 from stabreport.errors import BuildError
@@ -20,7 +20,7 @@ def run_settings(report, cache, stream):
 def _claims(config_text, cache):
     report = load_report(text=config_text)
     runs = run_settings(report, cache, open("/dev/null", "w"))
-    checks = check(report, runs, predict(report))
+    checks = check(report, gather(report, runs, cache))
     return report, runs, {c.id: c for c in checks.claims}
 
 

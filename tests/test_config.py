@@ -75,7 +75,7 @@ BAD = {
                               "    grid: {scale: {start: 0, stop: 1, num: 3, log: true}, width: [8]}\n",
                               ["stabreport.yml:5", "got 0:1", "> 0 on a log grid"]),
     "grid without scale": ("sweeps:\n  - id: s\n    title: t\n    experiment: mlp\n"
-                           "    grid: {width: [8, 16], depth: [2]}\n", ["stabreport.yml:5", "'scale' and one of"]),
+                           "    grid: {width: [8, 16], depth: [2]}\n", ["stabreport.yml:2", "first axis is a scale"]),
     "duplicate yaml key": ("seed: 7\nseed: 8\n", ["stabreport.yml:2", "duplicate key 'seed'", "line 1"]),
     "empty settings": ("sections:\n  - id: new\n    title: T\n    experiment: mlp\n    settings: []\n",
                        ["stabreport.yml:5", "settings", "at least 1 entries"]),

@@ -126,19 +126,19 @@ def test_a_failing_site_build_keeps_the_last_site(project):
     assert _tree(project / SITE) == before
 
 
-def test_an_experiment_that_cannot_be_computed_fails_by_name_and_keeps_the_output(project):
+def test_a_setting_too_large_to_compute_fails_by_name_and_keeps_the_output(project):
     before = _tree(project / GENERATED)
     (project / "stabreport.yml").write_text(SMALL_CONFIG.replace(
         "  - id: relu-normal\n    runs: 20\n",
         "  - id: relu-normal\n    runs: 20\n    settings:\n"
-        "      - {id: relu-normal-0.1, params: {width: 1, depth: 40}}\n"))
+        "      - {id: relu-normal-0.1, params: {width: 100000}}\n"))
     try:
         done = _run(project, "build", env=_environment(), check=False)
     finally:
         _set_seed(project, None)
-    assert done.returncode == 1
+    assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("stabreport: error: setting relu-normal-0.1:") and "all-zero" in last
+    assert last.startswith("stabreport: error: relu-normal-0.1,") and "GiB of memory" in last
     assert _tree(project / GENERATED) == before
 
 

@@ -139,3 +139,17 @@ sections:
     assert "## An extra page" in index and "](extra.md#tanh-trajectory)" in index
     # The key findings link to the page the section is on.
     assert "](extra.md#tanh-0.1)" in rendered.pages["index.md"]
+
+
+def test_a_setting_whose_every_run_died_is_reported_plainly():
+    report = load_report()
+    runs = synthetic_results(report)
+    dead = runs.full["relu-normal-0.1"]
+    runs.full["relu-normal-0.1"] = type(dead)(
+        dead.experiment, dead.params, dead.seed, dead.runs, dead.runs,
+        {name: values[:0] for name, values in dead.metrics.items()}, dead.trajectory[:0])
+    pages = render_site(PROJECT, report, runs, with_figures=False).pages
+    mlp = pages["mlp.md"]
+    assert f"**{markdown_literal('scale 0.1')}**: every one of its 40 runs died" in mlp
+    assert "every run died |" in mlp  # its row in the table
+    assert "every run died |" in pages["index.md"]  # and in the key findings

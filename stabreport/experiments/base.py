@@ -50,12 +50,82 @@ MATRIX_METRICS = (
 )
 
 
+# The metrics of the spectrum of M, for experiments that can track it (`Experiment.spectrum`).
+SPECTRUM_METRICS = (
+    Metric("log10_sv_q10", "log10 σ, 10th percentile",
+           "log10 of the 10th percentile of the nonzero singular values of M (QR method)"),
+    Metric("log10_sv_q50", "log10 σ, median", "log10 of the median nonzero singular value of M"),
+    Metric("log10_sv_q90", "log10 σ, 90th percentile",
+           "log10 of the 90th percentile of the nonzero singular values of M"),
+    Metric("sv_rank", "rank of M", "the number of nonzero singular values of M"),
+)
+
+
 @dataclass(frozen=True)
 class Simulation:
-    """What one block of runs produced: per-run metrics and the per-step trajectory."""
+    """What one block of runs produced: per-run metrics and the per-step trajectory, and with
+    the spectrum, every run's log10 singular values."""
 
     metrics: dict[str, np.ndarray]  # each of shape (runs,)
     trajectory: np.ndarray  # (runs, steps + 1): log10 mean |M_ij| after 0, 1, ..., steps
+    log10_sv: np.ndarray | None = None  # (runs, k), descending, −inf for zero
+
+
+class Spectrum:
+    """The singular values of a long product M = A_L ··· A_1 by the QR method, so that they stay
+    right when they span far more than float64's 16 digits: an orthonormal frame Q is carried
+    along (Q ← A Q), and every `every` steps A Q = Q′ R is factored and log |R_ii| accumulated.
+    What is reported are the sorted |diag R| of M = Q R_L ··· R_1 (the products of the R
+    factors' diagonals): close to M's singular values once these are widely separated, as they
+    are after many steps, but not equal to an SVD's for a short product. Where a step can zero
+    directions exactly (a ReLU layer switches units off), factor every step with `dead_below`:
+    an R_ii below that fraction of the largest in its run is zero in exact arithmetic; it stays
+    zero, and the rank counts the others."""
+
+    def __init__(self, runs: int, k: int, every: int, dead_below: float = 0.0) -> None:
+        self.q = np.broadcast_to(np.eye(k), (runs, k, k)).copy()
+        self.log_r = np.zeros((runs, k))
+        self.every, self.pending, self.dead_below = every, 0, dead_below
+
+    def step(self, apply: Callable[[np.ndarray], np.ndarray],
+             log_scale: float | np.ndarray = 0.0) -> None:
+        """Q ← A Q for the step's factor A = e^{log_scale} · B, with `apply` computing B Q (the
+        scalar factor goes straight to the log domain, so no scale can overflow)."""
+        self.q = apply(self.q)
+        self.log_r += np.reshape(log_scale, (-1, 1))
+        self.pending += 1
+        if self.pending >= self.every:
+            self._factor()
+
+    def _factor(self) -> None:
+        q, r = np.linalg.qr(self.q)
+        d = np.abs(np.diagonal(r, axis1=1, axis2=2))
+        dead = d <= self.dead_below * d.max(axis=1, keepdims=True)
+        with np.errstate(divide="ignore"):
+            self.log_r += np.where(dead, -np.inf, np.log(np.where(dead, 1.0, d)))
+        q[:, :, :] *= ~np.isinf(self.log_r)[:, None, :]  # a dead direction stays dead
+        self.q, self.pending = q, 0
+
+    def finish(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """The spectrum metrics per run, and every run's log10 singular values (descending)."""
+        if self.pending:
+            self._factor()
+        values = -np.sort(-self.log_r / LN10, axis=1)
+        rank = np.isfinite(values).sum(axis=1)
+        quantiles = np.full((len(values), 3), -np.inf)
+        alive = rank > 0
+        if alive.any():
+            # Quantiles over each run's `rank` nonzero values, which come first (descending).
+            positions = (rank[alive, None] - 1) * (1 - np.array([0.1, 0.5, 0.9]))[None, :]
+            low = np.floor(positions).astype(int)
+            high = np.minimum(low + 1, rank[alive, None] - 1)
+            frac = positions - low
+            rows = values[alive]
+            quantiles[alive] = (np.take_along_axis(rows, low, 1) * (1 - frac)
+                                + np.take_along_axis(rows, high, 1) * frac)
+        metrics = {"log10_sv_q10": quantiles[:, 0], "log10_sv_q50": quantiles[:, 1],
+                   "log10_sv_q90": quantiles[:, 2], "sv_rank": rank.astype(float)}
+        return metrics, values
 
 
 @dataclass(frozen=True)
@@ -109,6 +179,10 @@ class Experiment:
     normalise: Callable[[dict[str, Any], set[str], str], dict[str, Any]] = _identity
     # A setting in words, for generic prose and figure legends ("relu, normal init, scale 0.1").
     describe: Callable[[Params], str] | None = None
+    # The full path can also track M's spectrum: `simulate(params, runs, rng, spectrum=True)`
+    # then returns SPECTRUM_METRICS too (see Spectrum), at the cost of a QR factorisation every
+    # few steps; builds ask for it only where a page shows it.
+    spectrum: bool = False
     # Peak working memory in bytes of one block of `runs` on the full path, if the default
     # (four k×k float64 matrices per run: W, M, a product and a copy) does not fit the simulation.
     full_path_bytes: Callable[[Params, int], int] | None = None
@@ -122,8 +196,13 @@ class Experiment:
         raise ConfigError(f"{where}unknown parameter '{name}' for experiment '{self.name}'; "
                           f"allowed: {known}", key=name)
 
+    @property
+    def all_metrics(self) -> tuple[Metric, ...]:
+        """The metrics of its full path, the spectrum's included where it can track it."""
+        return self.metrics + (SPECTRUM_METRICS if self.spectrum else ())
+
     def metric(self, name: str) -> Metric:
-        return next(m for m in self.metrics if m.name == name)
+        return next(m for m in self.all_metrics if m.name == name)
 
     def canonical_params(self, overrides: Params, where: str = "") -> dict[str, Any]:
         """Validate typed overrides and fill in defaults, in declaration order."""
@@ -205,8 +284,9 @@ def log10_mean_abs(m: np.ndarray, log_scale: np.ndarray) -> np.ndarray:
         return (log_scale + np.log(np.abs(m).mean(axis=(1, 2)))) / LN10
 
 
-def finish(m: np.ndarray, log_scale: np.ndarray, trajectory: np.ndarray) -> Simulation:
-    """Per-run metrics of the final matrices M = exp(log_scale) * m."""
+def finish(m: np.ndarray, log_scale: np.ndarray, trajectory: np.ndarray,
+           spectrum: Spectrum | None = None) -> Simulation:
+    """Per-run metrics of the final matrices M = exp(log_scale) * m (and of their spectrum)."""
     with np.errstate(divide="ignore"):
         spectral = np.linalg.norm(m, ord=2, axis=(1, 2))
         metrics = {
@@ -215,7 +295,10 @@ def finish(m: np.ndarray, log_scale: np.ndarray, trajectory: np.ndarray) -> Simu
             "log10_spectral": (log_scale + np.log(spectral)) / LN10,
             "log10_norm_u": (log_scale + np.log(np.linalg.norm(m[:, :, 0], axis=1))) / LN10,
         }
-    return Simulation(metrics=metrics, trajectory=trajectory)
+    if spectrum is None:
+        return Simulation(metrics=metrics, trajectory=trajectory)
+    extra, values = spectrum.finish()
+    return Simulation(metrics={**metrics, **extra}, trajectory=trajectory, log10_sv=values)
 
 
 def renormalise(v: np.ndarray) -> np.ndarray:

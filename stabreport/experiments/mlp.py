@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..nn import ACTIVATIONS, INITIALISERS
 from ..params import Param
-from .base import LN10, Experiment, Simulation, Theory, finish, log10_mean_abs, renormalise
+from .base import (LN10, Experiment, Simulation, Spectrum, Theory, finish, log10_mean_abs,
+                   renormalise)
 
 
 def slopes(activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
@@ -40,10 +41,21 @@ def preactivation(activation, wh: np.ndarray, std: float) -> np.ndarray:
     return wh
 
 
-def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> Simulation:
+def spectrum_tracker(activation, runs: int, width: int) -> Spectrum:
+    """Factor every layer where a layer can switch directions off (a gated activation: its
+    zeros must be caught as they happen; one layer spreads the others by far less than 1e10),
+    else every eighth layer (about ten decades of spread at width 100)."""
+    if activation.gate_probability is not None and activation.gate_probability < 1:
+        return Spectrum(runs, width, every=1, dead_below=1e-10)
+    return Spectrum(runs, width, every=8)
+
+
+def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator,
+             spectrum: bool = False) -> Simulation:
     width, depth = params["width"], params["depth"]
     activation = ACTIVATIONS[params["activation"]]
     init = INITIALISERS[params["init"]]
+    tracker = spectrum_tracker(activation, runs, width) if spectrum else None
     # Gaussian weights are drawn standard and their std is carried in the log domain.
     std = init.std(width, params["scale"]) if init.gaussian else 1.0
     log_std = np.log(std)
@@ -57,8 +69,10 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
         w = rng.standard_normal((runs, width, width)) if init.gaussian else \
             init.sample(rng, runs, width, params["scale"])
         z = preactivation(activation, (w @ h[:, :, None])[:, :, 0], std)
-        rows, log_top = slopes(activation, z)
-        rows *= inverse_norm[:, None]
+        slope_rows, log_top = slopes(activation, z)
+        if tracker is not None:
+            tracker.step(lambda q: slope_rows[:, :, None] * np.matmul(w, q), log_top + log_std)
+        rows = slope_rows * inverse_norm[:, None]
         jac = w if jac is None else np.matmul(w, jac)  # J starts as I: the first product is W
         jac *= rows[:, :, None]
         log_scale += log_top + log_std
@@ -74,7 +88,7 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
             h /= np.where(h_norms > 0, h_norms, 1.0)
     # jac still carries its last norm: divide it out so that J = exp(log_scale) · jac.
     jac *= inverse_norm[:, None, None]
-    return finish(jac, log_scale, trajectory)
+    return finish(jac, log_scale, trajectory, tracker)
 
 
 def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> np.ndarray:
@@ -115,13 +129,16 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
 
 
 def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
-    """`scale` is the normal init's standard deviation; other inits fix their own."""
-    if INITIALISERS[params["init"]].uses_scale:
-        return params
+    """`scale` is the standard deviation of the inits that take one; the others fix their own,
+    and an init whose scale is optional keeps its own when none is given."""
+    init = INITIALISERS[params["init"]]
+    if init.uses_scale:
+        return params if "scale" in given or not init.scale_optional else {**params, "scale": None}
     if "scale" in given:
+        allowed = ", ".join(name for name, i in INITIALISERS.items() if i.uses_scale)
         raise ConfigError(f"{where}parameter 'scale' got {params['scale']!r} but init "
                           f"'{params['init']}' sets its own variance; allowed: scale only with "
-                          "init=normal", key="scale")
+                          f"init={allowed.replace(', ', ' or init=')}", key="scale")
     return {**params, "scale": None}
 
 
@@ -141,12 +158,34 @@ def describe(params: Mapping[str, Any]) -> str:
 # --- theory ----------------------------------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def gated_layer_law(width: int, probability: float):
-    """½ ln χ²_N with N ~ Binomial(width, p) conditioned on N > 0: one layer of a gated
-    activation (φ′ ∈ {0, 1}) at unit scale."""
-    from ..theory.laws import binomial_mixture, half_log_chi2
+def gated_layer_law(width: int, probability: float, preserves_lengths: bool = False):
+    """One layer of a gated activation (φ′ ∈ {0, 1}) at unit scale, N ~ Binomial(width, p) active
+    units (N > 0): ½ ln χ²_N for Gaussian weights; for weights that keep every length
+    (orthogonal, times √width), ½ ln(width · B) with B ~ Beta(N/2, (width − N)/2), the share of
+    a uniform direction's squared length on the N active units (taking the gradient's direction
+    independent of which units are active: an approximation)."""
+    from ..theory.laws import binomial_mixture, half_log_beta, half_log_chi2
 
+    if preserves_lengths:
+        shift = 0.5 * math.log(width)
+        return binomial_mixture(width, probability,
+                                lambda n: half_log_beta(n / 2, (width - n) / 2).shifted(shift))
     return binomial_mixture(width, probability, half_log_chi2)
+
+
+def dead_fraction(params: Mapping[str, Any]) -> float | None:
+    """P(the Jacobian is zero) = 1 − (1 − (1 − p)^k)^L: with zero bias, and weights whose signs
+    of W h are uniform over the orthants (iid symmetric entries, or a Haar-orthogonal W), each of
+    the k units of a layer is active with probability p independently, so a layer kills the
+    network with probability (1 − p)^k (Lu, Shin, Su & Karniadakis 2019). 0 for activations
+    whose slope is never zero; None for weights of which nothing is declared."""
+    p = ACTIVATIONS[params["activation"]].gate_probability
+    if p is None or p >= 1:
+        return 0.0
+    if not INITIALISERS[params["init"]].uniform_signs:
+        return None
+    kill = (1 - p) ** params["width"]
+    return float(-np.expm1(params["depth"] * np.log1p(-kill)))
 
 
 def gated_critical_scale(width: int, probability: float) -> float:
@@ -173,13 +212,25 @@ def predict(params: Mapping[str, Any]):
     activation, init = ACTIVATIONS[params["activation"]], INITIALISERS[params["init"]]
     std = init.std(width, params["scale"])
     p = activation.gate_probability
-    if p is not None:
-        step = gated_layer_law(width, p).shifted(math.log(std))
+    if p is not None and p >= 1 and init.preserves_lengths:
+        # Linear and orthogonal: every length is multiplied by exactly std·√width per layer.
+        per_layer = math.log(std * math.sqrt(width))
+        norm_u = gaussian_law(depth * per_layer, 1e-24)
+        offset = column_to_mean_abs(width, 1.0, 1.0)
+        exact = False  # a point, not a law to test by KS: checked as an approximation, gap 0
+        law = "exact: orthogonal weights keep every length, ‖J u‖ = (scale·√width)^depth"
+        medians = [n * per_layer / LN10 + offset for n in range(1, depth + 1)]
+        gain = rms = per_layer / LN10
+        critical = 1 / math.sqrt(width)
+    elif p is not None:
+        step = gated_layer_law(width, p, init.preserves_lengths).shifted(math.log(std))
         norm_u = step.times(depth)
         offset = column_to_mean_abs(width, p, p)
         exact = init.gaussian
         terms = f"s² χ²_N terms, N ~ Binomial(width, {p:g})" if p < 1 else "s² χ²_width terms"
         law = (f"exact: ‖J u‖² is a product of {terms}" if exact else
+               f"‖J u‖² a product of s² · width · Beta(N/2, (width − N)/2) terms, N ~ Binomial(width, "
+               f"{p:g}) (orthogonal weights; approximate)" if init.preserves_lengths else
                "finite-width law of this activation with this init's variance (exact for Gaussian "
                "weights only)")
         medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]
@@ -206,7 +257,7 @@ def predict(params: Mapping[str, Any]):
         log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical_scale=critical,
         trajectory_log10_mean_abs=np.array([-math.log10(width), *medians]),
         norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,
-        reference_scale=activation.reference_scale(width))
+        reference_scale=activation.reference_scale(width), dead_fraction=dead_fraction(params))
 
 
 def gain_per_step(params: Mapping[str, Any]) -> float:
@@ -268,4 +319,5 @@ MLP = Experiment(
     page="mlp",
     normalise=normalise,
     describe=describe,
+    spectrum=True,
 )

@@ -11,13 +11,15 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..params import Param
-from .base import LN10, Experiment, Simulation, Theory, finish
+from .base import LN10, Experiment, Simulation, Spectrum, Theory, finish
 
 STEPS_PER_DRAW = 25  # factors drawn per call: one (steps, runs, k, k) draw is the same stream
 
 
-def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> Simulation:
+def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator,
+             spectrum: bool = False) -> Simulation:
     k, factors, scale = params["k"], params["factors"], params["scale"]
+    tracker = Spectrum(runs, k, every=8) if spectrum else None
     y = np.broadcast_to(np.eye(k), (runs, k, k)).copy()
     log_scale = np.zeros(runs)  # Y = exp(log_scale) · y, with mean |y_ij| = 1 after each step
     trajectory = np.empty((runs, factors + 1), dtype=np.float32)
@@ -27,6 +29,8 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
     for start in range(0, factors, STEPS_PER_DRAW):
         draws = rng.standard_normal((min(STEPS_PER_DRAW, factors - start), runs, k, k))
         for offset, g in enumerate(draws, start=start + 1):
+            if tracker is not None:
+                tracker.step(lambda q: np.matmul(g, q), ln_scale)
             y = np.matmul(g, y)
             # Normalising by the mean |entry| (not the norm) saves a pass: the trajectory
             # needs that mean anyway. A zero matrix is left as it is and yields -inf.
@@ -35,7 +39,7 @@ def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> 
             with np.errstate(divide="ignore"):
                 log_scale += np.log(mean_abs) + ln_scale
             trajectory[:, offset] = log_scale / LN10
-    return finish(y, log_scale, trajectory)
+    return finish(y, log_scale, trajectory, tracker)
 
 
 def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generator) -> np.ndarray:
@@ -142,7 +146,8 @@ PRODUCTS = Experiment(
     page="products",
     template="experiments/products.md.j2",
     # STEPS_PER_DRAW factors drawn at once, the product and a temporary.
-    full_path_bytes=lambda params, runs: (STEPS_PER_DRAW + 3) * runs * params["k"] ** 2 * 8,
+    full_path_bytes=lambda params, runs: (STEPS_PER_DRAW + 4) * runs * params["k"] ** 2 * 8,
+    spectrum=True,
     describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
     + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
 )

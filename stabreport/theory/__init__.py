@@ -36,9 +36,13 @@ class Prediction:
     mean_abs_law: "LogLaw | None" = field(repr=False)
     reference: str = ""  # the textbook scale to compare the critical one with
     reference_scale: float = math.nan
+    # The probability that a run's matrix ends exactly zero (a dead ReLU network), where the
+    # theory knows it; the laws above are of the runs that live.
+    dead_fraction: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"median_log10_mean_abs": self.median_log10_mean_abs,
+                "dead_fraction": self.dead_fraction,
                 "log10_gain_per_step": self.log10_gain_per_step,
                 "critical_scale": self.critical_scale,
                 "exact": self.exact,

@@ -128,6 +128,22 @@ def _mixture(weights: np.ndarray, laws: list[LogLaw]) -> LogLaw:
     return LogLaw(log_cf, (m1, m2 - m1**2, m3 - 3 * m1 * m2 + 2 * m1**3))
 
 
+def half_log_beta(a: float, b: float) -> LogLaw:
+    """½ ln B for B ~ Beta(a, b) (b = 0: B = 1, a point at 0): the squared length of a uniform
+    unit vector of R^(2a+2b) projected on 2a of its coordinates."""
+    if b == 0:
+        return LogLaw(lambda t: np.zeros_like(np.asarray(t, dtype=complex)), (0.0, 0.0, 0.0))
+
+    def log_cf(t: np.ndarray) -> np.ndarray:
+        s = 0.5j * t
+        return (special.loggamma(a + s) - special.loggamma(a)
+                + special.loggamma(a + b) - special.loggamma(a + b + s))
+
+    return LogLaw(log_cf, (0.5 * (special.digamma(a) - special.digamma(a + b)),
+                           0.25 * (special.polygamma(1, a) - special.polygamma(1, a + b)),
+                           0.125 * (special.polygamma(2, a) - special.polygamma(2, a + b))))
+
+
 def log_abs_first_coordinate(k: int) -> LogLaw:
     """ln |b₁| for b uniform on the unit sphere of R^k: b₁² ~ Beta(½, (k − 1)/2)."""
     a, b = 0.5, (k - 1) / 2
