@@ -9,7 +9,7 @@ at finite width for gated activations (ReLU: φ′ ∈ {0, 1}) with Gaussian wei
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, Mapping
 
 import numpy as np
@@ -248,13 +248,13 @@ def predict(params: Mapping[str, Any]):
                    for i, m in enumerate(layers)]
         gain = 0.5 * layers[-1].mean_log_ratio / LN10
         rms = 0.5 * math.log10(layers[-1].chi)
-        critical = settled_critical_scale(activation.name, width)
+        critical = partial(settled_critical_scale, activation.name, width)  # found when asked
     median, q05, q95 = quantiles_log10(norm_u)
     return Prediction(
         law=law, exact=exact, median_log10_norm_u=median, q05_log10_norm_u=q05,
         q95_log10_norm_u=q95, median_log10_mean_abs=median + offset,
         mean_abs_method="column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as full rank)",
-        log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical_scale=critical,
+        log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical=critical,
         trajectory_log10_mean_abs=np.array([-math.log10(width), *medians]),
         norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,
         reference_scale=activation.reference_scale(width), dead_fraction=dead_fraction(params))

@@ -110,7 +110,7 @@ def predict(params: Mapping[str, Any]):
         law="exact: ln ‖Y u‖ is a sum of iid ln s + ½ ln χ²_k terms",
         exact=True, median_log10_norm_u=median, q05_log10_norm_u=q05, q95_log10_norm_u=q95,
         median_log10_mean_abs=median_mean_abs, mean_abs_method=method,
-        log10_gain_per_step=step.cumulants[0] / LN10, critical_scale=critical_scale_for(k),
+        log10_gain_per_step=step.cumulants[0] / LN10, critical=critical_scale_for(k),
         log10_rms_gain_per_step=math.log10(scale * math.sqrt(k)),
         trajectory_log10_mean_abs=trajectory, norm_u_law=norm_u, mean_abs_law=mean_abs,
         reference=REFERENCE, reference_scale=1 / math.sqrt(k))

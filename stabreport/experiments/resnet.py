@@ -177,7 +177,7 @@ def predict(params: Mapping[str, Any]):
         mean_abs_method="column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as having iid "
                         "entries; near the identity, with small branches, it misses the diagonal)",
         log10_gain_per_step=0.5 * per_block[-1][0] / LN10,
-        log10_rms_gain_per_step=0.5 * math.log10(1 + per_block[-1][2]), critical_scale=None,
+        log10_rms_gain_per_step=0.5 * math.log10(1 + per_block[-1][2]), critical=None,
         trajectory_log10_mean_abs=np.array([-math.log10(width)] + [
             m / LN10 + offset for m in means]),
         norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,

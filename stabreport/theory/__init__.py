@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -29,7 +29,9 @@ class Prediction:
     mean_abs_method: str
     log10_gain_per_step: float
     log10_rms_gain_per_step: float  # ½ log10 of the mean-square gain: what variance rules preserve
-    critical_scale: float | None
+    # The scale at which the typical gain per step is 1, or a function computing it (a root
+    # search that cells of a sweep never need): read it as `critical_scale`.
+    critical: "float | None | Callable[[], float | None]"
     # log10 mean|M_ij| medians after 0, 1, ..., steps (Cornish–Fisher)
     trajectory_log10_mean_abs: np.ndarray = field(repr=False)
     norm_u_law: "LogLaw" = field(repr=False)
@@ -39,6 +41,10 @@ class Prediction:
     # The probability that a run's matrix ends exactly zero (a dead ReLU network), where the
     # theory knows it; the laws above are of the runs that live.
     dead_fraction: float | None = None
+
+    @property
+    def critical_scale(self) -> float | None:
+        return self.critical() if callable(self.critical) else self.critical
 
     def as_json(self) -> dict[str, Any]:
         return {"median_log10_mean_abs": self.median_log10_mean_abs,

@@ -5,8 +5,8 @@ powers. Densities, CDFs and quantiles come from numerical Fourier inversion (Gil
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
@@ -15,30 +15,53 @@ from scipy import optimize, special
 LN10 = math.log(10.0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LogLaw:
-    """The law of a real random variable X (a natural log), by log-characteristic function."""
+    """The law of a real random variable X (a natural log), by log-characteristic function.
 
-    log_cf: Callable[[np.ndarray], np.ndarray]
-    cumulants: tuple[float, float, float]  # κ1, κ2, κ3
+    A shift is carried as `offset`, outside the characteristic function: X = offset + Y with Y
+    of log-characteristic function `log_cf`. Shifted copies (one law at many weight scales)
+    then share one inversion, and the phase of e^{it·offset} is never sampled, however large
+    the offset."""
+
+    log_cf: Callable[[np.ndarray], np.ndarray]  # of X − offset
+    cumulants: tuple[float, float, float]  # κ1, κ2, κ3 of X
+    offset: float = 0.0
+    _memo: dict = field(default_factory=dict, repr=False)  # quantiles and powers, computed once
 
     def __add__(self, other: "LogLaw") -> "LogLaw":
         """X + Y for independent X and Y."""
         return LogLaw(lambda t: self.log_cf(t) + other.log_cf(t),
-                      tuple(a + b for a, b in zip(self.cumulants, other.cumulants)))
+                      tuple(a + b for a, b in zip(self.cumulants, other.cumulants)),
+                      self.offset + other.offset)
 
     def without(self, other: "LogLaw") -> "LogLaw":
         """The law of X when self = X + Y with Y ~ other independent of X (deconvolution)."""
         return LogLaw(lambda t: self.log_cf(t) - other.log_cf(t),
-                      tuple(a - b for a, b in zip(self.cumulants, other.cumulants)))
+                      tuple(a - b for a, b in zip(self.cumulants, other.cumulants)),
+                      self.offset - other.offset)
 
     def times(self, n: int) -> "LogLaw":
         """The sum of n iid copies (n an integer, so any branch of the log gives cf**n)."""
-        return LogLaw(lambda t: n * self.log_cf(t), tuple(n * c for c in self.cumulants))
+        if self.offset:
+            return self.centred.times(n).shifted(n * self.offset)
+        if ("times", n) not in self._memo:
+            self._memo["times", n] = LogLaw(lambda t: n * self.log_cf(t),
+                                            tuple(n * c for c in self.cumulants))
+        return self._memo["times", n]
 
     def shifted(self, c: float) -> "LogLaw":
+        """X + c: the same inversion, moved."""
         k1, k2, k3 = self.cumulants
-        return LogLaw(lambda t: self.log_cf(t) + 1j * t * c, (k1 + c, k2, k3))
+        return type(self)(self.log_cf, (k1 + c, k2, k3), self.offset + c, self.centred._memo)
+
+    @property
+    def centred(self) -> "LogLaw":
+        """X − offset."""
+        if not self.offset:
+            return self
+        k1, k2, k3 = self.cumulants
+        return type(self)(self.log_cf, (k1 - self.offset, k2, k3), 0.0, self._memo)
 
     @property
     def sd(self) -> float:
@@ -49,11 +72,13 @@ class LogLaw:
         k1, k2, k3 = self.cumulants
         return k1 - k3 / (6 * k2)
 
-    @cached_property
     def _inversion(self) -> tuple[np.ndarray, float, np.ndarray]:
-        """The t-grid, its step and the characteristic function on it, computed once."""
-        t, dt, _ = self._grid()
-        return t, dt, np.exp(self.log_cf(t))
+        """The t-grid, its step and the characteristic function on it, computed once (shared
+        by every shift of this law)."""
+        if "inversion" not in self._memo:
+            t, dt, _ = self._grid()
+            self._memo["inversion"] = (t, dt, np.exp(self.log_cf(t)))
+        return self._memo["inversion"]
 
     def _grid(self) -> tuple[np.ndarray, float, float]:
         """Midpoint t-grid for inversion over centre ± 14 sd (aliasing period four times that)."""
@@ -66,20 +91,23 @@ class LogLaw:
         return t, dt, half_width
 
     def cdf(self, x: np.ndarray | float) -> np.ndarray:
-        t, dt, cf = self._inversion
-        x = np.atleast_1d(np.asarray(x, dtype=float))
+        t, dt, cf = self._inversion()
+        x = np.atleast_1d(np.asarray(x, dtype=float)) - self.offset
         integrand = np.imag(np.exp(-1j * np.outer(x, t)) * cf) / t
         return np.clip(0.5 - integrand.sum(axis=1) * dt / math.pi, 0.0, 1.0)
 
     def pdf(self, x: np.ndarray) -> np.ndarray:
-        t, dt, cf = self._inversion
-        integrand = np.real(np.exp(-1j * np.outer(np.asarray(x, float), t)) * cf)
+        t, dt, cf = self._inversion()
+        integrand = np.real(np.exp(-1j * np.outer(np.asarray(x, float) - self.offset, t)) * cf)
         return np.maximum(integrand.sum(axis=1) * dt / math.pi, 0.0)
 
     def quantile(self, p: float) -> float:
-        centre, half = self.cumulants[0], 12 * self.sd
-        return optimize.brentq(lambda x: self.cdf(x)[0] - p, centre - half, centre + half,
-                               xtol=1e-9)
+        if ("quantile", p) not in self._memo:
+            centre, half = self.cumulants[0] - self.offset, 12 * self.sd
+            base = self.centred
+            self._memo["quantile", p] = optimize.brentq(lambda x: base.cdf(x)[0] - p,
+                                                        centre - half, centre + half, xtol=1e-9)
+        return self._memo["quantile", p] + self.offset
 
     def median(self) -> float:
         return self.quantile(0.5)
@@ -118,7 +146,8 @@ def half_log_chi2(dof: int) -> LogLaw:
 def _mixture(weights: np.ndarray, laws: list[LogLaw]) -> LogLaw:
     """A mixture of laws with the given probabilities."""
     def log_cf(t: np.ndarray) -> np.ndarray:
-        return np.log(sum(w * np.exp(law.log_cf(t)) for w, law in zip(weights, laws)))
+        return np.log(sum(w * np.exp(law.log_cf(t) + 1j * t * law.offset)
+                          for w, law in zip(weights, laws)))
 
     raw = np.zeros(3)
     for w, law in zip(weights, laws):
