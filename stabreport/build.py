@@ -101,7 +101,7 @@ def run_experiments(report: Report, store: Store | None, executor: Executor | No
     """Every setting on both paths and every sweep cell (or just `tasks` and `sweeps`), in one
     pool of tasks, with a progress bar on a terminal and plain lines otherwise."""
     setting_part = setting_tasks(report) if tasks is None else list(tasks)
-    sweep_part = {s.id: sweep_tasks(s) for s in (report.sweeps if sweeps is None else sweeps)}
+    sweep_part = {s.id: sweep_tasks(s, store) for s in (report.sweeps if sweeps is None else sweeps)}
     every = setting_part + [t for part in sweep_part.values() for t in part]
     sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
     left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}

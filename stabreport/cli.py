@@ -37,6 +37,18 @@ def _whole_number(text: str) -> int:
         raise argparse.ArgumentTypeError(f"got {text!r}; allowed: an integer") from None
 
 
+def _positive_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a finite number > 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stabreport", description=__doc__)
     parser.add_argument("--version", action="version", version=f"stabreport {__version__}")
@@ -65,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="an axis of the grid (repeatable); KEY=V1,V2,… lists values")
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="fix a parameter for every cell (repeatable)")
-    sweep.add_argument("--runs", type=_whole_number, default=200, help="runs per cell (default 200)")
+    sweep.add_argument("--runs", type=_whole_number, default=200,
+                       help="runs per cell, or at most this many with --standard-error (default 200)")
+    sweep.add_argument("--standard-error", type=_positive_float, metavar="SE",
+                       help="size each cell by the theory for this standard error of what --figure "
+                            "plots (as the report's sweeps do); default: --runs in every cell")
+    sweep.add_argument("--figure", choices=("phase", "depth", "dead"), default="phase",
+                       help="what --standard-error is of: phase (median log10 gain per step), depth "
+                            "(median), dead (dead fraction); default phase")
     sweep.add_argument("--seed", type=_whole_number, default=0, help="integer seed (default 0)")
     sweep.add_argument("--json", action="store_true", help="print exactly one JSON object")
     _add_executor_options(sweep)
@@ -222,31 +241,33 @@ def cmd_sweep(args: argparse.Namespace) -> None:
             raise ConfigError(f"--set {key} and --grid {key}; allowed: one or the other")
     validate_run_options(args.runs, args.seed, "--")
     executor = _executor(args)
-    sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed)
-    tasks = sweep_tasks(sweep)  # validates every cell's parameters before anything runs
     from .paths import project_root
 
     store = None if args.no_cache else Store(project_root(args.root) / CACHE)
+    sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed,
+                  figure=args.figure, standard_error=args.standard_error)
+    tasks = sweep_tasks(sweep, store)  # validates every cell's parameters before anything runs
     progress = Progress(len(tasks), "cells", sys.stderr, milestones=True)
     try:
         results = run_tasks(tasks, store, executor, progress)
     finally:
         progress.close()
-    cells = [summarise(t, r, cell_theory(t, store)) for t, r in zip(tasks, results)]
+    cells = [summarise(t, r, cell_theory(experiment, t.params, store)) for t, r in zip(tasks, results)]
     print(f"{len(cells)} cells, {progress.cached} from the cache", file=sys.stderr)
     if args.json:
         print(json.dumps({"experiment": experiment.name, "params": dict(fixed),
                           "axes": {a.key: list(a.values) for a in axes}, "seed": args.seed,
-                          "runs": args.runs, "cells": [c.as_json() for c in cells]}))
+                          "runs": args.runs, "standard_error": args.standard_error,
+                          "figure": args.figure, "cells": [c.as_json() for c in cells]}))
         return
     measured = experiment.metric(experiment.sweep_metric).label
     print("  ".join(f"{k:>8}" for k in keys) + f"  {measured + ' median':>26} {'5 %':>9} {'95 %':>9}"
-          f" {'gain/step':>10} {'theory':>10}")
+          f" {'gain/step':>10} {'theory':>10} {'runs':>6}")
     for cell in cells:
         theory = f"{cell.theory_gain_per_step:>10.4f}" if cell.theory_gain_per_step is not None else f"{'—':>10}"
         print("  ".join(f"{cell.params[k]:>8}" for k in keys)
               + f"  {cell.median:>26.3f} {cell.q05:>9.3f} {cell.q95:>9.3f}"
-                f" {cell.log10_gain_per_step:>10.4f} {theory}")
+                f" {cell.log10_gain_per_step:>10.4f} {theory} {cell.runs:>6}")
 
 
 def cmd_build(args: argparse.Namespace) -> None:

@@ -20,6 +20,9 @@ class Row:
     measured_critical: float | None  # log-linear zero crossing of the measured gain
     theory_critical: float | None
     step: float  # the scale grid's ratio between neighbours, for "within the grid's resolution"
+    # The standard error of the measured crossing's position, in grid steps (from the standard
+    # errors of the two cells that bracket it; None: no crossing, or no error known).
+    crossing_error: float | None = None
 
     @property
     def agrees(self) -> bool | None:
@@ -27,6 +30,20 @@ class Row:
         if self.measured_critical is None or self.theory_critical is None:
             return None
         return abs(math.log(self.measured_critical / self.theory_critical)) <= math.log(self.step)
+
+    @property
+    def critical_relative_error(self) -> float | None:
+        """The measured critical scale's standard error relative to it (its log's error)."""
+        return None if self.crossing_error is None else self.crossing_error * math.log(self.step)
+
+    @property
+    def agreement_margin(self) -> float | None:
+        """How many standard errors of the crossing's position lie between the distance from
+        the theory's critical scale and the one grid step `agrees` allows (negative: outside)."""
+        if self.agrees is None or not self.crossing_error:
+            return None
+        distance = abs(math.log(self.measured_critical / self.theory_critical)) / math.log(self.step)
+        return (1 - distance) / self.crossing_error
 
 
 @dataclass(frozen=True)
@@ -63,11 +80,31 @@ class PhaseDiagram:
 
 
 def zero_crossing(scales: Sequence[float], gains: Sequence[float]) -> float | None:
-    for (s0, g0), (s1, g1) in zip(zip(scales, gains), zip(scales[1:], gains[1:])):  # NaN: no
-        if g0 < 0 <= g1:
-            t = -g0 / (g1 - g0)
-            return math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
-    return None
+    index = crossing_index(gains)
+    if index is None:
+        return None
+    (s0, s1), (g0, g1) = scales[index:index + 2], gains[index:index + 2]
+    t = -g0 / (g1 - g0)
+    return math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
+
+
+def crossing_index(gains: Sequence[float]) -> int | None:
+    """i such that gains[i] < 0 <= gains[i + 1], the first such (NaN never brackets)."""
+    return next((i for i, (g0, g1) in enumerate(zip(gains, gains[1:])) if g0 < 0 <= g1), None)
+
+
+def crossing_error(cells: Sequence[Cell], gains: Sequence[float]) -> float | None:
+    """The standard error, in grid steps, of where `zero_crossing` puts the sign change: the
+    crossing's fraction t = g0 / (g0 − g1) of a step, its error by the delta method from the
+    two bracketing cells' independent standard errors."""
+    index = crossing_index(gains)
+    if index is None:
+        return None
+    g0, g1 = gains[index], gains[index + 1]
+    e0, e1 = (cells[i].standard_error("gain_per_step") for i in (index, index + 1))
+    if e0 is None or e1 is None:
+        return None
+    return math.hypot(g1 * e0, g0 * e1) / (g1 - g0) ** 2
 
 
 def phase_diagram(sweep: Sweep, cells: Sequence[Cell],
@@ -89,7 +126,8 @@ def phase_diagram(sweep: Sweep, cells: Sequence[Cell],
                       c.median - experiment.metric(c.metric).start(experiment.width(c.params))
                       for c in row_cells])
         theory.append([c.theory_gain_per_step for c in row_cells])
-        rows.append(Row(value, zero_crossing(scales, gains), critical(row_cells[0].params), step))
+        rows.append(Row(value, zero_crossing(scales, gains), critical(row_cells[0].params), step,
+                        crossing_error(row_cells, gains)))
     total_arr = np.array(total)
     has_theory = all(t is not None for row in theory for t in row)
     return PhaseDiagram(sweep, scale_key, row_axis.key, row_axis.key == experiment.width_param, scales,

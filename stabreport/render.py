@@ -17,7 +17,7 @@ import numpy as np
 from markupsafe import Markup
 
 from .cite import bibtex_escape, site_info
-from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured
+from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
 from .config import Report, Setting
 from .errors import BuildError
 from .experiments import experiments
@@ -82,6 +82,16 @@ class SettingView:
     agreement: Agreement | None
     dead: int = 0  # runs whose matrix ended exactly zero
     spectrum: Mapping[str, float] | None = None  # medians of the spectrum metrics, where run
+    stat_se: float | None = None  # standard error of stat_median (None: fewer than two values)
+    thresholds: tuple[float, float] = (-3.0, 3.0)  # the verdicts' bounds (log10)
+
+    @property
+    def verdict_margin(self) -> float | None:
+        """How many standard errors stat_median lies from the nearer verdict bound: the
+        verdict is decided with this margin."""
+        if self.stat_median is None or not self.stat_se:
+            return None
+        return min(abs(self.stat_median - t) for t in self.thresholds) / self.stat_se
 
     @property
     def alive(self) -> bool:
@@ -149,17 +159,18 @@ def figure_command(figure_id: str, config: str | None) -> str:
 
 def setting_view(setting: Setting, page: str, result: Result, seed: int,
                  theory: Prediction | None, measured: Measured | None, agreement: Agreement | None,
-                 has_norms: bool) -> SettingView:
+                 has_norms: bool, thresholds: tuple[float, float] = (-3.0, 3.0)) -> SettingView:
     """A setting as templates see it; its statistics are None where every run died."""
     summary = result.summary
     stats: list[float | None] = [None, None, None]
-    count = 0
+    count, stat_se = 0, None
     if summary is not None:
         statistic = result.grouped_log10_of_mean(setting.lecture_averages)
         if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
             statistic = np.array([summary.log10_of_mean])
         stats = [float(v) for v in np.quantile(statistic, [0.05, 0.5, 0.95])]
         count = len(statistic)
+        stat_se = median_standard_error(statistic) if count > 1 else None
     experiment = setting.experiment
     width = experiment.width(setting.params)
     return SettingView(
@@ -174,7 +185,7 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
         elapsed=result.elapsed, cached=result.cached, command=run_command(setting, seed),
         norm_command=run_command(setting, seed, "tangent") if has_norms else None,
         measured=measured, theory=theory, agreement=agreement, dead=result.dead,
-        spectrum=_spectrum_medians(result))
+        spectrum=_spectrum_medians(result), stat_se=stat_se, thresholds=thresholds)
 
 
 def _spectrum_medians(result: Result) -> dict[str, float] | None:
@@ -210,7 +221,9 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
     site = site_info(root, report, build_info["date"])
     settings = {s.id: setting_view(s, section.page, runs.full[s.id], report.seed,
                                    predictions[s.id], checks.measured[s.id],
-                                   checks.agreements[s.id], runs.norms.get(s.id) is not None)
+                                   checks.agreements[s.id], runs.norms.get(s.id) is not None,
+                                   (report.verdicts.vanishes_below_log10,
+                                    report.verdicts.explodes_above_log10))
                 for section in report.sections for s in section.settings}
     texts = env.get_template("partials/figure_text.j2").module
     # The same words without escaping, for the BibTeX entry and the JSON download.
@@ -264,11 +277,52 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         "claims": checks.claims, "theory_claims": checks.theory_claims,
         "curves": gains.curves if gains else [], "phases": list(diagrams),
         "sweeps": {sweep.id: sweep for sweep in report.sweeps},
+        "precision": sweep_precision(report, evidence),
         "cells": {sweep_id: cells for sweep_id, cells in evidence.cells.items()},
         "experiments": experiments(), "timings": timings,
         "thresholds": {"z_limit": Z_LIMIT, "ks_alpha": KS_ALPHA, "stable_decades": STABLE_DECADES,
                        "theory_tolerance": report.theory_tolerance},
     }
+
+
+@dataclass(frozen=True)
+class SweepPrecision:
+    """How precisely a sweep's figure shows its cells, for the method page."""
+
+    sweep: Any  # config.Sweep
+    measure: str  # what the figure plots (config.SweepFigure.measure)
+    unit: str
+    why: str
+    cells: int
+    runs_min: int
+    runs_max: int
+    largest_error: float | None  # the largest measured standard error of a cell
+    over_target: int  # cells whose error exceeds the target (held at the sweep's `runs`)
+    crossing_error: float | None  # the largest standard error of a crossing, in grid steps
+    agreement_margin: float | None  # the smallest margin of a crossing's agreement verdict
+
+
+def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
+    from .config import SWEEP_FIGURES
+
+    out = []
+    for sweep in report.sweeps:
+        cells = evidence.cells.get(sweep.id)
+        if not cells:
+            continue
+        figure = SWEEP_FIGURES[sweep.figure]
+        errors = [e for e in (c.standard_error(figure.measure) for c in cells) if e is not None]
+        target = sweep.standard_error
+        diagram = next((d for d in evidence.diagrams or () if d.id == sweep.id), None)
+        rows = diagram.rows if diagram else ()
+        crossing = [r.crossing_error for r in rows if r.crossing_error is not None]
+        margins = [r.agreement_margin for r in rows if r.agreement_margin is not None]
+        out.append(SweepPrecision(
+            sweep, figure.measure, figure.unit, figure.why, len(cells),
+            min(c.runs for c in cells), max(c.runs for c in cells), max(errors, default=None),
+            sum(1 for e in errors if target is not None and e > 1.5 * target),
+            max(crossing, default=None), min(margins, default=None)))
+    return out
 
 
 def section_template(env: jinja2.Environment, section_id: str, default: str) -> str:

@@ -8,17 +8,20 @@ from the cells it finished. The grid itself is part of the report config (`confi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from .cache import Store, code_digest, memo_json
-from .config import Axis, Sweep, grid_axis
+from .claims import median_standard_error
+from .config import SWEEP_FIGURES, Axis, Sweep, grid_axis
 from .engine import Task
 from .errors import ConfigError
 from .experiments import Experiment, get_experiment
 from .results import NormResult, Result
+from .theory import LN10
 
 
 def parse_grid(experiment: Experiment, text: str) -> Axis:
@@ -52,13 +55,44 @@ def cell_path(experiment: Experiment, params: Mapping[str, Any]) -> str:
         else "full"
 
 
-def sweep_tasks(sweep: Sweep) -> list[Task]:
+MIN_CELL_RUNS = 30  # enough for a cell's 5 % and 95 % quantiles to mean something
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)  # SE of a normal sample's median, in units of sd/√n
+
+
+def cell_runs(sweep: Sweep, experiment: Experiment, params: Mapping[str, Any],
+              theory: Mapping[str, float | None]) -> int:
+    """How many networks a cell needs for the standard error of what its figure plots (its
+    median log10 gain per step, its median, or its dead fraction) to be at most the sweep's
+    target, from the spread the theory predicts: between MIN_CELL_RUNS and the sweep's `runs`
+    (all of them where there is no target or no theory), rounded up to a multiple of ten."""
+    if sweep.standard_error is None:
+        return sweep.runs
+    measure = SWEEP_FIGURES[sweep.figure].measure
+    dead = theory.get("dead_fraction")
+    if measure == "dead_fraction":
+        if dead is None:
+            return sweep.runs
+        needed = dead * (1 - dead) / sweep.standard_error**2
+    else:
+        sd = theory.get("sd")
+        if sd is None:
+            return sweep.runs
+        target = sweep.standard_error * (experiment.steps(params) if measure == "gain_per_step" else 1)
+        needed = (MEDIAN_EFFICIENCY * sd / target) ** 2 / max(1 - (dead or 0.0), 1e-3)
+    return int(min(sweep.runs, max(MIN_CELL_RUNS, 10 * math.ceil(needed / 10))))
+
+
+def sweep_tasks(sweep: Sweep, store: Store | None = None) -> list[Task]:
+    """Every cell's task, in grid order, each with the runs its standard error needs (the
+    theory that sizes it is memoised in `store`)."""
     tasks = []
     for curve, params in sweep.cell_params():
         label = ",".join(f"{a.key}={params[a.key]}" for a in sweep.axes)
         name = f"{sweep.id}{'/' + curve.id if curve.id else ''}[{label}]"
+        runs = sweep.runs if sweep.standard_error is None else \
+            cell_runs(sweep, curve.experiment, params, cell_theory(curve.experiment, params, store))
         tasks.append(Task(cell_path(curve.experiment, params), curve.experiment.name, params,
-                          sweep.runs, sweep.seed, name))
+                          runs, sweep.seed, name))
     return tasks
 
 
@@ -77,6 +111,18 @@ class Cell:
     theory_dead_fraction: float | None
     cached: bool
     series: str = ""  # the curve it belongs to, in a sweep with several
+    median_standard_error: float | None = None  # measured, distribution-free (None: no run lived)
+    steps: int = 1  # what the gain per step divides by
+
+    def standard_error(self, measure: str) -> float | None:
+        """The standard error of what a figure plots: "median", "gain_per_step" or
+        "dead_fraction" (the binomial one, at the measured share)."""
+        if measure == "dead_fraction":
+            p = self.dead_fraction
+            return float(np.sqrt(p * (1 - p) / self.runs))
+        if self.median_standard_error is None:
+            return None
+        return self.median_standard_error / (self.steps if measure == "gain_per_step" else 1)
 
     @property
     def dead_standard_error(self) -> float:
@@ -90,26 +136,31 @@ class Cell:
                 "metric": self.metric, "runs": self.runs, "dead_fraction": self.dead_fraction,
                 "median": self.median, "q05": self.q05, "q95": self.q95,
                 "log10_gain_per_step": self.log10_gain_per_step,
+                "standard_error": {"median": self.median_standard_error,
+                                   "log10_gain_per_step": self.standard_error("gain_per_step"),
+                                   "dead_fraction": self.standard_error("dead_fraction")},
                 "theory": None if self.theory_median is None and self.theory_dead_fraction is None
                 else {"median": self.theory_median, "log10_gain_per_step": self.theory_gain_per_step,
                       "dead_fraction": self.theory_dead_fraction}}
 
 
-def cell_theory(task: Task, store: Store | None = None) -> dict[str, float | None]:
-    """The theory's median of what a cell measures and its dead fraction (None where the theory
-    has none); memoised in `store` by the theory's source and the cell's parameters."""
-    experiment = get_experiment(task.experiment)
+def cell_theory(experiment: Experiment, params: Mapping[str, Any],
+                store: Store | None = None) -> dict[str, float | None]:
+    """The theory's median of what a cell measures, the spread (sd) of that metric over runs,
+    and its dead fraction (None where the theory has none); memoised in `store` by the source
+    of the theory and of this module, and the cell's parameters."""
     if experiment.theory is None:
-        return {"median": None, "dead_fraction": None}
+        return {"median": None, "sd": None, "dead_fraction": None}
 
     def compute() -> dict[str, float | None]:
-        prediction = experiment.theory.predict(task.params)
+        prediction = experiment.theory.predict(params)
         return {"median": prediction.median(experiment.sweep_metric),
+                "sd": prediction.norm_u_law.sd / LN10,
                 "dead_fraction": prediction.dead_fraction}
 
     return memo_json(store, "cell-theory", {
-        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
-        "params": dict(task.params), "metric": experiment.sweep_metric}, compute)
+        "code": code_digest(*experiment.theory_modules, __name__), "experiment": experiment.name,
+        "params": dict(params), "metric": experiment.sweep_metric}, compute)
 
 
 def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, float | None],
@@ -122,15 +173,17 @@ def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, floa
     start = experiment.metric(metric).start(experiment.width(task.params))
     stats = [float(v) for v in np.quantile(values, [0.05, 0.5, 0.95])] if len(values) else [None] * 3
     q05, median, q95 = stats
+    error = median_standard_error(values) if len(values) > 1 else None
     predicted = theory.get("median")
     return Cell(dict(task.params), metric, result.runs, result.dead_fraction, median, q05, q95,
                 None if median is None else (median - start) / steps, predicted,
                 None if predicted is None else (predicted - start) / steps,
-                theory.get("dead_fraction"), result.cached, series)
+                theory.get("dead_fraction"), result.cached, series, error, steps)
 
 
 def summarise_sweep(sweep: Sweep, results: list[Result | NormResult],
                     store: Store | None = None) -> list[Cell]:
     """Every cell of a sweep, in the order of `sweep_tasks`."""
-    return [summarise(task, result, cell_theory(task, store), curve.id)
-            for task, result, (curve, _) in zip(sweep_tasks(sweep), results, sweep.cell_params())]
+    return [summarise(task, result, cell_theory(curve.experiment, task.params, store), curve.id)
+            for task, result, (curve, _) in zip(sweep_tasks(sweep, store), results,
+                                                sweep.cell_params())]
