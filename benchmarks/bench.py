@@ -120,6 +120,75 @@ def engine_against_loop(quick: bool) -> list[Row]:
     return rows
 
 
+LECTURE_SCRIPT = """
+import json, sys
+import numpy as np
+runs = int(sys.argv[1])
+rng = np.random.default_rng(1)
+out = []
+for run in range(runs):
+    y = np.eye(4)
+    for _ in range(100):
+        y = rng.normal(0, 0.5, (4, 4)) @ y
+    out.append(float(np.log10(np.abs(y).mean())))
+print(json.dumps(out))
+"""
+
+
+def process_time(argv: list[str], repeat: int = 3, env: dict | None = None, code: int = 0) -> float:
+    """Best wall time of a whole process, start-up included (which must exit with `code`)."""
+    def run() -> None:
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        if done.returncode != code:
+            raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr.decode()[-500:]}")
+    return best_time(run, repeat)
+
+
+def whole_process(quick: bool) -> list[Row]:
+    """`stabreport run` as a user runs it, against the lecture's loop as a script: both whole
+    processes, start-up included; the theory read back from the user cache as on any run after
+    the first (the first one's time is reported beside it)."""
+    runs = 4000 if quick else 20000
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "STABREPORT_USER_CACHE": cache}
+        argv = [str(bin_dir / "stabreport"), "run", "products", "--set", "k=4", "--set", "scale=0.5",
+                "--runs", str(runs), "--json"]
+        first = process_time(argv, 1, env)
+        engine = process_time(argv, 3, env)
+    loop = process_time([sys.executable, "-c", LECTURE_SCRIPT, str(runs)], 1)
+    return [Row("1d products k=4, whole process vs lecture loop script", loop / engine, "×", "≥ 15×",
+                loop / engine >= 15,
+                f"{runs} runs: loop {loop:.2f} s, stabreport run --json {engine:.2f} s "
+                f"(the very first run, theory not yet in the user cache: {first:.2f} s)")]
+
+
+def command_line_latency() -> list[Row]:
+    """Start-up: stabreport's commands against `python -c "import numpy"` in this environment."""
+    bin_dir = Path(sys.executable).parent
+    numpy_time = process_time([sys.executable, "-c", "import numpy"], 7)
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "STABREPORT_USER_CACHE": cache}
+        run = [str(bin_dir / "stabreport"), "run", "products", "--runs", "10", "--json"]
+        first = process_time(run, 1, env)
+        for name, argv, target in (
+                ("7a stabreport run products --runs 10 --json", run, 2.5),
+                ("7b stabreport list", [str(bin_dir / "stabreport"), "list"], 1.5),
+                ("7c stabreport --help", [str(bin_dir / "stabreport"), "--help"], None),
+                ("7d stabreport run with a bad argument", [str(bin_dir / "stabreport"), "run", "nope"],
+                 None)):
+            took = process_time(argv, 7, env, code=2 if "nope" in argv else 0)
+            detail = f"{took * 1000:.0f} ms against import numpy {numpy_time * 1000:.0f} ms"
+            if argv is run:
+                detail += (f"; theory read back from the user cache (the first run, computing it "
+                           f"with scipy: {first * 1000:.0f} ms, {first / numpy_time:.1f}×)")
+            rows.append(Row(name, took / numpy_time, "× import numpy",
+                            f"≤ {target}×" if target else "report",
+                            took / numpy_time <= target if target else None, detail))
+    return rows
+
+
 def full_path_against_bound(normals_per_s: float, flops_per_s: float, quick: bool) -> list[Row]:
     runs, k, depth = (200 if quick else 800), 100, 50
     params = MLP.canonical_params({"scale": 0.2})
@@ -180,10 +249,52 @@ def docs_build_times() -> list[Row]:
         edited = make_docs()
     return [
         Row("4a make docs, warm (nothing changed) vs cold", warm / cold, "of cold", "≤ 10 %",
-            warm / cold <= 0.10, f"cold {cold:.1f} s, warm {warm:.1f} s"),
+            warm / cold <= 0.10, f"cold {cold:.1f} s, warm {warm:.1f} s (at 9da313f: 0.7 %)"),
         Row("4b make docs, template-only edit vs cold", edited / cold, "of cold", "≤ 10 %",
-            edited / cold <= 0.10, f"cold {cold:.1f} s, after editing a template {edited:.1f} s"),
+            edited / cold <= 0.10, f"cold {cold:.1f} s, after editing a template {edited:.1f} s "
+            "(at 9da313f: 8.6 %)"),
     ]
+
+
+BASELINE_COMMIT = "9da313f2d0e16185645741a34b1548bf7ea41489"  # issue 13 was filed against it
+BASELINE = ROOT / ".bench-baseline"  # a git worktree of it, with its own environment
+
+
+def baseline_bin() -> Path:
+    """The baseline commit's `stabreport`, set up once (a worktree and a virtual environment)."""
+    if not (BASELINE / ".venv" / "bin" / "stabreport").exists():
+        if not (BASELINE / ".git").exists():
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(BASELINE),
+                            BASELINE_COMMIT], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BASELINE / ".venv")], check=True)
+        subprocess.run([str(BASELINE / ".venv" / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", "-e", str(BASELINE)], check=True)
+    return BASELINE / ".venv" / "bin"
+
+
+def cold_build(bin_dir: Path, source: Path) -> float:
+    """`stabreport build --no-cache` and `stabreport site` on a fresh copy of `source`'s report."""
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        shutil.copytree(source / "templates", project / "templates")
+        shutil.copytree(source / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
+        shutil.copy(source / "mkdocs.yml", project / "mkdocs.yml")
+        started = time.perf_counter()
+        for command in (["build", "--no-cache"], ["site"]):
+            subprocess.run([str(bin_dir / "stabreport"), *command], cwd=project, env=env, check=True,
+                           capture_output=True)
+        return time.perf_counter() - started
+
+
+def cold_against_baseline() -> list[Row]:
+    old = baseline_bin()
+    before = cold_build(old, BASELINE)
+    after = cold_build(Path(sys.executable).parent, ROOT)
+    return [Row("6 cold build (build --no-cache + site) vs commit 9da313f", after / before,
+                "of baseline", "≤ 35 %", after / before <= 0.35,
+                f"this commit {after:.1f} s, 9da313f {before:.1f} s, back to back; this commit's "
+                "report has more pages, settings and sweeps")]
 
 
 PEAK_SCRIPT = """
@@ -274,9 +385,11 @@ def main() -> int:
     parser.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "bench.json"))
     args = parser.parse_args()
     normals_per_s, flops_per_s = normal_rate(), gemm_rate()
-    rows = [*engine_against_loop(args.quick), *full_path_against_bound(normals_per_s, flops_per_s, args.quick),
-            *tangent_path(normals_per_s, args.quick), *docs_build_times(), *peak_memory(args.quick),
-            *sweeps(args.quick)]
+    rows = [*engine_against_loop(args.quick), *whole_process(args.quick),
+            *full_path_against_bound(normals_per_s, flops_per_s, args.quick),
+            *tangent_path(normals_per_s, args.quick), *docs_build_times(),
+            *([] if args.quick else cold_against_baseline()), *command_line_latency(),
+            *peak_memory(args.quick), *sweeps(args.quick)]
     machine = {"cores": default_jobs(), "python": platform.python_version(), "numpy": np.__version__,
                "normals_per_s": normals_per_s, "gemm_flops_per_s": flops_per_s}
     print(f"stabreport benchmarks on {machine['cores']} cores "

@@ -33,11 +33,11 @@ from .cite import citation_cff, site_info
 from .claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
                      measure_setting, path_claim, theory_claim)
 from .config import Report, Sweep, load_report
-from .engine import Task
+from .engine import Task, default_jobs
 from .errors import BuildError, ConfigError
 from .executors import Executor, LocalExecutor, Progress, run_tasks
-from .figures import (FigureData, cached_draw, dead_data, depth_data, distribution_data,
-                      gain_data, law_data, phase_data, spectrum_data, trajectory_data)
+from .figures import (FigureData, dead_data, depth_data, distribution_data, draw_all, gain_data,
+                      law_data, phase_data, spectrum_data, trajectory_data)
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
 from .pages import FigureSpec, figure_specs, gain_settings
@@ -370,7 +370,7 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(root / "templates", report)
     context = build_context(env, root, report, evidence, checks, specs, datas, provenance(root))
-    figures = [cached_draw(store, d) for d in datas] if with_figures else []
+    figures = draw_all(store, datas, default_jobs()) if with_figures else []
     pages = render_pages(env, context)
     pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
     data = {}

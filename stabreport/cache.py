@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -148,8 +149,17 @@ def _source(module: str) -> tuple[Path, bool] | None:
     origin = getattr(loaded, "__file__", None) if loaded is not None else None
     is_package = hasattr(loaded, "__path__") if loaded is not None else False
     if origin is None:
+        # find_spec("a.b.c") would import a.b (and whatever it imports, scipy say): look in
+        # the parent package's directory instead; a name under a plain module is an attribute.
+        parent, _, last = module.rpartition(".")
         try:
-            spec = importlib.util.find_spec(module)
+            if parent:
+                found = _source(parent)
+                if found is None or not found[1]:
+                    return None
+                spec = importlib.machinery.PathFinder.find_spec(last, [str(found[0].parent)])
+            else:
+                spec = importlib.util.find_spec(module)
         except (ImportError, ValueError, AttributeError):
             return None
         if spec is None or not spec.origin or not spec.has_location:
@@ -189,3 +199,21 @@ def code_digest(*modules: str) -> str:
     for name, source in sorted({entry for module in modules for entry in module_closure(module)}):
         digest.update(f"{name}={source}\n".encode())
     return digest.hexdigest()
+
+
+def package_digest(*modules: str) -> str:
+    """One hash of every Python source file of the top-level packages `modules` belong to: no
+    parsing, so cheap enough for a command line's start-up; changes with any edit to them (a
+    coarser key than code_digest, for small values that are quick to recompute)."""
+    digest = hashlib.sha256()
+    for top in sorted({m.partition(".")[0] for m in modules}):
+        found = _source(top)
+        if found is None:
+            continue
+        path, is_package = found
+        files = sorted(path.parent.rglob("*.py")) if is_package else [path]
+        for file in files:
+            digest.update(f"{top}/{file.relative_to(path.parent).as_posix()}\0".encode())
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+    return digest.hexdigest()
+

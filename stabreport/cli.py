@@ -66,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="full: form every matrix (default); tangent: the fast path for ‖M u‖")
     run.add_argument("--per-step", action="store_true",
                      help="with --json: add the median and 5–95 %% quantiles after every step")
-    run.add_argument("--no-spectrum", action="store_true",
-                     help="skip the singular values (the full path tracks them by default where "
-                          "the experiment can; it costs a QR factorisation every few steps)")
+    run.add_argument("--spectrum", action="store_true",
+                     help="also track the singular values (full path, experiments that can; a QR "
+                          "factorisation every few steps, from the same draws)")
+    run.add_argument("--no-spectrum", action="store_true", help=argparse.SUPPRESS)  # the default
     run.add_argument("--json", action="store_true", help="print exactly one JSON object")
 
     sweep = commands.add_parser("sweep", help="run a grid of settings (cells) locally or on Dask")
@@ -148,11 +149,12 @@ def cmd_list() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from .engine import check_memory, default_jobs, run_setting, validate_run_options
     from .experiments import get_experiment
 
-    experiment = get_experiment(args.experiment)
+    experiment = get_experiment(args.experiment)  # an unknown name costs no numpy
     params = experiment.canonical_params(experiment.parse_overrides(args.set), "--set: ")
+    from .engine import check_memory, default_jobs, run_setting, validate_run_options
+
     runs = experiment.default_runs if args.runs is None else args.runs
     validate_run_options(runs, args.seed, "--")
     if args.path == "tangent" and not experiment.has_tangent(params):
@@ -160,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                           "no fast path; allowed: --path full" +
                           (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
     # Refused before anything runs if it would not fit; a bar with the time left if it is long.
-    spectrum = args.path == "full" and experiment.spectrum and not args.no_spectrum
+    spectrum = args.path == "full" and experiment.spectrum and args.spectrum
     values = len(experiment.all_metrics) if args.path == "full" else 1
     cost = check_memory(experiment, params, runs, args.path, default_jobs(),
                         per_run_output=64 * values if args.json else 0, spectrum=spectrum)
@@ -181,10 +183,23 @@ def cmd_run(args: argparse.Namespace) -> None:
         payload = result.to_json()
         if args.per_step:
             payload["per_step"] = per_step_quantiles(result.trajectory)
-        payload["theory"] = experiment.theory.predict(params).as_json() if experiment.theory else None
+        payload["theory"] = _theory_json(experiment, params) if experiment.theory else None
         print(json.dumps(payload))
         return
     _print_table(experiment, params, args.seed, runs, result)
+
+
+def _theory_json(experiment, params) -> dict:
+    """The theory's prediction, memoised in the user's cache: computing it imports scipy and
+    inverts characteristic functions (about a second), reading it back takes milliseconds. The
+    key hashes the source of the theory's packages, so an edited theory is recomputed."""
+    from .cache import Store, memo_json, package_digest
+    from .paths import user_cache
+
+    directory = user_cache()
+    return memo_json(Store(directory) if directory else None, "run-theory", {
+        "code": package_digest(*experiment.theory_modules), "experiment": experiment.name,
+        "params": dict(params)}, lambda: experiment.theory.predict(params).as_json())
 
 
 def _print_table(experiment, params, seed: int, runs: int, result) -> None:

@@ -67,10 +67,16 @@ def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]
             progress(block[1])
         return out
 
-    if threads <= 1 or len(blocks) <= 1:
-        return [guarded(block) for block in blocks]
-    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
-        return list(pool.map(guarded, blocks))
+    # One BLAS thread, always: the blocks are the parallelism, and a float32 GEMM's rounding
+    # depends on how many threads OpenBLAS splits it over (float64's happens not to), so the
+    # same seed would otherwise give other bytes in a worker process than in this one.
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        if threads <= 1 or len(blocks) <= 1:
+            return [guarded(block) for block in blocks]
+        with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+            return list(pool.map(guarded, blocks))
 
 
 # --- what a setting will cost, known before it runs -------------------------------------------------

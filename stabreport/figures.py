@@ -323,7 +323,7 @@ def _render(fig: Any) -> dict[str, bytes]:
     out = {}
     for fmt, options in FORMATS.items():
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, bbox_inches="tight", **options)
+        fig.savefig(buffer, format=fmt, **options)  # constrained layout already fits
         out[fmt] = buffer.getvalue()
     return out
 
@@ -574,20 +574,48 @@ def draw(data: FigureData) -> Figure:
     return Figure(data, files)
 
 
-def cached_draw(store: Store | None, data: FigureData) -> Figure:
-    """`draw(data)`, read from `store` when the same record was drawn by the same code."""
-    if store is None:
-        return draw(data)
+def _figure_key(data: FigureData) -> str:
     import matplotlib
 
-    key = content_key("figure", {"code": code_digest(__name__), "matplotlib": matplotlib.__version__,
-                                 "data": data.identity()})
-    parts = store.get(key)
-    if parts is not None and set(parts) == set(FORMATS):
-        return Figure(data, parts)
-    figure = draw(data)
-    store.put(key, dict(figure.files))
-    return figure
+    return content_key("figure", {"code": code_digest(__name__), "matplotlib": matplotlib.__version__,
+                                  "data": data.identity()})
+
+
+def _draw_files(data: FigureData) -> dict[str, bytes]:
+    return dict(draw(data).files)
+
+
+def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1) -> list[Figure]:
+    """Every figure, in order: from `store` where the same record was drawn by the same code,
+    the rest drawn on `jobs` worker processes (the same bytes as drawn here: a drawing depends
+    on its data and the style alone), the slowest kinds first."""
+    keys = [_figure_key(d) for d in datas] if store is not None else [None] * len(datas)
+    files: list[Mapping[str, bytes] | None] = [None] * len(datas)
+    for i, key in enumerate(keys):
+        parts = store.get(key) if key is not None else None
+        if parts is not None and set(parts) == set(FORMATS):
+            files[i] = parts
+    missing = sorted((i for i, f in enumerate(files) if f is None),
+                     key=lambda i: (datas[i].kind != "phase", i))
+    if jobs > 1 and len(missing) > 1:
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor
+
+        from .processes import die_with_parent
+
+        context = multiprocessing.get_context("spawn")  # as the experiments' workers
+        with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context,
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+            for i, drawn in zip(missing, pool.map(_draw_files, [datas[i] for i in missing])):
+                files[i] = drawn
+    else:
+        for i in missing:
+            files[i] = _draw_files(datas[i])
+    for i in missing:
+        if keys[i] is not None:
+            store.put(keys[i], dict(files[i]))
+    return [Figure(d, f) for d, f in zip(datas, files)]
 
 
 def data_json(data: FigureData, title: str, caption: str, settings: Mapping[str, Any]) -> bytes:

@@ -21,6 +21,23 @@ CONFIG = "stabreport.yml"  # the report config's overrides, next to mkdocs.yml
 MAX_CONFIG_BYTES = 1 << 20  # a report config is a page of YAML, not a data file
 
 
+def user_cache() -> Path | None:
+    """Where `stabreport run` memoises the theory's predictions (small JSON values keyed by the
+    theory's source): $STABREPORT_USER_CACHE, else $XDG_CACHE_HOME/stabreport, else
+    ~/.cache/stabreport; None (no memo) when that is set empty or cannot be written."""
+    chosen = os.environ.get("STABREPORT_USER_CACHE")
+    if chosen is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        chosen = os.path.join(base, "stabreport")
+    if not chosen:
+        return None
+    try:
+        os.makedirs(chosen, exist_ok=True)
+    except OSError:
+        return None
+    return Path(chosen) if os.access(chosen, os.W_OK | os.X_OK) else None
+
+
 def find_config(root: str | Path, explicit: str | None) -> Path | None:
     """The config to read: the one named on the command line, else ./stabreport.yml if present.
 

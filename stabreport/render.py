@@ -146,10 +146,10 @@ class PageView:
     figures: tuple[FigureView, ...]  # every figure on the page, in order
 
 
-def run_command(setting: Setting, seed: int, path: str = "full") -> str:
+def run_command(setting: Setting, seed: int, path: str = "full", spectrum: bool = False) -> str:
     sets = " ".join(f"--set {k}={v}" for k, v in setting.params.items() if v is not None)
     runs = setting.runs if path == "full" else setting.norm_runs
-    fast = " --path tangent" if path == "tangent" else ""
+    fast = " --path tangent" if path == "tangent" else (" --spectrum" if spectrum else "")
     return f"stabreport run {setting.experiment.name} {sets}{fast} --runs {runs} --seed {seed}"
 
 
@@ -182,7 +182,8 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
         q05=summary.q05 if summary else None, q95=summary.q95 if summary else None,
         averages=setting.lecture_averages, stat_median=stats[1], stat_q05=stats[0],
         stat_q95=stats[2], stat_count=count, lecture=setting.lecture_log10,
-        elapsed=result.elapsed, cached=result.cached, command=run_command(setting, seed),
+        elapsed=result.elapsed, cached=result.cached,
+        command=run_command(setting, seed, spectrum=result.log10_sv is not None),
         norm_command=run_command(setting, seed, "tangent") if has_norms else None,
         measured=measured, theory=theory, agreement=agreement, dead=result.dead,
         spectrum=_spectrum_medians(result), stat_se=stat_se, thresholds=thresholds)

@@ -10,6 +10,14 @@ from helpers import EXAMPLE, PLUGIN_CONFIG, copy_project
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True, scope="session")
+def user_cache(tmp_path_factory) -> Path:
+    """`stabreport run` memoises theory in the user's cache: the tests' own, not ~/.cache."""
+    directory = tmp_path_factory.mktemp("user-cache")
+    os.environ["STABREPORT_USER_CACHE"] = str(directory)
+    return directory
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261129)

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -110,6 +111,39 @@ def test_json_carries_the_theory_object(capsys):
                            "--runs", "2", "--json")
     theory = json.loads(out)["theory"]
     assert theory["exact"] is False and theory["log10_gain_per_step"] < 0
+
+
+def test_theory_is_memoised_in_the_user_cache_and_read_back_without_scipy(tmp_path):
+    # The second run reads the theory back: the same bytes, and scipy is never imported.
+    import subprocess
+    import sys
+
+    from stabreport.cache import package_digest
+
+    env = {**os.environ, "STABREPORT_USER_CACHE": str(tmp_path / "cache")}
+    script = ("import sys; from stabreport.cli import main; main(sys.argv[1:]); "
+              "print('scipy' in sys.modules, file=sys.stderr)")
+    argv = [sys.executable, "-c", script, "run", "products", "--runs", "10", "--json"]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    second = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    assert first.stdout == second.stdout and json.loads(second.stdout)["theory"]["exact"]
+    assert first.stderr.split()[-1] == "True" and second.stderr.split()[-1] == "False"
+    assert any((tmp_path / "cache").rglob("*"))
+    # The key moves with any edit to the package's source.
+    package = tmp_path / "pkg" / "probe"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "law.py").write_text("X = 1\n")
+    sys.path.insert(0, str(tmp_path / "pkg"))
+    try:
+        before = package_digest("probe.law")
+        (package / "law.py").write_text("X = 2\n")
+        assert package_digest("probe.law") != before
+    finally:
+        sys.path.remove(str(tmp_path / "pkg"))
+    unwritable = {**os.environ, "STABREPORT_USER_CACHE": ""}  # no memo: still answers
+    assert subprocess.run(argv, env=unwritable, capture_output=True, text=True,
+                          check=True).stdout == first.stdout
 
 
 def test_tangent_path_json_with_per_step_quantiles(capsys):

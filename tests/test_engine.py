@@ -21,6 +21,26 @@ def test_tangent_path_samples_the_full_jacobians_column_length(overrides):
     assert stats.ks_2samp(full, tangent).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("overrides", [
+    {"activation": "relu", "scale": 0.2}, {"activation": "sigmoid", "scale": 0.8},
+    {"activation": "scaled_sigmoid", "scale": 0.4}, {"activation": "tanh", "init": "orthogonal"}])
+def test_the_full_path_in_float32_gives_float64s_distributions(overrides):
+    # The full path multiplies in float32 for speed; over 2,000 networks every metric's
+    # distribution must be float64's (two-sample KS; 4 metrics, so each at 1e-3 / 4).
+    from stabreport.engine import block_generator
+    from stabreport.experiments.mlp import PRODUCT_DTYPE, simulate
+
+    assert PRODUCT_DTYPE == np.float32
+    params = MLP.canonical_params({"width": 24, "depth": 20, **overrides})
+    single = simulate(params, 2000, block_generator(41, (0,), 0))
+    double = simulate(params, 2000, block_generator(42, (0,), 0), dtype=np.float64)
+    assert set(single.metrics) == set(double.metrics)
+    for name, values in single.metrics.items():
+        assert np.all(np.isfinite(values)), name
+        assert stats.ks_2samp(values, double.metrics[name]).pvalue > 1e-3 / 4, name
+    assert stats.ks_2samp(single.trajectory[:, 10], double.trajectory[:, 10]).pvalue > 1e-3
+
+
 def test_tangent_path_for_products_matches_the_exact_law():
     params = PRODUCTS.canonical_params({"k": 4, "scale": 0.5})
     values = simulate_norms(PRODUCTS, params, 5000, seed=32).log10_norm_u
@@ -59,6 +79,26 @@ def test_results_are_identical_for_any_number_of_threads():
     for name in one.metrics:
         np.testing.assert_array_equal(one.metrics[name], two.metrics[name])
     np.testing.assert_array_equal(one.trajectory, two.trajectory)
+
+
+def test_results_do_not_depend_on_how_many_threads_blas_may_use():
+    # A float32 GEMM of width 100 rounds differently when OpenBLAS splits it over threads: the
+    # engine pins BLAS to one thread, so a worker (OPENBLAS_NUM_THREADS=1) and this process
+    # (BLAS free to use every core) give the same bytes.
+    import os
+    import subprocess
+    import sys
+
+    params = MLP.canonical_params({"scale": 0.2, "depth": 8})
+    here = simulate_setting(MLP, params, 120, seed=9, threads=1).metrics["log10_mean_abs"]
+    script = ("import sys; from stabreport.engine import simulate_setting; "
+              "from stabreport.experiments import get_experiment; m = get_experiment('mlp'); "
+              "r = simulate_setting(m, m.canonical_params({'scale': 0.2, 'depth': 8}), 120, 9, "
+              "threads=1); sys.stdout.buffer.write(r.metrics['log10_mean_abs'].tobytes())")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    there = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           check=True).stdout
+    assert there == here.tobytes()
 
 
 def test_results_are_identical_for_one_and_two_worker_processes():

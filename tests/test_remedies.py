@@ -88,10 +88,10 @@ def test_the_spectrum_multiplies_out_to_the_determinant_and_tops_at_the_spectral
     # Σ log|R_ii| = log|det M| = Σ log σ_i, for any product.
     key = setting_key(PRODUCTS, params)
     rng = block_generator(45, key, 0)
-    draws = [rng.standard_normal((40, 50, 6, 6))]
+    draws = rng.standard_normal((40, 6, 6, 50))  # small k: the runs are the last axis
     log_det = np.zeros(50)
-    for g in draws[0]:
-        log_det += np.linalg.slogdet(0.8 * g)[1]
+    for g in draws:
+        log_det += np.linalg.slogdet(0.8 * g.transpose(2, 0, 1))[1]
     np.testing.assert_allclose(result.log10_sv.sum(axis=1), log_det / math.log(10), atol=1e-5)
     # Each |R_ii| is the distance of M e_i from the span of the columns before it, so none exceeds
     # ‖M‖₂; the largest falls short of it by the first column's alignment with the top singular
@@ -101,16 +101,19 @@ def test_the_spectrum_multiplies_out_to_the_determinant_and_tops_at_the_spectral
 
 
 def test_a_relu_jacobians_rank_is_the_fewest_active_units_of_any_layer():
+    from stabreport.experiments.mlp import PRODUCT_DTYPE
+
     params = MLP.canonical_params({"width": 12, "depth": 8, "scale": 0.5})
     sim = MLP.simulate(params, 40, np.random.default_rng(46), spectrum=True)
-    replay = np.random.default_rng(46)
-    h = replay.standard_normal((40, 12))
+    replay = np.random.default_rng(46)  # the same draws, in the simulation's precision
+    dtype = PRODUCT_DTYPE
+    h = replay.standard_normal((40, 12), dtype=dtype)
     fewest = np.full(40, 12)
     for _ in range(8):
-        z = np.einsum("nij,nj->ni", replay.standard_normal((40, 12, 12)), h)
+        z = (replay.standard_normal((40, 12, 12), dtype=dtype) @ h[:, :, None])[:, :, 0]
         fewest = np.minimum(fewest, (z > 0).sum(axis=1))
         h = np.maximum(z, 0)
-        h /= np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-300)
+        h /= np.maximum(np.linalg.norm(h, axis=1, keepdims=True), 1e-30)
     living = fewest > 0
     np.testing.assert_array_equal(sim.metrics["sv_rank"][living], fewest[living])
 
@@ -134,13 +137,17 @@ def test_dead_runs_are_counted_and_an_all_dead_setting_reports_plainly(capsys):
 
 def test_resnet_from_the_command_line_with_its_spectrum_and_defaults(capsys):
     assert main(["run", "resnet", "--set", "width=20", "--set", "depth=10",
-                 "--set", "branch_scale=1/sqrt(depth)", "--runs", "6", "--json"]) == 0
+                 "--set", "branch_scale=1/sqrt(depth)", "--runs", "6", "--json", "--spectrum"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["params"]["scale"] == pytest.approx(math.sqrt(2 / 20))  # He's, the default
     assert payload["params"]["branch_scale"] == "1/sqrt(depth)"
     for key in ("log10_sv_q10", "log10_sv_q50", "log10_sv_q90", "sv_rank"):
         assert len(payload[key]) == 6 and f"median_{key}" in payload["summary"]
     assert payload["theory"]["critical_scale"] is None and payload["dead_fraction"] == 0.0
+    assert main(["run", "resnet", "--set", "width=20", "--set", "depth=10",  # the spectrum is
+                 "--set", "branch_scale=1/sqrt(depth)", "--runs", "6", "--json"]) == 0  # opt-in
+    plain = json.loads(capsys.readouterr().out)
+    assert "sv_rank" not in plain and plain["log10_norm_u"] == payload["log10_norm_u"]
     assert main(["run", "resnet", "--set", "branch_scale=large"]) == 2
     assert "'branch_scale'" in capsys.readouterr().err
 
