@@ -193,6 +193,7 @@ def module_closure(module: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(seen.items()))
 
 
+@lru_cache(maxsize=None)
 def code_digest(*modules: str) -> str:
     """One hash of the source of `modules` and of everything they import (see module_closure)."""
     digest = hashlib.sha256()

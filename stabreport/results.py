@@ -99,7 +99,9 @@ class Result(_Outcome):
         n = len(x) // group
         if n == 0:
             return np.empty(0)
-        return np.array([log10_mean_of_pow10(x[i * group:(i + 1) * group]) for i in range(n)])
+        groups = np.asarray(x[:n * group], dtype=np.float64).reshape(n, group)
+        top = groups.max(axis=1)
+        return top + np.log10(np.mean(10.0 ** (groups - top[:, None]), axis=1))
 
     def trajectory_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> np.ndarray:
         """(len(qs), steps + 1) quantiles over runs of log10 mean|M_ij| after each step."""
