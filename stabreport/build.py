@@ -36,6 +36,7 @@ from .config import Report, Sweep, load_report
 from .engine import Task, default_jobs
 from .errors import BuildError, ConfigError
 from .executors import Executor, LocalExecutor, Progress, run_tasks
+from .explorer import explorer_page, explorer_sweeps
 from .figures import (FigureData, dead_data, depth_data, distribution_data, draw_all, gain_data,
                       law_data, phase_data, spectrum_data, trajectory_data)
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
@@ -101,7 +102,9 @@ def run_experiments(report: Report, store: Store | None, executor: Executor | No
     """Every setting on both paths and every sweep cell (or just `tasks` and `sweeps`), in one
     pool of tasks, with a progress bar on a terminal and plain lines otherwise."""
     setting_part = setting_tasks(report) if tasks is None else list(tasks)
-    sweep_part = {s.id: sweep_tasks(s, store) for s in (report.sweeps if sweeps is None else sweeps)}
+    if sweeps is None:  # the report's sweeps, and the explorer's when it has that page
+        sweeps = (*report.sweeps, *explorer_sweeps(report))
+    sweep_part = {s.id: sweep_tasks(s, store) for s in sweeps}
     every = setting_part + [t for part in sweep_part.values() for t in part]
     sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
     left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}
@@ -369,7 +372,10 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
     datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(root / "templates", report)
-    context = build_context(env, root, report, evidence, checks, specs, datas, provenance(root))
+    about = provenance(root)
+    context = build_context(env, root, report, evidence, checks, specs, datas, about)
+    explorer = explorer_page(env, report, runs, site_info(root, report, about["date"]), store)
+    context["explorer"] = explorer[0] if explorer else None
     figures = draw_all(store, datas, default_jobs()) if with_figures else []
     pages = render_pages(env, context)
     pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
@@ -377,6 +383,8 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     for view, figure_data_ in zip(context["figure_list"], datas):
         data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
         data[f"data/{figure_data_.id}.json"] = view.json_download
+    if explorer:
+        data["data/explorer.js"] = explorer[1]
     # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
     nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
     return Rendered(pages, figures, data, nav)

@@ -17,7 +17,7 @@ import math
 import re
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Mapping, Union
@@ -417,7 +417,7 @@ class SweepFigure:
     """What a sweep's figure needs of the grid, and what it plots of each cell: the quantity
     whose standard error sizes the cell (see sweeps.cell_runs)."""
 
-    axes: int  # grid axes
+    axes: int  # grid axes (0: any, declared elsewhere; not a figure of the report config)
     curves: bool  # series allowed
     measure: str  # "gain_per_step" (median log10 gain per step), "median" or "dead_fraction"
     standard_error: float  # default target, well below what the figure can show
@@ -433,7 +433,18 @@ SWEEP_FIGURES = {
                          "the curves span tens to hundreds of decades on the figure's axis"),
     "dead": SweepFigure(2, False, "dead_fraction", 0.015, "of the runs",
                         "the bars of ±2 standard errors stay within ±0.03 of a share drawn from 0 to 1"),
+    # The explorer's sweeps come from the experiments' `explore` declarations, not from a config
+    # (axes 0: any number).
+    "explore": SweepFigure(0, False, "median", 0.1, "decades",
+                           "the explorer's lines span tens of decades; 0.1 is about a line's width"),
 }
+
+
+class ExplorerFile(_Strict):
+    """What a report asks of the explorer: at most `runs` per cell, and per experiment a subset
+    of the values its declaration offers (checked when resolved)."""
+    runs: Count | None = None
+    grid: dict[str, dict[str, list[int | float | str]]] = Field(default_factory=dict)
 
 
 class SeriesFile(_Strict):
@@ -458,7 +469,7 @@ def _sweep_model(experiment: Experiment) -> type[BaseModel]:
     return create_model(
         f"sweep of {experiment.name}", __base__=_Strict, id=(Slug, ...),
         experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
-        figure=(Literal[tuple(SWEEP_FIGURES)], "phase"),
+        figure=(Literal[tuple(k for k, f in SWEEP_FIGURES.items() if f.axes)], "phase"),
         params=(_params_model(experiment), _params_model(experiment)()), grid=(grid, ...),
         series=(list[SeriesFile] | None, None), runs=(Count | None, None),
         standard_error=(Annotated[float, Field(gt=0, allow_inf_nan=False)] | None, None))
@@ -505,7 +516,8 @@ def report_schema() -> type[BaseModel]:
         seed=(Annotated[int, BeforeValidator(_integral), Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
         theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
         pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
-        claims=(list[ClaimFile], []), sweeps=(list[Sweep], []))
+        claims=(list[ClaimFile], []), sweeps=(list[Sweep], []),
+        explorer=(ExplorerFile, ExplorerFile()))
 
 
 # --- what the rest of stabreport sees -------------------------------------------------------------
@@ -610,6 +622,7 @@ class Sweep:
     # Each cell runs as many networks as the standard error of what the figure plots needs
     # (predicted by the theory, at least MIN_CELL_RUNS), and at most `runs`; None: `runs` each.
     standard_error: float | None = None
+    metric: str | None = None  # what each cell measures; None: the experiment's sweep metric
 
     @property
     def curves(self) -> tuple[Series, ...]:
@@ -662,6 +675,10 @@ class Report:
     authors: tuple[str, ...] = ("The stabreport authors",)  # for citations
     sweeps: tuple[Sweep, ...] = ()
     pages: tuple[Page, ...] = ()
+    # The explorer page's grids narrowed by the config: experiment -> parameter -> values (each
+    # a subset of what its `explore` declaration offers), and the most runs per cell.
+    explorer_grid: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)
+    explorer_runs: int | None = None
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -912,6 +929,23 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
         except ConfigError as error:
             problems.append(f"{where}: sweeps[{i}]: {error}")
     problems += _check_cells(claims, sweeps, document)
+    explorer_grid = {}
+    for name, narrowed in model.explorer.grid.items():
+        where = f"{source_name}: explorer: grid: {name}"
+        declared = next((e.explore for e in experiments() if e.name == name), None)
+        if declared is None:
+            problems.append(f"{where}: no experiment of that name offers the explorer; allowed: "
+                            + ", ".join(e.name for e in experiments() if e.explore is not None))
+            continue
+        for key, values in narrowed.items():
+            offered = declared.grid.get(key)
+            if offered is None:
+                problems.append(f"{where}: {key!r} is not on its grid; allowed: "
+                                + ", ".join(declared.grid))
+            elif not values or any(v not in offered for v in values):
+                problems.append(f"{where}: {key} got {values}; allowed: a non-empty subset of "
+                                f"{list(offered)}")
+        explorer_grid[name] = {k: tuple(v) for k, v in narrowed.items()}
     if problems:
         raise ConfigError("\n".join(problems))
     return Report(title=ConfigText(model.title), seed=model.seed,
@@ -919,7 +953,8 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                                     math.log10(model.verdicts.explodes_above)),
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
                   theory_tolerance=model.theory_tolerance, authors=tuple(map(ConfigText, model.authors)),
-                  sweeps=tuple(sweeps), pages=tuple(pages))
+                  sweeps=tuple(sweeps), pages=tuple(pages), explorer_grid=explorer_grid,
+                  explorer_runs=model.explorer.runs)
 
 
 def _check_spec(check: BaseModel) -> CheckSpec:

@@ -49,10 +49,11 @@ def parse_grid(experiment: Experiment, text: str) -> Axis:
     return Axis(key, values)
 
 
-def cell_path(experiment: Experiment, params: Mapping[str, Any]) -> str:
-    """The column length comes from the fast path where it applies; other metrics need M."""
-    return "tangent" if experiment.sweep_metric == "log10_norm_u" and experiment.has_tangent(params) \
-        else "full"
+def cell_path(experiment: Experiment, params: Mapping[str, Any], metric: str | None = None) -> str:
+    """The column length comes from the fast path where it applies; other metrics need M.
+    `metric`: what the cell measures (default: the experiment's sweep metric)."""
+    metric = metric or experiment.sweep_metric
+    return "tangent" if metric == "log10_norm_u" and experiment.has_tangent(params) else "full"
 
 
 MIN_CELL_RUNS = 30  # enough for a cell's 5 % and 95 % quantiles to mean something
@@ -91,8 +92,8 @@ def sweep_tasks(sweep: Sweep, store: Store | None = None) -> list[Task]:
         name = f"{sweep.id}{'/' + curve.id if curve.id else ''}[{label}]"
         runs = sweep.runs if sweep.standard_error is None else \
             cell_runs(sweep, curve.experiment, params, cell_theory(curve.experiment, params, store))
-        tasks.append(Task(cell_path(curve.experiment, params), curve.experiment.name, params,
-                          runs, sweep.seed, name))
+        path = cell_path(curve.experiment, params, sweep.metric)
+        tasks.append(Task(path, curve.experiment.name, params, runs, sweep.seed, name))
     return tasks
 
 

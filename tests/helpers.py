@@ -47,9 +47,19 @@ PLUGIN_SWEEPS = """  - id: near-identity-scale-k
 """
 
 
+# The explorer narrowed to a few cells of each experiment (a subset of what each declares).
+SMALL_EXPLORER = """explorer:
+  runs: 20
+  grid:
+    mlp: {activation: [relu, sigmoid], scale: [0.05, 0.1, 0.2, 0.4], width: [25, 100], depth: [10, 25]}
+    resnet: {activation: [relu], branch_scale: [0.05, 0.1, 0.2], width: [25], depth: [10, 25]}
+    products: {scale: [0.353553, 0.5, 0.707107], k: [4], factors: [10, 25]}
+"""
+
+
 def small_config(sections: str = "", sweeps: str = "", extra: str = "") -> str:
     """The small config, with more sections, sweeps or top-level keys."""
-    return f"sections:\n{SMALL_SECTIONS}{sections}sweeps:\n{SMALL_SWEEPS}{sweeps}{extra}"
+    return f"sections:\n{SMALL_SECTIONS}{sections}sweeps:\n{SMALL_SWEEPS}{sweeps}{SMALL_EXPLORER}{extra}"
 
 
 SMALL_CONFIG = small_config()

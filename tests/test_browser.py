@@ -161,3 +161,134 @@ def test_every_download_link_resolves(served, browser):
                     checked.add(url)
     assert len(checked) >= 16 * 5
     assert problems == []
+
+
+# --- the explorer ---------------------------------------------------------------------------------
+
+def _explorer_data(site_dir: Path) -> dict:
+    import json
+
+    text = (site_dir / "data" / "explorer.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("{"):text.rindex(";")])
+
+
+def _shown(page, previous: tuple[str, list[int]] | None = None) -> tuple[str, list[int]]:
+    """The experiment and grid indices of the cell the page shows, once it has drawn it (and,
+    given the `previous` one, once it has moved away from it)."""
+    old = "" if previous is None else f"{previous[0]}:{','.join(map(str, previous[1]))}"
+    page.wait_for_function("([e, old]) => e && e.getAttribute('data-rendered') === "
+                           "e.getAttribute('data-cell') && e.getAttribute('data-cell') !== old",
+                           arg=[page.query_selector("#explorer"), old], timeout=15000)
+    name, index = page.get_attribute("#explorer", "data-cell").split(":")
+    return name, [int(i) for i in index.split(",")]
+
+
+def _readout_matches(page, data, name, index):
+    import html
+    import re
+
+    experiment = next(e for e in data["experiments"] if e["name"] == name)
+    cell = experiment["cells"][",".join(map(str, index))]
+    expected = html.unescape(re.sub(r"<[^>]+>", "", cell["readout"]))
+    assert page.inner_text("#explorer-readout").split() == expected.split()
+    assert page.inner_text("#explorer-command") == cell["command"]
+    assert page.locator("#explorer-trajectory svg").count() == 1
+    assert page.locator("#explorer-distribution svg").count() == 1
+    return experiment, cell
+
+
+def test_explorer_restores_a_fragment_and_follows_every_control(served, browser):
+    base, site_dir = served
+    data = _explorer_data(site_dir)
+    mlp = next(e for e in data["experiments"] if e["name"] == "mlp")
+    keys = [c["key"] for c in mlp["controls"]]
+    problems: list[str] = []
+    page = _page(browser, problems)
+    # 0.11 is not on the grid: it snaps to the nearest value, 0.1.
+    page.goto(base + "explore/#experiment=mlp&activation=sigmoid&init=normal&scale=0.11&width=100"
+              "&depth=25", wait_until="networkidle")
+    name, index = _shown(page)
+    chosen = {k: mlp["controls"][i]["values"][index[i]] for i, k in enumerate(keys)}
+    assert name == "mlp" and chosen == {"activation": "sigmoid", "init": "normal", "scale": 0.1,
+                                        "width": 100, "depth": 25}
+    _readout_matches(page, data, name, index)
+    page.screenshot(path=str(OUTPUT / "explore.png"), full_page=True)
+    # Every control moves to the precomputed cell it names, and the address follows.
+    for i, control in enumerate(mlp["controls"]):
+        if len(control["values"]) < 2:
+            continue
+        target = (index[i] + 1) % len(control["values"])
+        if control["kind"] == "log":
+            page.locator(f"#explorer-{control['key']}").fill(str(target))
+        else:
+            page.select_option(f"#explorer-{control['key']}", str(target))
+        name, index = _shown(page, (name, index))
+        assert index[i] == target, control["key"]
+        _readout_matches(page, data, name, index)
+        value = control["values"][target]
+        assert f"{control['key']}={value}" in page.evaluate("decodeURIComponent(location.hash)")
+    # Another experiment, with its own controls.
+    page.select_option("#explorer-experiment", "products")
+    name, index = _shown(page, (name, index))
+    assert name == "products"
+    _readout_matches(page, data, name, index)
+    assert problems == []
+
+
+def test_explorer_works_by_keyboard_alone_and_cites_the_view(served, browser):
+    base, site_dir = served
+    data = _explorer_data(site_dir)
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.goto(base + "explore/#experiment=mlp&activation=relu&scale=0.1&width=25&depth=10",
+              wait_until="networkidle")
+    name, before = _shown(page)
+    mlp = next(e for e in data["experiments"] if e["name"] == "mlp")
+    scale_index = next(i for i, c in enumerate(mlp["controls"]) if c["key"] == "scale")
+    for _ in range(80):  # Tab from the top of the page until the scale slider has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "explorer-scale":
+            break
+    else:
+        pytest.fail("the scale slider cannot be reached with Tab")
+    page.keyboard.press("ArrowRight")
+    name, after = _shown(page, (name, before))
+    assert after[scale_index] == before[scale_index] + 1
+    _readout_matches(page, data, name, after)
+    page.keyboard.press("Tab")  # the width menu, operated by the arrow keys
+    assert page.evaluate("document.activeElement.id") == "explorer-width"
+    page.keyboard.press("ArrowDown")
+    name, moved = _shown(page, (name, after))
+    assert moved != after
+    _readout_matches(page, data, name, moved)
+    for _ in range(20):
+        if page.evaluate("document.activeElement.id") == "explorer-cite":
+            break
+        page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    bibtex = page.inner_text("#explorer-bibtex")
+    assert page.is_visible("#explorer-bibtex") and bibtex.startswith("@misc{")
+    fragment = page.evaluate("location.hash")
+    assert "explore/" + fragment in bibtex and "stabreport run mlp" in bibtex
+    assert problems == []
+
+
+def test_explorer_on_a_phone_and_in_dark_mode(served, browser):
+    base, _ = served
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(base + "explore/#experiment=resnet", wait_until="networkidle")
+    name, index = _shown(page)
+    assert name == "resnet"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    widths = page.evaluate("[...document.querySelectorAll('#explorer svg')].map(s => s.getBoundingClientRect().right)")
+    assert widths and max(widths) <= 390
+    page.screenshot(path=str(OUTPUT / "explore-phone.png"), full_page=True)
+    # Switching to the dark palette redraws the charts in its colours.
+    before = page.inner_html("#explorer-trajectory")
+    page.evaluate("document.body.setAttribute('data-md-color-scheme', 'slate')")
+    page.wait_for_function(f"document.getElementById('explorer-trajectory').innerHTML.length > 0 && "
+                           f"document.getElementById('explorer-trajectory').innerHTML !== {before!r}")
+    page.screenshot(path=str(OUTPUT / "explore-dark.png"), full_page=True)
+    assert problems == []

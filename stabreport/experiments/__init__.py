@@ -10,8 +10,8 @@ from importlib import metadata
 
 from ..errors import ConfigError, StabreportError
 from ..params import Param
-from .base import (LN10, MATRIX_METRICS, Experiment, Metric, Simulation, Theory, finish,
-                   log10_mean_abs, renormalise)
+from .base import (LN10, MATRIX_METRICS, Experiment, Explore, Metric, Simulation, Theory, finish,
+                   log10_mean_abs, log_values, renormalise)
 
 GROUP = "stabreport.experiments"
 
@@ -83,6 +83,6 @@ def reset() -> None:
 
 
 # What an experiment's author needs, in one place: `from stabreport.experiments import ...`.
-__all__ = ["Experiment", "LN10", "MATRIX_METRICS", "Metric", "Param", "Simulation", "Theory",
-           "experiments", "finish", "get_experiment", "log10_mean_abs", "names", "renormalise",
-           "reset"]
+__all__ = ["Experiment", "Explore", "LN10", "MATRIX_METRICS", "Metric", "Param", "Simulation",
+           "Theory", "experiments", "finish", "get_experiment", "log10_mean_abs", "log_values",
+           "names", "renormalise", "reset"]

@@ -145,6 +145,27 @@ def _identity(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
     return params
 
 
+def log_values(start: float, ratio: float, count: int) -> tuple[float, ...]:
+    """`count` values from `start`, each `ratio` times the one before (6 significant digits):
+    an explorer's or a sweep's log-spaced grid."""
+    return tuple(float(f"{start * ratio ** i:.6g}") for i in range(count))
+
+
+@dataclass(frozen=True)
+class Explore:
+    """What the explorer page offers of an experiment. Every combination of `grid` is one cell,
+    computed when the site is built on the fast path (one sweep of the experiment: cached, on
+    local processes or Dask, each cell sized by `standard_error` like the report's sweeps), so
+    adding a parameter or a value here adds it to the page; nothing on the page is edited."""
+
+    grid: Mapping[str, tuple[Any, ...]]  # parameter -> the values a reader can choose
+    scale: str  # the grid's scale parameter: a log-spaced slider
+    params: Mapping[str, Any] = field(default_factory=dict)  # held fixed
+    initial: Mapping[str, Any] = field(default_factory=dict)  # the first view (else defaults)
+    runs: int = 100  # the most networks a cell may use
+    standard_error: float = 0.1  # decades: of each cell's final median
+
+
 @dataclass(frozen=True)
 class Experiment:
     name: str
@@ -186,6 +207,8 @@ class Experiment:
     # Peak working memory in bytes of one block of `runs` on the full path, if the default
     # (four k×k float64 matrices per run: W, M, a product and a copy) does not fit the simulation.
     full_path_bytes: Callable[[Params, int], int] | None = None
+    # What the explorer page offers of it (see Explore); None: it is not on that page.
+    explore: Explore | None = None
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:

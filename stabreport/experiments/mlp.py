@@ -17,8 +17,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..nn import ACTIVATIONS, INITIALISERS
 from ..params import Param
-from .base import (LN10, Experiment, Simulation, Spectrum, Theory, finish, log10_mean_abs,
-                   renormalise)
+from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
+                   log10_mean_abs, log_values, renormalise)
 
 
 def slopes(activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
@@ -326,6 +326,13 @@ MLP = Experiment(
     sweep_metric="log10_norm_u",
     page="mlp",
     normalise=normalise,
+    # The explorer: every activation at normal init, on a √2-spaced scale grid through the
+    # lecture's four scales (and He's at width 100, 0.141), at the lecture's width and depth and
+    # below them (deeper grids are on the phase diagrams; these keep a cold build short).
+    explore=Explore(grid={"activation": ("relu", "sigmoid", "scaled_sigmoid", "tanh", "linear"),
+                          "init": ("normal",), "scale": log_values(0.025, 2 ** 0.5, 15),
+                          "width": (25, 50, 100, 200), "depth": (10, 25, 50)},
+                    scale="scale", initial={"scale": 0.1, "width": 100, "depth": 50}),
     describe=describe,
     spectrum=True,
 )

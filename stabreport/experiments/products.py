@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..params import Param
-from .base import LN10, Experiment, Simulation, Spectrum, Theory, finish
+from .base import LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish, log_values
 
 STEPS_PER_DRAW = 25  # factors drawn per call: one (steps, k, k, runs) draw is the same stream
 # Up to this size the runs are the last axis, (k, k, runs), and a product is k³ vector
@@ -157,6 +157,10 @@ PRODUCTS = Experiment(
     # STEPS_PER_DRAW factors drawn at once, the product and a temporary.
     full_path_bytes=lambda params, runs: (STEPS_PER_DRAW + 4) * runs * params["k"] ** 2 * 8,
     spectrum=True,
+    # The explorer: a 2^¼ grid of scales through the lecture's 0.5 (and 0.707), k = 2 to 16.
+    explore=Explore(grid={"scale": log_values(0.25, 2 ** 0.25, 13), "k": (2, 4, 8, 16),
+                          "factors": (10, 25, 50, 100)},
+                    scale="scale", initial={"scale": 0.5, "k": 4, "factors": 100}),
     describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
     + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
 )

@@ -16,8 +16,8 @@ import numpy as np
 from ..errors import ConfigError
 from ..nn import ACTIVATIONS, INITIALISERS
 from ..params import Param
-from .base import (LN10, Experiment, Simulation, Spectrum, Theory, finish, log10_mean_abs,
-                   renormalise)
+from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
+                   log10_mean_abs, log_values, renormalise)
 
 SQRT_DEPTH = "1/sqrt(depth)"  # the branch scale that keeps the gradient bounded at any depth
 
@@ -221,4 +221,9 @@ RESNET = Experiment(
     normalise=normalise,
     describe=describe,
     spectrum=True,
+    # The explorer: ReLU and tanh blocks at He's scale, the branch scale on a √2 grid through
+    # 1/√depth's values (0.1 at depth 100).
+    explore=Explore(grid={"activation": ("relu", "tanh"), "branch_scale": log_values(0.025, 2 ** 0.5, 13),
+                          "width": (25, 100), "depth": (10, 25, 50, 100)},
+                    scale="branch_scale", initial={"branch_scale": 0.1, "width": 100, "depth": 50}),
 )

@@ -1,0 +1,203 @@
+"""The explorer page: every experiment that declares `explore` becomes one sweep over its grid
+(cached, on local processes or Dask, each cell sized by its standard error like any sweep), and
+the build writes what the page shows of each cell — the quantiles over runs after every step,
+the final distribution's quantiles, the theory's, and a readout in the site's own words — into
+one script, `data/explorer.js`, which the page loads: no server, no fetch, so it works offline,
+on any static host and from disk."""
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import math
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from .cache import Store, code_digest, memo_json
+from .config import Axis, Report, Sweep
+from .errors import BuildError, StabreportError
+from .experiments import Experiment, experiments
+from .results import per_step_quantiles
+
+EXPLORE_PAGE = "explore"  # the page registry's id of the explorer
+MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads
+QUANTILES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # of each cell's final distribution
+
+
+def explorer_sweeps(report: Report) -> tuple[Sweep, ...]:
+    """One sweep per experiment that declares `explore`, in name order, when the report has the
+    explorer page: every parameter of the grid is an axis (choices as well as numbers)."""
+    if not any(page.id == EXPLORE_PAGE for page in report.pages):
+        return ()
+    sweeps = []
+    for experiment in experiments():
+        explore = experiment.explore
+        if explore is None:
+            continue
+        where = f"experiment {experiment.name!r}, explore: "
+        for needed in (explore.scale, experiment.width_param, experiment.steps_param):
+            if needed not in explore.grid:
+                raise StabreportError(f"{where}the grid has no {needed!r}; allowed: a grid over "
+                                      f"the scale ({explore.scale!r}), {experiment.width_param!r} and "
+                                      f"{experiment.steps_param!r}")
+        narrowed = report.explorer_grid.get(experiment.name, {})
+        axes = tuple(Axis(key, tuple(experiment.param(key, where).validate(v, where)
+                                     for v in values if v in narrowed.get(key, values)),
+                          key == explore.scale) for key, values in explore.grid.items())
+        runs = explore.runs if report.explorer_runs is None else min(explore.runs, report.explorer_runs)
+        sweeps.append(Sweep(f"explore-{experiment.name}", f"Explorer: {experiment.title}",
+                            experiment, dict(explore.params), axes, runs, report.seed,
+                            EXPLORE_PAGE, "explore", (), explore.standard_error, "log10_norm_u"))
+    return tuple(sweeps)
+
+
+def command(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int) -> str:
+    """The command that prints exactly a cell's numbers (`per_step` is its trajectory)."""
+    sets = " ".join(f"--set {k}={v}" for k, v in params.items() if v is not None)
+    return (f"stabreport run {experiment.name} {sets} --path tangent --runs {runs} --seed {seed} "
+            "--per-step --json")
+
+
+def explorer_theory(experiment: Experiment, params: Mapping[str, Any],
+                    store: Store | None) -> dict[str, float | None] | None:
+    """The theory's median and 5 %/95 % quantiles of the final log10 ‖M u‖, its gain per step,
+    its critical scale and its dead fraction; memoised in `store` by the theory's source."""
+    if experiment.theory is None:
+        return None
+
+    def compute() -> dict[str, float | None]:
+        prediction = experiment.theory.predict(params)
+        return {"median": prediction.median_log10_norm_u, "q05": prediction.q05_log10_norm_u,
+                "q95": prediction.q95_log10_norm_u, "gain_per_step": prediction.log10_gain_per_step,
+                "critical_scale": prediction.critical_scale, "exact": prediction.exact,
+                "dead_fraction": prediction.dead_fraction}
+
+    return memo_json(store, "explorer-theory", {
+        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
+        "params": dict(params)}, compute)
+
+
+def _numbers(values: Sequence[float]) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def _cell(sweep: Sweep, params: Mapping[str, Any], result: Any,
+          store: Store | None) -> dict[str, Any]:
+    experiment = sweep.experiment
+    quantiles = per_step_quantiles(result.trajectory)
+    final = result.trajectory[:, -1]
+    return {"params": {k: v for k, v in params.items() if v is not None}, "runs": result.runs,
+            "dead_fraction": result.dead_fraction,
+            **({k: _numbers(v) for k, v in quantiles.items()} if quantiles else
+               {"median": None, "q05": None, "q95": None}),
+            "final": _numbers(np.quantile(final, QUANTILES)) if len(final) else None,
+            "theory": explorer_theory(experiment, params, store),
+            "command": command(experiment, params, result.runs, sweep.seed)}
+
+
+def explorer_script(report: Report, sweeps: Sequence[Sweep], results: Mapping[str, list],
+                    lecture: Mapping[str, list[dict[str, Any]]],
+                    readout: Callable[[Sweep, dict[str, Any]], str], site: Mapping[str, Any],
+                    store: Store | None = None) -> bytes:
+    """data/explorer.js: `window.STABREPORT_EXPLORER = {...};`, every cell of every explorer
+    sweep keyed by its grid indices. `readout(sweep, cell)` puts a cell in words with the site's
+    templates; `lecture` gives, per experiment, the lecture's settings as faint references."""
+    out = []
+    for sweep in sweeps:
+        experiment, explore = sweep.experiment, sweep.experiment.explore
+        keys = [axis.key for axis in sweep.axes]
+        controls, initial = [], []
+        for axis in sweep.axes:
+            param = experiment.param(axis.key)
+            values = list(axis.values)
+            controls.append({"key": axis.key, "label": axis.key.replace("_", " "),
+                             "help": param.help, "values": values,
+                             "kind": "log" if axis.log else "choice"})
+            default = explore.initial.get(axis.key, param.default)
+            initial.append(values.index(default) if default in values else 0)
+        cells = {}
+        indices = itertools.product(*(range(len(axis.values)) for axis in sweep.axes))
+        for index, (_, params), result in zip(indices, sweep.cell_params(), results[sweep.id]):
+            cell = _cell(sweep, params, result, store)
+            cell["readout"] = readout(sweep, cell)
+            cells[",".join(map(str, index))] = cell
+        out.append({"name": experiment.name, "title": experiment.title, "controls": controls,
+                    "initial": initial, "cells": cells, "scale_control": keys.index(explore.scale),
+                    "steps_control": keys.index(experiment.steps_param),
+                    "width_control": keys.index(experiment.width_param),
+                    "step_label": experiment.step_label, "ylabel": "log₁₀ ‖J u‖",
+                    "lecture": lecture.get(experiment.name, [])})
+    payload = {"seed": report.seed, "quantiles": list(QUANTILES), "site": dict(site),
+               "experiments": out}
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return ("// Written by `stabreport build`: every cell of the explorer, precomputed.\n"
+            f"window.STABREPORT_EXPLORER = {text};\n").encode()
+
+
+def lecture_references(report: Report, sweeps: Sequence[Sweep], runs: Any) -> dict[str, list]:
+    """Per explorer experiment, the lecture's own settings that ran the fast path: their median
+    log10 ‖J u‖ after every step, matched to the explorer's choices (activation, init, …)."""
+    out: dict[str, list] = {}
+    for sweep in sweeps:
+        experiment, scale = sweep.experiment, sweep.experiment.explore.scale
+        choices = [axis.key for axis in sweep.axes if not isinstance(axis.values[0], (int, float))]
+        for setting in report.settings:
+            norms = runs.norms.get(setting.id)
+            if (setting.experiment.name != experiment.name or setting.lecture_log10 is None
+                    or norms is None or setting.params.get(scale) is None):
+                continue
+            quantiles = per_step_quantiles(norms.trajectory)
+            if quantiles is None:
+                continue
+            out.setdefault(experiment.name, []).append({
+                "label": str(setting.label), "scale": setting.params[scale],
+                "match": {key: setting.params[key] for key in choices},
+                "width": experiment.width(setting.params), "median": _numbers(quantiles["median"])})
+    return out
+
+
+def explorer_page(env: Any, report: Report, runs: Any, site: Any,
+                  store: Store | None) -> tuple[dict[str, Any], bytes] | None:
+    """What the explorer page's template shows, and data/explorer.js; None without the page
+    (or without its runs: a render from other results than a build's)."""
+    sweeps = [sweep for sweep in explorer_sweeps(report) if sweep.id in runs.sweeps]
+    if not sweeps:
+        return None
+    template = env.get_template("partials/explorer_readout.html.j2")
+
+    def readout(sweep: Sweep, cell: dict[str, Any]) -> str:
+        experiment, params = sweep.experiment, cell["params"]
+        median = cell["median"]
+        steps = experiment.steps(params)
+        theory = cell["theory"]
+        critical = theory.get("critical_scale") if theory else None
+        scale_key = experiment.explore.scale
+        return " ".join(template.render(
+            experiment=experiment, cell=cell, depth=steps, step=experiment.step_label,
+            steps=experiment.step_label + ("s" if steps != 1 else ""), scale_key=scale_key,
+            scale=params[scale_key], median=median[-1] if median else None,
+            q05=cell["q05"][-1] if median else None, q95=cell["q95"][-1] if median else None,
+            gain=(median[-1] - median[0]) / steps if median else None,
+            dead=cell["dead_fraction"], theory=theory, critical=critical).split())
+
+    by_id = {sweep.id: runs.sweeps[sweep.id] for sweep in sweeps}
+    page_url = f"{site.url}{EXPLORE_PAGE}/"
+    from .cite import bibtex_escape
+
+    script = explorer_script(report, sweeps, by_id, lecture_references(report, sweeps, runs),
+                             readout, {"title": bibtex_escape(str(site.title)),
+                                       "authors": " and ".join(bibtex_escape(str(a)) for a in site.authors),
+                                       "year": site.year, "version": site.version,
+                                       "page_url": page_url}, store)
+    compressed = len(gzip.compress(script, mtime=0))
+    if compressed > MAX_COMPRESSED:
+        raise BuildError(f"the explorer's data is {compressed / 2**20:.1f} MiB compressed; allowed: "
+                         f"at most {MAX_COMPRESSED / 2**20:.0f} MiB (narrow its grids with "
+                         "`explorer: grid:` in the config, or in the experiments' declarations)")
+    every = [result for sweep in sweeps for result in by_id[sweep.id]]
+    view = {"sweeps": sweeps, "cells": len(every), "runs_min": min(r.runs for r in every),
+            "runs_max": max(r.runs for r in every),
+            "standard_error": min(sweep.standard_error for sweep in sweeps),
+            "size": len(script), "compressed": compressed}
+    return view, script

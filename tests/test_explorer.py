@@ -1,0 +1,130 @@
+"""The explorer's data: every cell exactly what `stabreport run --path tangent --per-step` prints
+for it, its readout in the site's words, its grids narrowed only to what the declarations offer,
+and its size bounded."""
+import json
+import shlex
+
+import numpy as np
+import pytest
+from helpers import PROJECT, SMALL_CONFIG, copy_project
+
+from stabreport.cli import main
+from stabreport.config import load_report
+from stabreport.errors import BuildError
+
+
+def explorer_data(root):
+    text = (root / "docs" / "generated" / "data" / "explorer.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("{"):text.rindex(";")])
+
+
+def _cells(data):
+    for experiment in data["experiments"]:
+        for index, cell in experiment["cells"].items():
+            yield experiment, [int(i) for i in index.split(",")], cell
+
+
+def test_cells_are_exactly_what_the_printed_command_reports(site, capsys):
+    data = explorer_data(site)
+    assert {e["name"] for e in data["experiments"]} >= {"mlp", "products", "resnet"}
+    chosen = {}
+    for experiment, index, cell in _cells(data):  # the last cell of each experiment, and a sigmoid
+        chosen[experiment["name"]] = cell
+        if cell["params"].get("activation") == "sigmoid":
+            chosen["sigmoid"] = cell
+    for name, cell in chosen.items():
+        argv = shlex.split(cell["command"])
+        assert argv[0] == "stabreport" and "--per-step" in argv and "tangent" in argv
+        assert main(argv[1:]) == 0
+        printed = json.loads(capsys.readouterr().out)
+        assert printed["runs"] == cell["runs"] and printed["params"] == {**printed["params"], **cell["params"]}
+        for key in ("median", "q05", "q95"):
+            assert printed["per_step"][key] == cell[key], (name, key)  # exactly, not approximately
+        final = np.quantile(printed["log10_norm_u"], data["quantiles"])
+        assert final.tolist() == cell["final"], name
+        assert printed["dead_fraction"] == cell["dead_fraction"]
+
+
+def test_each_readout_is_in_the_sites_words_from_its_own_numbers(site):
+    from stabreport.formatting import pow10
+
+    data = explorer_data(site)
+    report = load_report(site / "stabreport.yml")
+    for experiment, index, cell in _cells(data):
+        median = cell["median"][-1]
+        readout = cell["readout"]
+        assert f"<strong>{report.verdicts.of(median)}</strong>" in readout
+        assert pow10(median) in readout and f"of {cell['runs']} runs" in readout
+        steps = len(cell["median"]) - 1
+        assert readout.startswith(f"After {steps} {experiment['step_label']}")
+        theory = cell["theory"]
+        if theory and theory["critical_scale"]:
+            assert f"{theory['critical_scale']:.3f}" in readout
+            scale = cell["params"][experiment["controls"][experiment["scale_control"]]["key"]]
+            side = "above" if scale > theory["critical_scale"] * 1.005 else \
+                "below" if scale < theory["critical_scale"] * 0.995 else "at it"
+            assert side in readout, readout
+
+
+def _config(tmp_path, text):
+    path = tmp_path / "stabreport.yml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("grid,named", [
+    ("mlp: {width: [33]}", "width got [33]"),
+    ("mlp: {colour: [red]}", "'colour' is not on its grid"),
+    ("cnn: {width: [25]}", "no experiment of that name offers the explorer"),
+    ("products: {k: []}", "a non-empty subset"),
+])
+def test_the_config_narrows_the_grid_only_to_what_the_declaration_offers(tmp_path, capsys, grid, named):
+    text = SMALL_CONFIG.split("explorer:")[0] + f"explorer:\n  grid:\n    {grid}\n"
+    root = copy_project(tmp_path / "project", text)
+    assert main(["build", "--root", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "allowed" in err and len(err.strip().splitlines()) == 1
+    assert not (root / "docs" / "generated").exists()
+
+
+def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp_path, monkeypatch):
+    from stabreport import explorer
+    from stabreport.build import make_environment, run_experiments
+    from stabreport.cite import site_info
+    from stabreport.experiments import experiments
+
+    text = SMALL_CONFIG.split("explorer:")[0] + (
+        "explorer:\n  runs: 10\n  grid:\n"
+        "    mlp: {activation: [tanh], scale: [0.1, 0.2], width: [25], depth: [10]}\n"
+        "    resnet: {activation: [relu], branch_scale: [0.1], width: [25], depth: [10]}\n"
+        "    products: {scale: [0.5], k: [2], factors: [10]}\n")
+    report = load_report(_config(tmp_path, text))
+    sweeps = explorer.explorer_sweeps(report)
+    declared = [e for e in experiments() if e.explore is not None]
+    assert [s.experiment.name for s in sweeps] == [e.name for e in declared]
+    assert [s.cells for s in sweeps] == [2, 1, 1] and all(s.runs == 10 for s in sweeps)
+    runs = run_experiments(report, None, tasks=[], sweeps=sweeps, stream=open("/dev/null", "w"))
+    env = make_environment(PROJECT / "templates", report)
+    site = site_info(tmp_path, report, "2026-11-29")
+    view, script = explorer.explorer_page(env, report, runs, site, None)
+    assert view["cells"] == 4 and script.startswith(b"// Written by `stabreport build`")
+    monkeypatch.setattr(explorer, "MAX_COMPRESSED", 1000)
+    with pytest.raises(BuildError, match="compressed; allowed: at most"):
+        explorer.explorer_page(env, report, runs, site, None)
+    # Without the page in the registry there is no explorer to compute.
+    monkeypatch.setattr(explorer, "EXPLORE_PAGE", "no-such-page")
+    assert explorer.explorer_sweeps(report) == ()
+
+
+def test_a_declared_grid_without_its_width_or_depth_is_refused(monkeypatch):
+    from dataclasses import replace
+
+    from stabreport import explorer
+    from stabreport.errors import StabreportError
+    from stabreport.experiments import Explore, get_experiment
+
+    broken = replace(get_experiment("mlp"),
+                     explore=Explore(grid={"scale": (0.1,), "width": (25,)}, scale="scale"))
+    monkeypatch.setattr(explorer, "experiments", lambda: [broken])
+    with pytest.raises(StabreportError, match="the grid has no 'depth'; allowed"):
+        explorer.explorer_sweeps(load_report(None))
