@@ -224,16 +224,22 @@ def tangent_path(normals_per_s: float, quick: bool) -> list[Row]:
     return rows
 
 
+def fresh_project(source: Path, project: Path) -> Path:
+    """A copy of what a site build of `source` reads (templates, hand-written docs, mkdocs.yml),
+    with no generated output and no cache."""
+    shutil.copytree(source / "templates", project / "templates")
+    shutil.copytree(source / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
+    shutil.copy(source / "mkdocs.yml", project / "mkdocs.yml")
+    return project
+
+
 def docs_build_times() -> list[Row]:
     """`make docs`' two commands (stabreport build --strict; stabreport site) on a fresh copy:
     cold, warm, and after a template-only edit."""
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        shutil.copytree(ROOT / "templates", project / "templates")
-        shutil.copytree(ROOT / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
-        shutil.copy(ROOT / "mkdocs.yml", project / "mkdocs.yml")
+        project = fresh_project(ROOT, Path(tmp))
 
         def make_docs() -> float:
             started = time.perf_counter()
@@ -276,10 +282,7 @@ def cold_build(bin_dir: Path, source: Path) -> float:
     """`stabreport build --no-cache` and `stabreport site` on a fresh copy of `source`'s report."""
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     with tempfile.TemporaryDirectory() as tmp:
-        project = Path(tmp)
-        shutil.copytree(source / "templates", project / "templates")
-        shutil.copytree(source / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
-        shutil.copy(source / "mkdocs.yml", project / "mkdocs.yml")
+        project = fresh_project(source, Path(tmp))
         started = time.perf_counter()
         for command in (["build", "--no-cache"], ["site"]):
             subprocess.run([str(bin_dir / "stabreport"), *command], cwd=project, env=env, check=True,
