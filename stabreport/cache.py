@@ -118,12 +118,19 @@ class Store:
         return value
 
 
+_PROCESS_MEMO: dict[str, str] = {}  # content key -> JSON: what this process computed already
+
+
 def memo_json(store: Store | None, kind: str, payload: Mapping[str, Any],
               compute: Callable[[], Any]) -> Any:
-    """`compute()`, read from `store` when it holds the value for exactly this payload."""
-    if store is None:
-        return compute()
-    return store.json(content_key(kind, payload), compute)
+    """`compute()`, read from `store` when it holds the value for exactly this payload (and,
+    with or without a store, computed at most once per process: a build asks some values of
+    several steps)."""
+    key = content_key(kind, payload)
+    if key not in _PROCESS_MEMO:
+        value = compute() if store is None else store.json(key, compute)
+        _PROCESS_MEMO[key] = json.dumps(value, allow_nan=True)
+    return json.loads(_PROCESS_MEMO[key])
 
 
 # --- what a cached value was computed from: the source of its code --------------------------------

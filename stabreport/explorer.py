@@ -19,6 +19,7 @@ from .config import Axis, Report, Sweep
 from .errors import BuildError, StabreportError
 from .experiments import Experiment, experiments
 from .results import per_step_quantiles
+from .sweeps import cell_theory
 
 EXPLORE_PAGE = "explore"  # the page registry's id of the explorer
 MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads
@@ -61,21 +62,19 @@ def command(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: 
 
 def explorer_theory(experiment: Experiment, params: Mapping[str, Any],
                     store: Store | None) -> dict[str, float | None] | None:
-    """The theory's median and 5 %/95 % quantiles of the final log10 ‖M u‖, its gain per step,
-    its critical scale and its dead fraction; memoised in `store` by the theory's source."""
+    """The theory's median and 5 %/95 % quantiles of the final log10 ‖M u‖, its gain per step
+    and its dead fraction (the prediction that sized the cell, read back), and the critical
+    scale (memoised on its own: a root search shared by every depth)."""
     if experiment.theory is None:
         return None
-
-    def compute() -> dict[str, float | None]:
-        prediction = experiment.theory.predict(params)
-        return {"median": prediction.median_log10_norm_u, "q05": prediction.q05_log10_norm_u,
-                "q95": prediction.q95_log10_norm_u, "gain_per_step": prediction.log10_gain_per_step,
-                "critical_scale": prediction.critical_scale, "exact": prediction.exact,
-                "dead_fraction": prediction.dead_fraction}
-
-    return memo_json(store, "explorer-theory", {
+    theory = cell_theory(experiment, params, store)
+    critical = memo_json(store, "critical-scale", {
         "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
-        "params": dict(params)}, compute)
+        "params": dict(params)}, lambda: experiment.theory.critical_scale(params))
+    q05, median, q95 = theory["norm_u"]
+    return {"median": median, "q05": q05, "q95": q95, "gain_per_step": theory["gain_per_step"],
+            "critical_scale": critical, "exact": theory["exact"],
+            "dead_fraction": theory["dead_fraction"]}
 
 
 def _numbers(values: Sequence[float]) -> list[float | None]:

@@ -147,9 +147,11 @@ class Cell:
 
 def cell_theory(experiment: Experiment, params: Mapping[str, Any],
                 store: Store | None = None) -> dict[str, float | None]:
-    """The theory's median of what a cell measures, the spread (sd) of that metric over runs,
-    and its dead fraction (None where the theory has none); memoised in `store` by the source
-    of the theory and of this module, and the cell's parameters."""
+    """The theory's median of what a cell measures, the spread (sd) of log10 ‖M u‖ over runs,
+    its dead fraction, and (for the explorer) the median and 5 %/95 % quantiles of log10 ‖M u‖,
+    the gain per step and whether the law is exact — None where the theory has none; one
+    prediction per cell, memoised in `store` by the source of the theory and of this module,
+    and the cell's parameters."""
     if experiment.theory is None:
         return {"median": None, "sd": None, "dead_fraction": None}
 
@@ -157,7 +159,10 @@ def cell_theory(experiment: Experiment, params: Mapping[str, Any],
         prediction = experiment.theory.predict(params)
         return {"median": prediction.median(experiment.sweep_metric),
                 "sd": prediction.norm_u_law.sd / LN10,
-                "dead_fraction": prediction.dead_fraction}
+                "dead_fraction": prediction.dead_fraction,
+                "norm_u": [prediction.q05_log10_norm_u, prediction.median_log10_norm_u,
+                           prediction.q95_log10_norm_u],
+                "gain_per_step": prediction.log10_gain_per_step, "exact": prediction.exact}
 
     return memo_json(store, "cell-theory", {
         "code": code_digest(*experiment.theory_modules, __name__), "experiment": experiment.name,

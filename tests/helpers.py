@@ -53,7 +53,7 @@ SMALL_EXPLORER = """explorer:
   grid:
     mlp: {activation: [relu, sigmoid], scale: [0.05, 0.1, 0.2, 0.4], width: [25, 100], depth: [10, 25]}
     resnet: {activation: [relu], branch_scale: [0.05, 0.1, 0.2], width: [25], depth: [10, 25]}
-    products: {scale: [0.353553, 0.5, 0.707107], k: [4], factors: [10, 25]}
+    products: {scale: [0.353553, 0.5, 0.707107], k: [4], factors: [10, 100]}
 """
 
 

@@ -331,7 +331,7 @@ MLP = Experiment(
     # below them (deeper grids are on the phase diagrams; these keep a cold build short).
     explore=Explore(grid={"activation": ("relu", "sigmoid", "scaled_sigmoid", "tanh", "linear"),
                           "init": ("normal",), "scale": log_values(0.025, 2 ** 0.5, 15),
-                          "width": (25, 50, 100, 200), "depth": (10, 25, 50)},
+                          "width": (25, 50, 100), "depth": (10, 25, 50)},
                     scale="scale", initial={"scale": 0.1, "width": 100, "depth": 50}),
     describe=describe,
     spectrum=True,

@@ -157,9 +157,9 @@ PRODUCTS = Experiment(
     # STEPS_PER_DRAW factors drawn at once, the product and a temporary.
     full_path_bytes=lambda params, runs: (STEPS_PER_DRAW + 4) * runs * params["k"] ** 2 * 8,
     spectrum=True,
-    # The explorer: a 2^¼ grid of scales through the lecture's 0.5 (and 0.707), k = 2 to 16.
-    explore=Explore(grid={"scale": log_values(0.25, 2 ** 0.25, 13), "k": (2, 4, 8, 16),
-                          "factors": (10, 25, 50, 100)},
+    # The explorer: a 2^¼ grid of scales through the lecture's 0.5 (and 0.707), k = 2 to 8.
+    explore=Explore(grid={"scale": log_values(0.25, 2 ** 0.25, 11), "k": (2, 4, 8),
+                          "factors": (10, 100)},
                     scale="scale", initial={"scale": 0.5, "k": 4, "factors": 100}),
     describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
     + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
