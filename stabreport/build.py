@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -47,7 +48,7 @@ from .paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_erro
 from .phase import PhaseDiagram, phase_diagram
 from .render import make_environment, render_pages
 from .results import NormResult, Result
-from .sweeps import Cell, summarise_sweep, sweep_tasks
+from .sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
 from .theory import GainCurve, Prediction, gain_curve
 
 
@@ -250,17 +251,8 @@ def phase_diagrams(report: Report, cells: Mapping[str, list[Cell]],
     for sweep in report.sweeps:
         if sweep.figure != "phase" or sweep.id not in cells:
             continue
-        experiment = sweep.experiment
-        code = code_digest(*experiment.theory_modules)
-
-        def critical(params: Mapping[str, Any]) -> float | None:
-            if experiment.theory is None:
-                return None
-            return memo_json(store, "critical-scale",
-                             {"code": code, "experiment": experiment.name, "params": dict(params)},
-                             lambda: experiment.theory.critical_scale(params))
-
-        diagrams.append(phase_diagram(sweep, cells[sweep.id], critical))
+        diagrams.append(phase_diagram(sweep, cells[sweep.id],
+                                      partial(critical_scale, sweep.experiment, store=store)))
     return diagrams
 
 

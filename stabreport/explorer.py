@@ -14,12 +14,12 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .cache import Store, code_digest, memo_json
+from .cache import Store
 from .config import Axis, Report, Sweep
 from .errors import BuildError, StabreportError
 from .experiments import Experiment, experiments
 from .results import per_step_quantiles
-from .sweeps import cell_theory
+from .sweeps import cell_theory, critical_scale
 
 EXPLORE_PAGE = "explore"  # the page registry's id of the explorer
 MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads
@@ -68,9 +68,7 @@ def explorer_theory(experiment: Experiment, params: Mapping[str, Any],
     if experiment.theory is None:
         return None
     theory = cell_theory(experiment, params, store)
-    critical = memo_json(store, "critical-scale", {
-        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
-        "params": dict(params)}, lambda: experiment.theory.critical_scale(params))
+    critical = critical_scale(experiment, params, store)
     q05, median, q95 = theory["norm_u"]
     return {"median": median, "q05": q05, "q95": q95, "gain_per_step": theory["gain_per_step"],
             "critical_scale": critical, "exact": theory["exact"],

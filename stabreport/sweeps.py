@@ -169,6 +169,17 @@ def cell_theory(experiment: Experiment, params: Mapping[str, Any],
         "params": dict(params), "metric": experiment.sweep_metric}, compute)
 
 
+def critical_scale(experiment: Experiment, params: Mapping[str, Any],
+                   store: Store | None = None) -> float | None:
+    """The theory's critical scale for a cell's parameters (None without a theory), memoised in
+    `store` by the theory's source: a root search that every cell of a row shares."""
+    if experiment.theory is None:
+        return None
+    return memo_json(store, "critical-scale", {
+        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
+        "params": dict(params)}, lambda: experiment.theory.critical_scale(params))
+
+
 def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, float | None],
               series: str = "") -> Cell:
     """A cell's statistics over the runs that lived; `theory` is cell_theory(task)."""
