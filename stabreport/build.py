@@ -347,6 +347,7 @@ class Rendered:
     figures: list[Any]  # stabreport.figures.Figure, drawn
     data: dict[str, bytes]  # file name -> CSV and JSON downloads
     nav: list[tuple[str, str]]  # (title, file) in navigation order
+    site_name: str  # the report's title: the header and the browser tab
 
 
 def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
@@ -379,7 +380,7 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
         data["data/explorer.js"] = explorer[1]
     # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
     nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
-    return Rendered(pages, figures, data, nav)
+    return Rendered(pages, figures, data, nav, html.escape(str(report.title)))
 
 
 def _plain(text: Any) -> str:
@@ -390,10 +391,11 @@ def _plain(text: Any) -> str:
 def output_files(rendered: Rendered, extra: Mapping[str, str]) -> dict[str, bytes]:
     files = {name: text.encode() for name, text in {**rendered.pages, **extra}.items()}
     for figure in rendered.figures:
-        for fmt, content in figure.files.items():
-            files[f"figures/{figure.id}.{fmt}"] = content
+        for suffix, content in figure.files.items():  # .svg, -dark.svg, -transparent.png, ...
+            files[f"figures/{figure.id}{suffix}"] = content
     files.update(rendered.data)
-    files[NAV] = (json.dumps(rendered.nav, ensure_ascii=False, indent=1) + "\n").encode()
+    files[NAV] = (json.dumps({"site_name": rendered.site_name, "nav": rendered.nav},
+                             ensure_ascii=False, indent=1) + "\n").encode()
     return files
 
 

@@ -18,7 +18,7 @@ DEFAULT_SITE_URL = "https://stabreport.github.io/stabreport/"
 @dataclass(frozen=True)
 class SiteInfo:
     url: str  # absolute, ending in "/"
-    name: str  # site_name from mkdocs.yml
+    name: str  # the site's name: the report's title
     title: str
     version: str
     date: str  # YYYY-MM-DD, from SOURCE_DATE_EPOCH when set
@@ -27,6 +27,11 @@ class SiteInfo:
     @property
     def year(self) -> str:
         return self.date[:4]
+
+    def page_url(self, page: str) -> str:
+        """A page's address. Pages are files (`mlp.html`, as the offline plugin builds them), so
+        that the same site works from a server and opened from disk."""
+        return self.url if page == "index" else f"{self.url}{page}.html"
 
 
 def site_url(root: Path) -> str:
@@ -41,7 +46,7 @@ def site_url(root: Path) -> str:
 
 
 def site_info(root: Path, report: Report, date: str) -> SiteInfo:
-    return SiteInfo(site_url(root), "stabreport", report.title, __version__, date, report.authors)
+    return SiteInfo(site_url(root), str(report.title), report.title, __version__, date, report.authors)
 
 
 _BIBTEX_SPECIAL = re.compile(r"([\\{}&%$#_^~])")

@@ -179,7 +179,7 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
             dead=cell["dead_fraction"], theory=theory, critical=critical).split())
 
     by_id = {sweep.id: runs.sweeps[sweep.id] for sweep in sweeps}
-    page_url = f"{site.url}{EXPLORE_PAGE}/"
+    page_url = site.page_url(EXPLORE_PAGE)
     from .cite import bibtex_escape
 
     script = explorer_script(report, sweeps, by_id, lecture_references(report, sweeps, runs),

@@ -21,20 +21,64 @@ from .cache import Store, canonical_json, code_digest, content_key
 from .config import Section
 from .phase import STABLE_DECADES
 
-# Okabe & Ito's colour-blind-safe palette (yellow dropped: too faint on white).
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+@dataclass(frozen=True)
+class Ink:
+    """The colours of one look of the figures: a palette for the settings, and the neutral inks
+    for text, reference lines and marker edges."""
+
+    palette: tuple[str, ...]
+    strong: str  # theory lines, reference marks: near the text colour
+    muted: str  # zero lines, legend proxies, contours
+    paper: str  # the background; marker edges that must stand out from the data
+    background: str | None  # the saved background colour; None: transparent
+
+
+# Okabe & Ito's colour-blind-safe palette. On white the yellow is dropped (too faint); on the dark
+# background blue and black are swapped for sky blue and white, which keep the same contrast.
+LIGHT = Ink(("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"),
+            strong="#262626", muted="#595959", paper="white", background="white")
+DARK = Ink(("#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#D55E00", "#FFFFFF"),
+           strong="#E6E6E6", muted="#A6A6A6", paper="#1E2029", background="#1E2029")
+TRANSPARENT = Ink(LIGHT.palette, LIGHT.strong, LIGHT.muted, "white", background=None)
+PALETTE = LIGHT.palette
+INKS = {"light": LIGHT, "dark": DARK, "transparent": TRANSPARENT}
+
+# Sized for a 16:9 slide as much as for the page: 7 × 3.9 in, nothing smaller than 10 pt.
 STYLE = {
     "svg.hashsalt": "stabreport",  # stable clip-path ids, hence identical SVG bytes
     "svg.fonttype": "none",  # text stays text: searchable, selectable, small
-    "font.size": 10,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "lines.linewidth": 2.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
-    "figure.facecolor": "white",  # a white card stays legible in dark mode too
-    "savefig.facecolor": "white",
 }
-FORMATS = {  # format -> savefig keywords with the metadata that would differ between runs removed
+
+
+def _ink_style(ink: Ink) -> dict[str, Any]:
+    text = ink.strong
+    paper = ink.background or "none"
+    return {"text.color": text, "axes.labelcolor": text, "axes.edgecolor": ink.muted,
+            "xtick.color": text, "ytick.color": text, "grid.color": ink.muted,
+            "figure.facecolor": paper, "axes.facecolor": paper, "savefig.facecolor": paper,
+            "savefig.transparent": ink.background is None, "legend.labelcolor": text,
+            "legend.facecolor": ink.paper, "legend.edgecolor": ink.muted}
+
+
+# Every file of a figure: its name's suffix -> (look, format). The light look is the page's; the
+# dark one is shown in the site's dark scheme and fits a dark slide; the transparent PNG goes on
+# a slide of any light colour.
+FORMATS = ("svg", "png", "pdf")  # the light look's downloads, in the order the pages list them
+VARIANTS = {".svg": ("light", "svg"), ".png": ("light", "png"), ".pdf": ("light", "pdf"),
+            "-dark.svg": ("dark", "svg"), "-dark.png": ("dark", "png"),
+            "-transparent.png": ("transparent", "png")}
+SAVE = {  # format -> savefig keywords with the metadata that would differ between runs removed
     "svg": {"metadata": {"Date": None}},
     "png": {"metadata": {"Software": None}, "dpi": 300},
     "pdf": {"metadata": {"CreationDate": None, "ModDate": None}},
@@ -72,7 +116,7 @@ class FigureData:
 @dataclass(frozen=True)
 class Figure:
     data: FigureData
-    files: Mapping[str, bytes] = field(repr=False)  # format -> bytes
+    files: Mapping[str, bytes] = field(repr=False)  # file-name suffix (".svg", "-dark.png") -> bytes
 
     @property
     def id(self) -> str:
@@ -319,11 +363,11 @@ def _by_kind(data: FigureData) -> dict[str, dict[str, np.ndarray]]:
     return {s: {k: np.array(v) for k, v in kinds.items()} for s, kinds in out.items()}
 
 
-def _render(fig: Any) -> dict[str, bytes]:
+def _render(fig: Any, formats: Sequence[str]) -> dict[str, bytes]:
     out = {}
-    for fmt, options in FORMATS.items():
+    for fmt in formats:
         buffer = io.BytesIO()
-        fig.savefig(buffer, format=fmt, **options)  # constrained layout already fits
+        fig.savefig(buffer, format=fmt, **SAVE[fmt])  # constrained layout already fits
         out[fmt] = buffer.getvalue()
     return out
 
@@ -336,46 +380,47 @@ def _new_figure():
 
 
 def _panels(count: int):
-    """A figure with one small panel per setting, four to a row."""
+    """A figure with one small panel per setting, two or three to a row."""
     from matplotlib.figure import Figure as MplFigure
 
-    ncols = min(count, 4)
+    ncols = min(count, 2 if count <= 4 else 3)  # panels wide enough for 10-pt ticks
     nrows = -(-count // ncols)
-    fig = MplFigure(figsize=(7.0, 2.3 * nrows + 0.4), layout="constrained")
+    fig = MplFigure(figsize=(7.0, 2.4 * nrows + 0.5), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[count:]:
         ax.set_visible(False)
     return fig, axes
 
 
-def draw_trajectory(data: FigureData) -> Any:
+def draw_trajectory(data: FigureData, ink: Ink) -> Any:
     fig, ax = _new_figure()
     series = _by_setting(data, "step", "q05", "median", "q95",
                          *(["theory"] if data.meta["theory"] else []))
     for i, setting in enumerate(data.settings):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = ink.palette[i % len(ink.palette)]
         s = series.get(setting)
         if s is None:  # every run died
             continue
         ax.fill_between(s["step"], s["q05"], s["q95"], color=colour, alpha=0.2, linewidth=0)
-        ax.plot(s["step"], s["median"], color=colour, linewidth=1.8,
+        ax.plot(s["step"], s["median"], color=colour, linewidth=2.2,
                 label=_plain(data.meta["labels"][setting]))
         if data.meta["theory"]:
-            ax.plot(s["step"], s["theory"], color=colour, linewidth=1.2, linestyle=DASHED)
+            ax.plot(s["step"], s["theory"], color=colour, linewidth=1.5, linestyle=DASHED)
     ax.set_xlabel(f"{data.meta['step_label']}s applied")
     ax.set_ylabel("log₁₀ mean |entry|")
     if data.meta["theory"]:
-        ax.plot([], [], color="0.3", linestyle=DASHED, label="theory")
-    ax.legend(frameon=False, fontsize=9, loc="best")
+        ax.plot([], [], color=ink.muted, linestyle=DASHED, label="theory")
+    ax.legend(frameon=False, loc="best")
     return fig
 
 
-def _histograms(data: FigureData, xlabel: str, density_style: Callable[[str], Any]) -> Any:
+def _histograms(data: FigureData, ink: Ink, xlabel: str,
+                density_style: Callable[[str], Any]) -> Any:
     fig, axes = _panels(len(data.settings))
     kinds = _by_kind(data)
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
-        colour = PALETTE[i % len(PALETTE)]
-        ax.set_title(_plain(data.meta["labels"][setting]), fontsize=9.5, color=colour)
+        colour = ink.palette[i % len(ink.palette)]
+        ax.set_title(_plain(data.meta["labels"][setting]), color=colour)
         ax.set_yticks([])
         values = kinds.get(setting)
         if values is None:
@@ -384,49 +429,49 @@ def _histograms(data: FigureData, xlabel: str, density_style: Callable[[str], An
         ax.hist(values["run"], bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
         ax.hist(values["run"], bins=30, density=True, histtype="step", color=colour)
         if "theory_density" in values:
-            ax.plot(values["theory_grid"], values["theory_density"], color="0.15", linewidth=1.15,
+            ax.plot(values["theory_grid"], values["theory_density"], color=ink.strong, linewidth=1.5,
                     linestyle=density_style(setting))
         for kind, numbers in values.items():
             if kind.startswith("mean of "):
-                ax.plot(numbers, np.zeros_like(numbers), "|", color="0.15", markersize=10,
+                ax.plot(numbers, np.zeros_like(numbers), "|", color=ink.strong, markersize=10,
                         markeredgewidth=1.0, clip_on=False)
         if "lecture" in values:
-            ax.axvline(values["lecture"][0], color="0.15", linestyle="--", linewidth=1.2)
-        ax.tick_params(labelsize=8)
-    fig.supxlabel(xlabel, fontsize=10)
+            ax.axvline(values["lecture"][0], color=ink.strong, linestyle="--", linewidth=1.5)
+        ax.tick_params(labelsize=10)
+    fig.supxlabel(xlabel)
     return fig
 
 
-def draw_distribution(data: FigureData) -> Any:
-    return _histograms(data, "log₁₀ mean |entry| at the end", lambda setting: "-")
+def draw_distribution(data: FigureData, ink: Ink) -> Any:
+    return _histograms(data, ink, "log₁₀ mean |entry| at the end", lambda setting: "-")
 
 
-def draw_law(data: FigureData) -> Any:
-    return _histograms(data, "log₁₀ ‖M u‖ at the end (u the first basis vector)",
+def draw_law(data: FigureData, ink: Ink) -> Any:
+    return _histograms(data, ink, "log₁₀ ‖M u‖ at the end (u the first basis vector)",
                        lambda setting: "-" if data.meta["exact"][setting] else DASHED)
 
 
-def draw_gain(data: FigureData) -> Any:
+def draw_gain(data: FigureData, ink: Ink) -> Any:
     fig, ax = _new_figure()
-    ax.axhline(0.0, color="0.5", linewidth=0.8)
-    colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(data.meta["curves"])}
+    ax.axhline(0.0, color=ink.muted, linewidth=0.8)
+    colours = {label: ink.palette[i % len(ink.palette)] for i, label in enumerate(data.meta["curves"])}
     rows = list(zip(data.columns["curve"], data.columns["kind"], data.columns["scale"],
                     data.columns["log10_gain_per_step"]))
     for label, colour in colours.items():
         theory = [(s, g) for c, k, s, g in rows if c == label and k == "theory"]
-        ax.plot(*zip(*theory), color=colour, linewidth=1.6, label=_plain(label))
+        ax.plot(*zip(*theory), color=colour, linewidth=2.0, label=_plain(label))
         for c, k, s, g in rows:
             if c == label and k == "critical scale":
-                ax.axvline(s, color=colour, linestyle=":", linewidth=1.2)
+                ax.axvline(s, color=colour, linestyle=":", linewidth=1.6)
             elif c == label and k.startswith("measured "):
-                ax.plot([s], [g], "o", color=colour, markersize=5, markeredgecolor="white",
+                ax.plot([s], [g], "o", color=colour, markersize=5, markeredgecolor=ink.paper,
                         markeredgewidth=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("weight standard deviation (scale)")
     ax.set_ylabel("log₁₀ gain per factor or layer")
-    ax.plot([], [], "o", color="0.3", label="measured settings")
-    ax.plot([], [], ":", color="0.3", label="critical scale")
-    ax.legend(frameon=False, fontsize=8.5, loc="upper left")
+    ax.plot([], [], "o", color=ink.muted, label="measured settings")
+    ax.plot([], [], ":", color=ink.muted, label="critical scale")
+    fig.legend(frameon=False, loc="outside lower center", ncols=3)  # outside the data
     return fig
 
 
@@ -439,9 +484,9 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.exp(np.concatenate([[first], middle, [last]]))
 
 
-def draw_phase(data: FigureData) -> Any:
+def draw_phase(data: FigureData, ink: Ink) -> Any:
     """Heatmap of the measured log10 gain per step over (scale, row), with the measured and
-    theoretical critical scales, the region within 10^±3 over the whole depth, and the
+    theoretical critical scales, the region within 10⁻³…10³ over the whole depth, and the
     lecture's settings."""
     row_key = data.meta["row_key"]
     rows = np.array(sorted(set(data.columns[row_key])), dtype=float)
@@ -457,46 +502,46 @@ def draw_phase(data: FigureData) -> Any:
     fig.colorbar(mesh, ax=ax, label="log₁₀ gain per step (measured)")
     stable = (np.abs(total) <= data.meta["stable_decades"]).astype(float)
     ax.contourf(scales, rows, stable, levels=[0.5, 1.5], colors="none", hatches=["///"])
-    ax.contour(scales, rows, stable, levels=[0.5], colors="0.2", linewidths=0.8)
+    ax.contour(scales, rows, stable, levels=[0.5], colors=ink.muted, linewidths=0.8)
     theory = [(r["theory_critical"], r["value"]) for r in data.meta["rows"] if r["theory_critical"]]
     if theory:
-        ax.plot(*zip(*theory), color="black", linewidth=1.8, label="theory: critical scale")
+        ax.plot(*zip(*theory), color=ink.strong, linewidth=2.0, label="theory: critical scale")
     measured = [(r["measured_critical"], r["value"]) for r in data.meta["rows"] if r["measured_critical"]]
     if measured:
-        ax.plot(*zip(*measured), "o", color="white", markeredgecolor="black", markersize=5,
+        ax.plot(*zip(*measured), "o", color=ink.paper, markeredgecolor=ink.strong, markersize=6,
                 label="measured: gain changes sign")
     for scale, row, _ in data.meta["lecture"]:
-        ax.plot([scale], [row], marker="X", color="#D55E00", markeredgecolor="white",
+        ax.plot([scale], [row], marker="X", color="#D55E00", markeredgecolor=ink.paper,
                 markersize=8, linestyle="none")
     if data.meta["lecture"]:
         ax.plot([], [], marker="X", color="#D55E00", linestyle="none", label="the lecture's settings")
-    ax.plot([], [], color="0.2", linewidth=0.8, label=r"within $10^{\pm 3}$ over the depth (hatched)")
+    ax.plot([], [], color=ink.muted, linewidth=0.8, label=f"within {data.meta['stable_decades']:g} orders of magnitude over the depth (hatched)")
     ax.set_xscale("log")
     ax.set_yscale("log", base=2)
     ax.set_yticks(rows, [f"{int(v)}" for v in rows])
     ax.set_xlabel("weight standard deviation (scale)")
     ax.set_ylabel(row_key)
-    ax.legend(frameon=True, fontsize=7.5, loc="upper left", framealpha=0.85)
+    fig.legend(frameon=False, loc="outside lower center", ncols=2)  # outside the data
     return fig
 
 
-def draw_spectrum(data: FigureData) -> Any:
+def draw_spectrum(data: FigureData, ink: Ink) -> Any:
     fig, axes = _panels(len(data.settings))
     series = _by_setting(data, "log10_sv", "density")
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = ink.palette[i % len(ink.palette)]
         s = series.get(setting)
         if s:
             step = (s["log10_sv"][1] - s["log10_sv"][0]) if len(s["log10_sv"]) > 1 else 1.0
             ax.bar(s["log10_sv"], s["density"], width=step, color=colour, alpha=0.35, linewidth=0)
-            ax.step(s["log10_sv"], s["density"], where="mid", color=colour, linewidth=1.0)
+            ax.step(s["log10_sv"], s["density"], where="mid", color=colour, linewidth=1.5)
         for value, style in zip(data.meta["quantiles"][setting], (":", "-", ":")):
             if value is not None:
-                ax.axvline(value, color="0.15", linestyle=style, linewidth=1.0)
-        ax.set_title(_plain(data.meta["labels"][setting]), fontsize=9.5, color=colour)
-        ax.tick_params(labelsize=8)
+                ax.axvline(value, color=ink.strong, linestyle=style, linewidth=1.4)
+        ax.set_title(_plain(data.meta["labels"][setting]), color=colour)
+        ax.tick_params(labelsize=10)
         ax.set_yticks([])
-    fig.supxlabel("log₁₀ singular value of M (every run, nonzero values)", fontsize=10)
+    fig.supxlabel("log₁₀ singular value of M (every run, nonzero values)")
     return fig
 
 
@@ -505,56 +550,56 @@ def _log_axis(values: Sequence[float]) -> bool:
     return len(positive) == len(values) and max(positive) >= 10 * min(positive)
 
 
-def draw_depth(data: FigureData) -> Any:
+def draw_depth(data: FigureData, ink: Ink) -> Any:
     fig, ax = _new_figure()
     axis = data.meta["axis"]
     rows = list(zip(data.columns["series"], data.columns[axis], data.columns["q05"],
                     data.columns["median"], data.columns["q95"], data.columns["theory"]))
-    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.axhline(0.0, color=ink.muted, linewidth=0.8)
     for i, (series, label) in enumerate(data.meta["labels"].items()):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = ink.palette[i % len(ink.palette)]
         own = [r for r in rows if r[0] == series and r[3] != ""]
         if not own:
             continue
         x = [r[1] for r in own]
         ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=colour, alpha=0.18,
                         linewidth=0)
-        ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=1.6, markersize=3.5,
+        ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=2.0, markersize=4.5,
                 label=_plain(label))
         theory = [(r[1], r[5]) for r in own if r[5] != ""]
         if theory:
-            ax.plot(*zip(*theory), color=colour, linewidth=1.1, linestyle=DASHED)
+            ax.plot(*zip(*theory), color=colour, linewidth=1.5, linestyle=DASHED)
     if _log_axis(data.columns[axis]):
         ax.set_xscale("log")
     ax.set_xlabel(axis)
     ax.set_ylabel("log₁₀ ‖M u‖ at the end")
     if any(value != "" for value in data.columns["theory"]):
-        ax.plot([], [], color="0.3", linestyle=DASHED, label="theory")
-    ax.legend(frameon=False, fontsize=8, loc="best")
+        ax.plot([], [], color=ink.muted, linestyle=DASHED, label="theory")
+    ax.legend(frameon=False, loc="best")
     return fig
 
 
-def draw_dead(data: FigureData) -> Any:
+def draw_dead(data: FigureData, ink: Ink) -> Any:
     fig, ax = _new_figure()
     across, rows = data.meta["across"], data.meta["rows"]
     table = list(zip(data.columns[rows], data.columns[across], data.columns["dead_fraction"],
                      data.columns["standard_error"], data.columns["theory"]))
     for i, row in enumerate(sorted(set(data.columns[rows]))):
-        colour = PALETTE[i % len(PALETTE)]
+        colour = ink.palette[i % len(ink.palette)]
         own = [t for t in table if t[0] == row]
         x = [t[1] for t in own]
         ax.errorbar(x, [t[2] for t in own], yerr=[2 * t[3] for t in own], fmt="o", color=colour,
-                    markersize=4, capsize=2, linewidth=1.0, label=f"{rows} {row}")
+                    markersize=5, capsize=2, linewidth=1.4, label=f"{rows} {row}")
         theory = [(t[1], t[4]) for t in own if t[4] != ""]
         if theory:
-            ax.plot(*zip(*theory), color=colour, linewidth=1.2)
+            ax.plot(*zip(*theory), color=colour, linewidth=1.6)
     if _log_axis(data.columns[across]):
         ax.set_xscale("log")
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(across)
     ax.set_ylabel("share of runs that died")
-    ax.plot([], [], color="0.3", label="exact law")
-    ax.legend(frameon=False, fontsize=8, loc="best", ncols=2)
+    ax.plot([], [], color=ink.muted, label="exact law")
+    ax.legend(frameon=False, loc="best", ncols=2)
     return fig
 
 
@@ -569,8 +614,12 @@ def draw(data: FigureData) -> Figure:
     """The figure's files, drawn from its data alone (byte-identical across runs)."""
     import matplotlib
 
-    with matplotlib.rc_context(STYLE):
-        files = _render(DRAW[data.kind](data))
+    files: dict[str, bytes] = {}
+    for look, ink in INKS.items():
+        formats = [fmt for suffix, (l, fmt) in VARIANTS.items() if l == look]
+        with matplotlib.rc_context({**STYLE, **_ink_style(ink)}):
+            drawn = _render(DRAW[data.kind](data, ink), formats)
+        files.update({suffix: drawn[fmt] for suffix, (l, fmt) in VARIANTS.items() if l == look})
     return Figure(data, files)
 
 
@@ -593,7 +642,7 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1) ->
     files: list[Mapping[str, bytes] | None] = [None] * len(datas)
     for i, key in enumerate(keys):
         parts = store.get(key) if key is not None else None
-        if parts is not None and set(parts) == set(FORMATS):
+        if parts is not None and set(parts) == set(VARIANTS):
             files[i] = parts
     missing = sorted((i for i, f in enumerate(files) if f is None),
                      key=lambda i: (datas[i].kind != "phase", i))

@@ -4,8 +4,8 @@
   root (docs/generated/mlp.md → /mlp/, docs/generated/figures/x.svg → /figures/x.svg), so URLs do
   not carry the name of a build folder.
 - on_config: the provenance line the build wrote (versions, commit, seed, date) becomes the
-  footer of every page, and the navigation comes from the report's page registry (unless
-  mkdocs.yml sets `nav` itself).
+  footer of every page, the report's title the site's name, and the navigation comes from the
+  report's page registry (unless mkdocs.yml sets `nav` itself).
 - on_pre_build, under `mkdocs serve` only: re-render from the result cache, so that editing a
   template (watched through `watch: [templates]`) shows up in the preview.
 """
@@ -38,9 +38,12 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
         footer = generated / FOOTER
         if footer.is_file():
             config.copyright = footer.read_text(encoding="utf-8").strip()
-        nav = generated / NAV
-        if nav.is_file() and not config.nav:  # the page registry's navigation
-            config.nav = [{title: file} for title, file in json.loads(nav.read_text(encoding="utf-8"))]
+        record = generated / NAV
+        if record.is_file():
+            site = json.loads(record.read_text(encoding="utf-8"))
+            config.site_name = site["site_name"]  # the report's title, in the header and the tab
+            if not config.nav:  # the page registry's navigation
+                config.nav = [{title: file} for title, file in site["nav"]]
         return config
 
     def on_pre_build(self, *, config) -> None:

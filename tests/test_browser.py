@@ -70,8 +70,8 @@ def _page(browser, problems):
 
 
 def _pages(site_dir: Path) -> list[str]:
-    return sorted(p.parent.relative_to(site_dir).as_posix() + "/" if p.parent != site_dir else ""
-                  for p in site_dir.rglob("index.html"))
+    return sorted("" if p.name == "index.html" else p.name for p in site_dir.glob("*.html")
+                  if p.name != "404.html")
 
 
 def test_every_page_loads_cleanly_with_its_images_and_math(served, browser):
@@ -103,7 +103,7 @@ def test_math_pages_typeset_offline(served, browser):
     base, _ = served
     problems: list[str] = []
     page = _page(browser, problems)
-    page.goto(base + "theory/", wait_until="networkidle")
+    page.goto(base + "theory.html", wait_until="networkidle")
     page.wait_for_function("document.querySelectorAll('.katex').length > 20", timeout=10000)
     assert page.locator(".katex-display").count() >= 1
     assert problems == []
@@ -121,7 +121,7 @@ def test_search_finds_xavier_and_opens_the_mlp_page(served, browser):
     result.wait_for(timeout=10000)
     result.click()
     page.wait_for_load_state("networkidle")
-    assert "/mlp/" in page.url, page.url
+    assert "/mlp.html" in page.url, page.url
     assert "Xavier" in page.locator("article").inner_text()
     page.screenshot(path=str(OUTPUT / "search-xavier.png"))
     assert problems == []
@@ -131,7 +131,7 @@ def test_light_dark_toggle_switches_the_scheme(served, browser):
     base, _ = served
     problems: list[str] = []
     page = _page(browser, problems)
-    page.goto(base + "mlp/", wait_until="networkidle")
+    page.goto(base + "mlp.html", wait_until="networkidle")
     scheme = lambda: page.evaluate("document.body.getAttribute('data-md-color-scheme')")
     before = scheme()
     page.locator("form[data-md-component='palette'] label:visible").first.click()
@@ -149,7 +149,7 @@ def test_every_download_link_resolves(served, browser):
     problems: list[str] = []
     page = _page(browser, problems)
     checked = set()
-    for path in ("products/", "mlp/", "theory/", "figures/", "cite/"):
+    for path in ("products.html", "mlp.html", "theory.html", "figures.html", "cite.html"):
         page.goto(base + path, wait_until="networkidle")
         hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
         for href in hrefs:
@@ -205,7 +205,7 @@ def test_explorer_restores_a_fragment_and_follows_every_control(served, browser)
     problems: list[str] = []
     page = _page(browser, problems)
     # 0.11 is not on the grid: it snaps to the nearest value, 0.1.
-    page.goto(base + "explore/#experiment=mlp&activation=sigmoid&init=normal&scale=0.11&width=100"
+    page.goto(base + "explore.html#experiment=mlp&activation=sigmoid&init=normal&scale=0.11&width=100"
               "&depth=25", wait_until="networkidle")
     name, index = _shown(page)
     chosen = {k: mlp["controls"][i]["values"][index[i]] for i, k in enumerate(keys)}
@@ -240,7 +240,7 @@ def test_explorer_works_by_keyboard_alone_and_cites_the_view(served, browser):
     data = _explorer_data(site_dir)
     problems: list[str] = []
     page = _page(browser, problems)
-    page.goto(base + "explore/#experiment=mlp&activation=relu&scale=0.1&width=25&depth=10",
+    page.goto(base + "explore.html#experiment=mlp&activation=relu&scale=0.1&width=25&depth=10",
               wait_until="networkidle")
     name, before = _shown(page)
     mlp = next(e for e in data["experiments"] if e["name"] == "mlp")
@@ -269,7 +269,7 @@ def test_explorer_works_by_keyboard_alone_and_cites_the_view(served, browser):
     bibtex = page.inner_text("#explorer-bibtex")
     assert page.is_visible("#explorer-bibtex") and bibtex.startswith("@misc{")
     fragment = page.evaluate("location.hash")
-    assert "explore/" + fragment in bibtex and "stabreport run mlp" in bibtex
+    assert "explore.html" + fragment in bibtex and "stabreport run mlp" in bibtex
     assert problems == []
 
 
@@ -278,7 +278,7 @@ def test_explorer_on_a_phone_and_in_dark_mode(served, browser):
     problems: list[str] = []
     page = _page(browser, problems)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(base + "explore/#experiment=resnet", wait_until="networkidle")
+    page.goto(base + "explore.html#experiment=resnet", wait_until="networkidle")
     name, index = _shown(page)
     assert name == "resnet"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -46,7 +46,7 @@ class _Figures(HTMLParser):
 
 def _page(site, name) -> _Figures:
     parser = _Figures()
-    parser.feed((site / "site" / name / "index.html").read_text())
+    parser.feed((site / "site" / f"{name}.html").read_text())
     return parser
 
 
@@ -83,7 +83,7 @@ def test_bibtex_entries_parse_and_point_at_their_figure(site):
             assert not library.failed_blocks, block
             (entry,) = library.entries
             fields = {f.key: f.value for f in entry.fields}
-            assert fields["url"].endswith(f"/{page}/#{figure_id}")
+            assert fields["url"].endswith(f"/{page}.html#{figure_id}")
             assert re.fullmatch(r"\d{4}", fields["year"]) and fields["version"]
             assert fields["title"].startswith("Figure ")
             entries += 1

@@ -175,7 +175,7 @@ def test_two_builds_of_the_same_inputs_give_the_same_bytes(tmp_path):
         _run(root, "build", "--strict", "--jobs", jobs, env=env)
         _run(root, "site", env=env)
         trees.append((_tree(root / GENERATED, skip={TIMINGS, VOLATILE}),
-                      _tree(root / SITE, skip={"timings/index.html", ".stabreport-site.json"})))
+                      _tree(root / SITE, skip={"timings.html", ".stabreport-site.json"})))
     (generated_1, site_1), (generated_2, site_2) = trees
     assert generated_1.keys() == generated_2.keys()
     assert [n for n in generated_1 if generated_1[n] != generated_2[n]] == []
@@ -194,11 +194,11 @@ def test_a_site_missing_a_file_or_with_an_edited_page_is_rebuilt(project):
     done = _run(project, "site", env=_environment())
     assert "rebuilding" in done.stderr and f"figures/{figure.name} is missing" in done.stderr
     assert figure.read_bytes() == good_figure
-    page = project / SITE / "mlp" / "index.html"
+    page = project / SITE / "mlp.html"
     good_page = page.read_bytes()
     page.write_bytes(good_page.replace(b"<h1", b"<h1 data-edited", 1))
     done = _run(project, "site", env=_environment())
-    assert "mlp/index.html was altered" in done.stderr
+    assert "mlp.html was altered" in done.stderr
     assert page.read_bytes() == good_page
     assert "is up to date" in _run(project, "site", env=_environment()).stderr
 

@@ -105,7 +105,7 @@ def test_hostile_text_makes_no_link_script_attribute_or_element(hostile_site):
 
 
 def test_hostile_text_is_shown_literally_where_it_was_written(hostile_site):
-    page = (hostile_site / "site" / "hostile-page" / "index.html").read_text()
+    page = (hostile_site / "site" / "hostile-page.html").read_text()
     parser = _Elements()
     parser.feed(page)
     text = parser.script_text()

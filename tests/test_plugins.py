@@ -81,7 +81,7 @@ def test_a_broken_plugin_is_named_not_a_traceback(tmp_path, monkeypatch):
 def test_the_plugin_gets_a_page_figures_downloads_and_no_theory_on_the_site(site):
     generated = site / GENERATED
     page = (generated / "near_identity.md").read_text()
-    html = (site / "site" / "near_identity" / "index.html").read_text()
+    html = (site / "site" / "near_identity.html").read_text()
     assert page.startswith("# Products of near-identity matrices")
     assert '<h2 id="near-identity">Near-identity products' in html
     assert "Measured only" in page and "| Theory |" not in page
@@ -94,7 +94,7 @@ def test_the_plugin_gets_a_page_figures_downloads_and_no_theory_on_the_site(site
     # In the navigation, on the home page's list of pages, in the figure index and on the
     # method page, like a built-in experiment; its settings get no theory claim.
     nav = (site / "site" / "index.html").read_text()
-    assert 'href="near_identity/"' in nav
+    assert 'href="near_identity.html"' in nav
     assert "[Products of near-identity matrices](near_identity.md)" in (generated / "index.md").read_text()
     index = (generated / "figures.md").read_text()
     assert "## Products of near-identity matrices" in index and "near-identity-distribution" in index
@@ -107,7 +107,7 @@ def test_the_plugin_gets_a_page_figures_downloads_and_no_theory_on_the_site(site
 
 
 def test_the_plugin_sweep_is_a_phase_diagram_without_a_theory_curve(site):
-    phase = (site / "site" / "phase" / "index.html").read_text()
+    phase = (site / "site" / "phase.html").read_text()
     section = phase.split('id="near-identity-scale-k"')[1]
     assert "<td>no theory</td>" in section  # no theory: no critical scale to compare with
     data = json.loads((site / "site" / "data" / "phase-near-identity-scale-k.json").read_text())

@@ -82,7 +82,7 @@ def test_every_link_and_image_in_the_built_site_resolves(site):
 
 
 def test_math_assets_are_shipped_with_the_site(site):
-    html = (site / "site" / "mlp" / "index.html").read_text()
+    html = (site / "site" / "mlp.html").read_text()
     assert "assets/katex/katex.min.js" in html and "cdn" not in html.lower()
     assert 'class="arithmatex"' in html
 
