@@ -378,6 +378,10 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
         data[f"data/{figure_data_.id}.json"] = view.json_download
     if explorer:
         data["data/explorer.js"] = explorer[1]
+    # A notebook per page with settings, rerunning the build's own tasks, and a zip of them all.
+    from .notebooks import notebook_files
+
+    data.update(notebook_files(env, report, setting_tasks(report, paths=("full",)), context["site"].url))
     # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
     nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
     return Rendered(pages, figures, data, nav, html.escape(str(report.title)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import yaml
 from mkdocs.utils.yaml import get_yaml_loader
@@ -57,6 +58,18 @@ def bibtex_escape(text: str) -> str:
     """Text for a BibTeX field: LaTeX's special characters escaped, braces balanced."""
     return _BIBTEX_SPECIAL.sub(lambda m: _BIBTEX_REPLACEMENT.get(m.group(1), "\\" + m.group(1)),
                                str(text))
+
+
+def bibtex_author(name: str) -> str:
+    """One author for BibTeX's `author` field: a person as "Family, Given"; anything else (an
+    organisation, "The stabreport authors") in braces, so BibTeX keeps it whole instead of
+    splitting it into first, von and last names."""
+    text = bibtex_escape(name)
+    return text if "," in str(name) else "{" + text + "}"
+
+
+def bibtex_authors(names: Sequence[str]) -> str:
+    return " and ".join(bibtex_author(str(n)) for n in names)
 
 
 def citation_cff(site: SiteInfo) -> str:

@@ -180,11 +180,11 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
 
     by_id = {sweep.id: runs.sweeps[sweep.id] for sweep in sweeps}
     page_url = site.page_url(EXPLORE_PAGE)
-    from .cite import bibtex_escape
+    from .cite import bibtex_authors, bibtex_escape
 
     script = explorer_script(report, sweeps, by_id, lecture_references(report, sweeps, runs),
                              readout, {"title": bibtex_escape(str(site.title)),
-                                       "authors": " and ".join(bibtex_escape(str(a)) for a in site.authors),
+                                       "authors": bibtex_authors(site.authors),
                                        "year": site.year, "version": site.version,
                                        "page_url": page_url}, store)
     compressed = len(gzip.compress(script, mtime=0))

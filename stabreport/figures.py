@@ -189,9 +189,10 @@ def distribution_data(section: Section, results: Mapping[str, Any],
             add(setting.id, "lecture", [setting.lecture_log10])
     return FigureData(f"{section.id}-distribution", "distribution", section.page,
                       tuple(s.id for s in section.settings), columns,
-                      {"labels": _labels(section), "density": density,
-                       "averages": max(s.lecture_averages for s in section.settings),
-                       "lecture": any(s.lecture_log10 is not None for s in section.settings)})
+                      {"labels": _labels(section), "density": density,  # what is drawn only:
+                       "averages": max((int(k.split()[2]) for k in columns["kind"]
+                                        if k.startswith("mean of ")), default=1),
+                       "lecture": "lecture" in columns["kind"]})
 
 
 def law_data(section: Section, norm_u: Mapping[str, np.ndarray],
@@ -327,6 +328,45 @@ def dead_data(sweep: Any, cells: Sequence[Any]) -> FigureData:
     return FigureData(f"dead-{sweep.id}", "dead", sweep.page, (), columns,
                       {"across": across, "rows": rows, "runs": sweep.runs,
                        "width": sweep.experiment.width_param, "steps": sweep.experiment.steps_param})
+
+
+def findings(data: FigureData) -> dict[str, Any]:
+    """What a figure shows, in the few numbers its alt text states (read from its record alone):
+    per setting or curve, where it ends; per row of a phase diagram, its critical scales."""
+    meta, columns = data.meta, data.columns
+    if data.kind == "trajectory":
+        ends = {}
+        for setting, step, median in zip(columns["setting"], columns["step"], columns["median"]):
+            ends[setting] = (step, median)  # the last row of a setting is its last step
+        return {"steps": max((step for step, _ in ends.values()), default=0),
+                "ends": [[meta["labels"][s], ends[s][1]] for s in data.settings if s in ends]}
+    if data.kind in ("distribution", "law"):
+        kinds = _by_kind(data)
+        return {"spreads": [[meta["labels"][s], *(float(np.quantile(kinds[s]["run"], q))
+                                                   for q in (0.5, 0.05, 0.95))]
+                            for s in data.settings if s in kinds and "run" in kinds[s]]}
+    if data.kind == "spectrum":
+        return {"spreads": [[meta["labels"][s], *(meta["quantiles"][s][i] for i in (1, 0, 2))]
+                            for s in data.settings if meta["quantiles"][s][1] is not None]}
+    if data.kind == "gain":
+        rows = zip(columns["curve"], columns["kind"], columns["scale"])
+        return {"critical": [[curve, scale] for curve, kind, scale in rows if kind == "critical scale"]}
+    if data.kind == "phase":
+        return {"rows": [[r["value"], r["measured_critical"], r["theory_critical"]]
+                         for r in meta["rows"]]}
+    if data.kind == "depth":
+        axis, ends = meta["axis"], {}
+        for series, x, median in zip(columns["series"], columns[axis], columns["median"]):
+            if median != "" and (series not in ends or x >= ends[series][0]):
+                ends[series] = (x, median)
+        return {"ends": [[meta["labels"].get(s, s), x, m] for s, (x, m) in ends.items()]}
+    if data.kind == "dead":
+        rows, across, out = meta["rows"], meta["across"], {}
+        for row, x, share in zip(columns[rows], columns[across], columns["dead_fraction"]):
+            out.setdefault(row, []).append((x, share))
+        return {"rows": [[row, points[0][0], points[0][1], points[-1][0], points[-1][1]]
+                         for row, points in out.items()]}
+    return {}
 
 
 def _maybe(value: float | None) -> float | None:
@@ -466,13 +506,22 @@ def draw_gain(data: FigureData, ink: Ink) -> Any:
             elif c == label and k.startswith("measured "):
                 ax.plot([s], [g], "o", color=colour, markersize=5, markeredgecolor=ink.paper,
                         markeredgewidth=0.6)
-    ax.set_xscale("log")
+    _log_x(ax)
     ax.set_xlabel("weight standard deviation (scale)")
     ax.set_ylabel("log₁₀ gain per factor or layer")
     ax.plot([], [], "o", color=ink.muted, label="measured settings")
     ax.plot([], [], ":", color=ink.muted, label="critical scale")
     fig.legend(frameon=False, loc="outside lower center", ncols=3)  # outside the data
     return fig
+
+
+def _log_x(ax: Any) -> None:
+    """A log x axis labelled in plain numbers (0.1, 1, 10): no superscripts too small for a slide."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:
@@ -516,9 +565,10 @@ def draw_phase(data: FigureData, ink: Ink) -> Any:
     if data.meta["lecture"]:
         ax.plot([], [], marker="X", color="#D55E00", linestyle="none", label="the lecture's settings")
     ax.plot([], [], color=ink.muted, linewidth=0.8, label=f"within {data.meta['stable_decades']:g} orders of magnitude over the depth (hatched)")
-    ax.set_xscale("log")
+    _log_x(ax)
     ax.set_yscale("log", base=2)
     ax.set_yticks(rows, [f"{int(v)}" for v in rows])
+    ax.yaxis.set_minor_formatter("")  # the rows' own labels only
     ax.set_xlabel("weight standard deviation (scale)")
     ax.set_ylabel(row_key)
     fig.legend(frameon=False, loc="outside lower center", ncols=2)  # outside the data
@@ -570,7 +620,7 @@ def draw_depth(data: FigureData, ink: Ink) -> Any:
         if theory:
             ax.plot(*zip(*theory), color=colour, linewidth=1.5, linestyle=DASHED)
     if _log_axis(data.columns[axis]):
-        ax.set_xscale("log")
+        _log_x(ax)
     ax.set_xlabel(axis)
     ax.set_ylabel("log₁₀ ‖M u‖ at the end")
     if any(value != "" for value in data.columns["theory"]):
@@ -594,7 +644,7 @@ def draw_dead(data: FigureData, ink: Ink) -> Any:
         if theory:
             ax.plot(*zip(*theory), color=colour, linewidth=1.6)
     if _log_axis(data.columns[across]):
-        ax.set_xscale("log")
+        _log_x(ax)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(across)
     ax.set_ylabel("share of runs that died")

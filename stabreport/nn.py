@@ -6,7 +6,7 @@ that also feeds parameter validation, `stabreport list` and the method page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -37,6 +37,9 @@ class Activation:
     # simulation then carries each layer's slopes in the log domain, so even at scales where
     # φ′ is far below float64's range the gradient is not mistaken for zero.
     log_slope: Callable[[Array], Array] | None = None
+    # What it is, in one or two sentences of Markdown (math allowed): the introduction of a
+    # section about it. Its name and formula are added by the template.
+    about: str = ""
 
     def __post_init__(self) -> None:
         if (self.slope is None) == (self.log_slope is None):
@@ -74,15 +77,25 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0), positively_homogeneous=True,
                    slope=lambda x: (x > 0).astype(x.dtype),
-                   gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)"),
+                   gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)",
+                   about="It passes a positive input with slope 1 and switches a negative one off "
+                         "(slope 0), so on average half the units carry the gradient back."),
         # σ′(x) = ¼ sech²(x/2); 4σ(x) − 2 = 2 tanh(x/2) has slope sech²(x/2); tanh′ = sech².
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, positively_homogeneous=False,
-                   log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x)),
+                   log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),
+                   about="Its slope is at most ¼ (at zero) and falls to nothing in its flat tails, "
+                         "so every layer shrinks the gradient unless the weights make up for it."),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
-                   positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x)),
-        Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2),
+                   positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x),
+                   about="It equals $2\\tanh(x/2)$: slope 1 at zero like tanh, saturating at ±2."),
+        Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2,
+                   about="Its slope is 1 at zero and falls in its tails (saturating at ±1): small "
+                         "weights keep units near zero, where a layer is nearly linear; large ones "
+                         "saturate them and flatten the slope."),
         Activation("linear", r"x", lambda x: x, positively_homogeneous=True,
-                   slope=lambda x: np.ones_like(x), gate_probability=1.0),
+                   slope=lambda x: np.ones_like(x), gate_probability=1.0,
+                   about="It leaves only the weights: the gradient is a product of random "
+                         "matrices, as in the first experiment."),
     )
 }
 
@@ -157,3 +170,16 @@ INITIALISERS: dict[str, Initialiser] = {
                     scale_optional=True, preserves_lengths=True),
     )
 }
+
+
+def introduce(params: Mapping[str, Any]) -> dict[str, Any]:
+    """What a section of networks introduces, from the parameters its settings share: the
+    activation (name, formula, what it does) and the initialisation when all use the same."""
+    facts: dict[str, Any] = {}
+    activation = ACTIVATIONS.get(params.get("activation"))
+    if activation is not None:
+        facts.update(activation=activation.name, formula=activation.formula, about=activation.about)
+    init = INITIALISERS.get(params.get("init"))
+    if init is not None:
+        facts.update(init=init.name, init_law=init.description)
+    return facts

@@ -9,6 +9,7 @@ import math
 import shlex
 import traceback
 from dataclasses import dataclass
+from dataclasses import field as dataclasses_field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -16,12 +17,12 @@ import jinja2
 import numpy as np
 from markupsafe import Markup
 
-from .cite import bibtex_escape, site_info
+from .cite import bibtex_authors, bibtex_escape, site_info
 from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
 from .config import Report, Setting
 from .errors import BuildError
 from .experiments import experiments
-from .figures import FORMATS, FigureData, data_json
+from .figures import FORMATS, FigureData, data_json, findings
 from .formatting import orders, pow10, signed
 from .pages import FigureSpec
 from .phase import STABLE_DECADES
@@ -37,13 +38,14 @@ class FigureView:
     id: str
     kind: str
     number: int
-    page: str  # the page it appears on, e.g. "mlp"; its URL is <site>/<page>/#<id>
+    page: str  # the page it appears on, e.g. "mlp"; its URL is <site>/<page>.html#<id>
     section: str | None
     settings: tuple[str, ...]  # ids of the settings it shows
     meta: Mapping[str, Any]
     title: Markup  # escaped already: config text in it is literal
     caption: Markup
     plain_title: str  # as plain text, for BibTeX and the JSON download
+    alt: str  # what it shows, in numbers, as plain text (the image's alt text)
     formats: tuple[str, ...]
     command: str  # prints the figure's CSV download, byte for byte
     json_download: bytes
@@ -130,6 +132,8 @@ class SectionView:
     table_number: int  # the number of the section's table on its page
     has_theory: bool
     template: str  # the section's prose
+    introduction: Mapping[str, Any] = dataclasses_field(default_factory=dict)  # the experiment's
+    # facts about what the section's settings share (see Experiment.introduce)
 
     @property
     def living(self) -> tuple[SettingView, ...]:
@@ -236,11 +240,13 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         sweep = next((w for w in report.sweeps if w.id == spec.sweep), None)
         facts = {"kind": data.kind, "meta": data.meta, "section_title": section.title if section else "",
                  "sweep_title": sweep.title if sweep else "", "number": spec.number,
-                 "settings": [settings[i] for i in data.settings if i in settings]}
+                 "settings": [settings[i] for i in data.settings if i in settings],
+                 "findings": findings(data)}
         title = Markup(" ".join(str(texts.title(facts)).split()))
         caption = Markup(" ".join(str(texts.caption(facts)).split()))
         plain_title = " ".join(str(plain_texts.title(facts)).split())
         plain_caption = Markup(" ".join(str(plain_texts.caption(facts)).split())).striptags()
+        alt = " ".join(str(plain_texts.alt(facts)).split())
         shown = {i: {"experiment": report.setting(i).experiment.name,
                      "params": dict(report.setting(i).params), "runs": report.setting(i).runs,
                      "seed": report.seed} for i in sorted(data.settings)}
@@ -249,7 +255,7 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         except ValueError:
             raise BuildError(f"figure {data.id}: its data holds a NaN or an infinity") from None
         figures.append(FigureView(data.id, data.kind, spec.number, spec.page, spec.section,
-                                  data.settings, data.meta, title, caption, plain_title,
+                                  data.settings, data.meta, title, caption, plain_title, alt,
                                   tuple(FORMATS), figure_command(data.id, config), download))
     tables: dict[str, int] = {}
     sections = []
@@ -263,7 +269,8 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
             claims=tuple(c for c in checks.claims if c.section == section.id),
             table_number=tables[section.page],
             has_theory=all(v.theory is not None for v in views),
-            template=section_template(env, section.id, section.experiment.template)))
+            template=section_template(env, section.id, section.experiment.template),
+            introduction=_introduction(section)))
     pages = [PageView(p.id, p.title, p.summary, tuple(s for s in sections if s.page == p.id),
                       tuple(f for f in figures if f.page == p.id)) for p in report.pages]
     timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
@@ -326,6 +333,15 @@ def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
     return out
 
 
+def _introduction(section: Any) -> Mapping[str, Any]:
+    """The experiment's introduction of what every setting of the section shares."""
+    introduce = section.experiment.introduce
+    if introduce is None:
+        return {}
+    first, *others = (dict(s.params) for s in section.settings)
+    return introduce({k: v for k, v in first.items() if all(o.get(k) == v for o in others)})
+
+
 def section_template(env: jinja2.Environment, section_id: str, default: str) -> str:
     """The prose of a section: templates/sections/<id>.md.j2 if the project has one, else its
     experiment's template (the project's copy first, then the one its package ships)."""
@@ -368,7 +384,7 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
         return "holds" if value else "does not hold"
 
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
-            "holds": holds, "bibtex": bibtex_escape,
+            "holds": holds, "bibtex": bibtex_escape, "bibtex_authors": bibtex_authors,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
             "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False)}

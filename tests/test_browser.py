@@ -139,6 +139,11 @@ def test_light_dark_toggle_switches_the_scheme(served, browser):
     after = scheme()
     assert {before, after} == {"default", "slate"}
     page.screenshot(path=str(OUTPUT / f"mlp-{after}.png"))
+    # Each figure shows its drawing for the scheme: the dark one on slate, the light one else.
+    shown = page.evaluate("""[...document.querySelectorAll('figure img')]
+        .filter(i => getComputedStyle(i).display !== 'none').map(i => i.getAttribute('src'))""")
+    dark = after == "slate"
+    assert shown and all(src.endswith("-dark.svg#only-dark") == dark for src in shown), shown
     page.locator("form[data-md-component='palette'] label:visible").first.click()
     page.wait_for_function(f"document.body.getAttribute('data-md-color-scheme') === '{before}'")
     assert problems == []
@@ -291,4 +296,110 @@ def test_explorer_on_a_phone_and_in_dark_mode(served, browser):
     page.wait_for_function(f"document.getElementById('explorer-trajectory').innerHTML.length > 0 && "
                            f"document.getElementById('explorer-trajectory').innerHTML !== {before!r}")
     page.screenshot(path=str(OUTPUT / "explore-dark.png"), full_page=True)
+    assert problems == []
+
+
+def _disk_page(browser, problems):
+    """A page that may read files under the site only: anything else is a failure."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            problems.append(f"request outside the site: {route.request.url}")
+            route.abort()
+
+    page.route("**/*", only_files)
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    return page
+
+
+def test_the_site_opened_from_disk_navigates_searches_and_typesets(served, browser):
+    """site/index.html opened as a file: every navigation link opens its page (not a folder
+    listing), with its images and math, and search finds "Xavier"."""
+    _, site_dir = served
+    problems: list[str] = []
+    page = _disk_page(browser, problems)
+    home = (site_dir / "index.html").as_uri()
+    page.goto(home, wait_until="load")
+    links = page.evaluate("""[...document.querySelectorAll('.md-nav--primary a.md-nav__link[href]')]
+        .map(a => a.href)""")
+    targets = sorted({link.split("#")[0] for link in links})
+    assert len(targets) == len(_pages(site_dir)), targets
+    for target in targets:
+        assert target.startswith("file://") and target.endswith(".html"), target
+        page.goto(target, wait_until="load")
+        assert page.locator("article h1").count() == 1, f"{target}: not a page of the site"
+        page.evaluate("document.querySelectorAll('img').forEach(i => i.loading = 'eager')")
+        page.wait_for_function("[...document.images].every(i => i.complete)", timeout=20000)
+        broken = page.evaluate("[...document.images].filter(i => i.naturalWidth === 0).map(i => i.src)")
+        assert broken == [], f"{target}: {broken}"
+        if page.locator(".arithmatex").count():
+            page.wait_for_function("document.querySelectorAll('.katex').length > 0", timeout=10000)
+            assert page.locator(".katex-error").count() == 0, target
+    page.goto(home, wait_until="load")
+    search = page.locator("input.md-search__input")
+    search.click()
+    search.press_sequentially("Xavier", delay=30)
+    result = page.locator(".md-search-result__item a").first
+    result.wait_for(timeout=10000)
+    result.click()
+    page.wait_for_load_state("load")
+    assert page.url.startswith("file://") and "/mlp.html" in page.url, page.url
+    page.screenshot(path=str(OUTPUT / "from-disk-search.png"))
+    assert problems == []
+
+
+# Everything wider than the viewport that no scrolling box of its own holds, and every table
+# cell that a clipping box hides even after scrolling (reflowed tables' hidden headers aside).
+_OVERFLOW = """() => {
+  const vw = document.documentElement.clientWidth, wide = [], hidden = [];
+  const holder = el => { for (let p = el.parentElement; p; p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (s.overflowX !== 'visible') { const a = p.getBoundingClientRect();
+        if (a.left >= -1 && a.right <= vw + 1) return p; } }
+    return null; };
+  for (const el of document.querySelectorAll('.md-content *')) {
+    if (el.closest('.katex-mathml')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && (r.right > vw + 1 || r.left < -1) && !holder(el))
+      wide.push(`${el.tagName}.${el.className}: ${Math.round(r.left)}…${Math.round(r.right)}`);
+  }
+  for (const cell of document.querySelectorAll('.md-content tbody td, .md-content tbody th')) {
+    for (let p = cell.parentElement; p && !p.classList.contains('md-content'); p = p.parentElement) {
+      const s = getComputedStyle(p);
+      if (s.overflowX === 'visible') continue;
+      const box = p.getBoundingClientRect(), c = cell.getBoundingClientRect();
+      const scrolls = s.overflowX === 'auto' || s.overflowX === 'scroll';
+      const reach = scrolls ? box.left - p.scrollLeft + p.scrollWidth : box.right;
+      if (c.right > reach + 2 || c.left < box.left - p.scrollLeft - 2 || c.width === 0) {
+        hidden.push(cell.textContent.trim().slice(0, 40));
+        break;
+      }
+    }
+  }
+  return {wide, hidden, page: document.documentElement.scrollWidth, vw};
+}"""
+
+
+def test_every_page_reads_on_a_phone(served, browser):
+    """At 390 × 844 no page scrolls sideways, nothing is wider than the screen outside a
+    scrolling box, and every table cell can be seen (wide tables reflow into cards)."""
+    base, site_dir = served
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in _pages(site_dir):
+        page.goto(base + path, wait_until="networkidle")
+        found = page.evaluate(_OVERFLOW)
+        assert found["page"] <= found["vw"], f"{path or 'home'}: the page scrolls sideways"
+        assert found["wide"] == [], f"{path or 'home'}: {found['wide'][:5]}"
+        assert found["hidden"] == [], f"{path or 'home'}: cells out of sight {found['hidden'][:5]}"
+    page.goto(base, wait_until="networkidle")
+    page.locator("table.reflow").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / "home-phone-key-findings.png"))
     assert problems == []

@@ -10,7 +10,7 @@ from pathlib import Path
 import bibtexparser
 import jsonschema
 import yaml
-from helpers import PLUGIN_CONFIG
+from helpers import PLUGIN_CONFIG, PROJECT
 from PIL import Image
 
 from stabreport.build import GENERATED, build_report
@@ -21,16 +21,21 @@ PAGES = ("products", "mlp", "alive", "theory", "phase", "near_identity")
 
 
 class _Figures(HTMLParser):
-    """Figure ids on a page, and the text of its code blocks."""
+    """Figure ids on a page, their images' sources and alt texts, and the text of its code
+    blocks."""
 
     def __init__(self):
         super().__init__()
         self.ids, self.code, self._in_code = [], [], False
+        self.images: dict[str, list[tuple[str, str]]] = {}  # figure id -> [(src, alt)]
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "figure" and attrs.get("id"):
             self.ids.append(attrs["id"])
+            self.images[attrs["id"]] = []
+        if tag == "img" and self.ids:
+            self.images[self.ids[-1]].append((attrs["src"], attrs.get("alt", "")))
         if tag == "code":
             self._in_code = True
             self.code.append("")
@@ -72,6 +77,73 @@ def test_every_figure_has_all_downloads_consistent_with_it(site):
     assert seen >= 3 * 5 + 1
 
 
+def _corner(path: Path) -> tuple[int, ...]:
+    with Image.open(path) as png:
+        return png.convert("RGBA").getpixel((2, 2))
+
+
+def test_every_figure_has_a_dark_and_a_transparent_variant_of_the_same_drawing(site):
+    """Dark SVG and PNG on a dark background, a transparent PNG, the light drawing on white; all
+    four show the same data (the same text), and no text is smaller than 10 pt (a slide)."""
+    root, seen = site / "site" / "figures", 0
+    for page in PAGES:
+        parsed = _page(site, page)
+        for figure_id in parsed.ids:
+            light, dark = (root / f"{figure_id}.svg").read_text(), (root / f"{figure_id}-dark.svg").read_text()
+            assert light != dark
+            texts = lambda svg: re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+            assert texts(light) == texts(dark) and texts(light)
+            sizes = [float(x) for x in re.findall(r"font-size: ?([\d.]+)px", light + dark)]
+            assert sizes and min(sizes) >= 10, (figure_id, min(sizes))
+            assert _corner(root / f"{figure_id}.png")[:3] == (255, 255, 255)
+            assert sum(_corner(root / f"{figure_id}-dark.png")[:3]) < 3 * 60
+            assert _corner(root / f"{figure_id}-transparent.png")[3] == 0
+            # The page shows both drawings, one per colour scheme.
+            sources = [src for src, _ in parsed.images[figure_id]]
+            assert sources == [f"figures/{figure_id}.svg#only-light",
+                               f"figures/{figure_id}-dark.svg#only-dark"], sources
+            seen += 1
+    assert seen >= 16
+
+
+def _signed(value: float) -> str:
+    text = f"{value:+.1f}"
+    return ("0.0" if float(text) == 0 else text).replace("-", "−")
+
+
+def test_alt_text_states_what_each_figure_shows_in_numbers(site):
+    """Each figure's alt text carries its title and its result, computed from the figure's own
+    data: every setting's final median for a trajectory, every curve's last median for a depth
+    sweep."""
+    checked = 0
+    for page in PAGES:
+        parsed = _page(site, page)
+        for figure_id in parsed.ids:
+            data = json.loads((site / "site" / "data" / f"{figure_id}.json").read_text())
+            ((_, alt), (_, dark_alt)) = parsed.images[figure_id]
+            assert alt == dark_alt and alt.startswith(data["title"]) and len(alt) > len(data["title"]) + 20
+            assert "$" not in alt and "^" not in alt and "^" not in data["caption"]
+            columns = data["columns"]
+            if figure_id.endswith("-trajectory"):
+                last = {}
+                for setting, median in zip(columns["setting"], columns["median"]):
+                    last[setting] = median
+                for setting, median in last.items():
+                    assert f"{_signed(median)} for " in alt, (figure_id, median, alt)
+                checked += 1
+            if figure_id.startswith("depth-"):
+                axis = next(k for k in columns if k not in ("series", "q05", "median", "q95",
+                                                             "theory", "dead_fraction"))
+                ends = {}
+                for series, x, median in zip(columns["series"], columns[axis], columns["median"]):
+                    if median != "" and x >= ends.get(series, (-1, 0))[0]:
+                        ends[series] = (x, median)
+                for x, median in ends.values():
+                    assert f"{_signed(median)} at {x}" in alt, (figure_id, median, alt)
+                checked += 1
+    assert checked >= 6
+
+
 def test_bibtex_entries_parse_and_point_at_their_figure(site):
     entries = 0
     for page in PAGES:
@@ -90,6 +162,7 @@ def test_bibtex_entries_parse_and_point_at_their_figure(site):
     cite = _page(site, "cite")
     (block,) = [b for b in cite.code if b.lstrip().startswith("@misc")]
     assert not bibtexparser.parse_string(block).failed_blocks
+    assert "author       = {{The stabreport authors}}" in block  # an organisation, kept whole
     assert entries >= 16
 
 
@@ -102,11 +175,38 @@ def test_bibtex_escapes_special_characters_from_the_config():
     assert r"50\% of \{units\} \& x\_1 \#2" in text
 
 
+def test_bibtex_keeps_an_organisation_whole_and_splits_a_person():
+    """BibTeX reads "The stabreport authors" as first name "The", last name "authors" unless it
+    is braced; a person written "Family, Given" must stay splittable."""
+    from bibtexparser.middlewares import SeparateCoAuthors, SplitNameParts
+
+    from stabreport.cite import bibtex_authors
+
+    field = bibtex_authors(["The stabreport authors", "Doe, Jane", "R&D Lab"])
+    library = bibtexparser.parse_string("@misc{k, author = {" + field + "}}",
+                                        append_middleware=[SeparateCoAuthors(), SplitNameParts()])
+    first, person, lab = library.entries[0]["author"]
+    assert first.last == ["{The stabreport authors}"] and first.first == []
+    assert person.last == ["Doe"] and person.first == ["Jane"]
+    assert lab.last == [r"{R\&D Lab}"]
+
+
 def test_citation_cff_validates_against_the_schema(site):
     cff = yaml.safe_load((site / "site" / "CITATION.cff").read_text())
     schema = json.loads(SCHEMA.read_text())
     jsonschema.validate(cff, schema)
     assert cff["url"].startswith("https://") and cff["title"]
+
+
+def test_the_repository_cites_itself():
+    """The root CITATION.cff (GitHub's "Cite this repository") is valid and names the
+    package's version, with the authors as an entity."""
+    from stabreport import __version__
+
+    cff = yaml.safe_load((PROJECT / "CITATION.cff").read_text())
+    jsonschema.validate(cff, json.loads(SCHEMA.read_text()))
+    assert str(cff["version"]) == __version__
+    assert all(set(author) == {"name"} for author in cff["authors"])
 
 
 def _commands(site, page: str, figure_id: str) -> tuple[str, list[str]]:

@@ -200,6 +200,9 @@ class Experiment:
     normalise: Callable[[dict[str, Any], set[str], str], dict[str, Any]] = _identity
     # A setting in words, for generic prose and figure legends ("relu, normal init, scale 0.1").
     describe: Callable[[Params], str] | None = None
+    # What a section of it introduces, from the parameters its settings share: a mapping of
+    # facts for the section template (the activation's name, formula and what it does, ...).
+    introduce: Callable[[Params], Mapping[str, Any]] | None = None
     # The full path can also track M's spectrum: `simulate(params, runs, rng, spectrum=True)`
     # then returns SPECTRUM_METRICS too (see Spectrum), at the cost of a QR factorisation every
     # few steps; builds ask for it only where a page shows it.

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
-from ..nn import ACTIVATIONS, INITIALISERS
+from ..nn import ACTIVATIONS, INITIALISERS, introduce
 from ..params import Param
 from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
                    log10_mean_abs, log_values, renormalise)
@@ -334,5 +334,6 @@ MLP = Experiment(
                           "width": (25, 50, 100), "depth": (10, 25, 50)},
                     scale="scale", initial={"scale": 0.1, "width": 100, "depth": 50}),
     describe=describe,
+    introduce=introduce,
     spectrum=True,
 )

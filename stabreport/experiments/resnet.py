@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
-from ..nn import ACTIVATIONS, INITIALISERS
+from ..nn import ACTIVATIONS, INITIALISERS, introduce
 from ..params import Param
 from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
                    log10_mean_abs, log_values, renormalise)
@@ -220,6 +220,7 @@ RESNET = Experiment(
     page="alive",
     normalise=normalise,
     describe=describe,
+    introduce=introduce,
     spectrum=True,
     # The explorer: ReLU and tanh blocks at He's scale, the branch scale on a √2 grid through
     # 1/√depth's values (0.1 at depth 100).
