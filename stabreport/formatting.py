@@ -54,6 +54,16 @@ def markdown_literal(text: str) -> Markup:
     return Markup(escape(_MARKDOWN_SPECIAL.sub(r"\\\1", str(text))))
 
 
+_ATTRIBUTE_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!|$~<>&\"'])")
+
+
+def attribute_literal(text: str) -> Markup:
+    """`text` as the literal value of an HTML attribute in a Markdown page (an image's alt text):
+    every character that HTML or Markdown would read becomes a numeric character reference,
+    which Markdown leaves alone and the browser turns back into the character."""
+    return Markup(_ATTRIBUTE_SPECIAL.sub(lambda m: f"&#{ord(m.group(1))};", str(text)))
+
+
 class ConfigText(str):
     """Text from the report config. Python sees a plain string (for BibTeX, CSV, figures); a
     template printing it with autoescape on gets `markdown_literal(text)`, through Jinja's

@@ -23,7 +23,7 @@ from .config import Report, Setting
 from .errors import BuildError
 from .experiments import experiments
 from .figures import FORMATS, FigureData, data_json, findings
-from .formatting import orders, pow10, signed
+from .formatting import attribute_literal, orders, pow10, signed
 from .pages import FigureSpec
 from .phase import STABLE_DECADES
 from .results import Result
@@ -385,6 +385,7 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
 
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
             "holds": holds, "bibtex": bibtex_escape, "bibtex_authors": bibtex_authors,
+            "attribute": attribute_literal,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
             "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False)}

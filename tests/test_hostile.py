@@ -1,6 +1,7 @@
 """Config text is data: hostile strings in every text field of the config are published as the
 literal text they are, with no link, image, script, attribute, formula or formatting made from
 them, and the figures that draw them still build."""
+import html
 import json
 import os
 import re
@@ -121,6 +122,14 @@ def test_hostile_text_is_shown_literally_where_it_was_written(hostile_site):
     assert "\\href" not in "".join(re.findall(r'class="arithmatex">(.*?)<', page))
     home = (hostile_site / "site" / "index.html").read_text()
     assert "Report [x](javascript:alert(1)) &lt;script&gt;alert(3)&lt;/script&gt;" in home
+    # Alt text carries the labels as written (the browser decodes what the page encodes).
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', page)
+    assert alts and any(HOSTILE[0] in html.unescape(alt) for alt in alts)
+    # The report's title is also the site's name: the browser tab and the header, literally.
+    title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert title.endswith("Report [x](javascript:alert(1)) &lt;script&gt;alert(3)&lt;/script&gt;"), title
+    header = re.search(r'<span class="md-ellipsis">\s*(.*?)\s*</span>', home, re.S).group(1)
+    assert header == "Report [x](javascript:alert(1)) &lt;script&gt;alert(3)&lt;/script&gt;", header
 
 
 def test_hostile_labels_are_drawn_as_plain_text_in_figures(hostile_site):
