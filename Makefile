@@ -5,24 +5,29 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: docs test serve bench clean deploy
+.PHONY: docs handout test serve bench clean deploy
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
-docs: $(STAMP)
-	$(BIN)/stabreport build --strict
-	$(BIN)/stabreport site
-
-# The browser tests drive Debian's Chromium (Playwright's own browser download does not work here).
+# The PDF handout (site/handout.pdf) and the browser tests use Debian's Chromium (Playwright's
+# own browser download does not work here). Defined before the rules that need it.
 CHROMIUM := /usr/bin/chromium
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
+
+docs: $(STAMP) $(CHROMIUM)
+	$(BIN)/stabreport build --strict
+	$(BIN)/stabreport site
+
+# The printable handout of the whole report: built with the site.
+handout: docs
+	@echo "site/handout.pdf"
 
 test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest

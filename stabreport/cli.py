@@ -109,9 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
         "--root", default=".", help="project root")
-    commands.add_parser("site", help="mkdocs build --strict into site/, atomically; skipped when "
-                        "docs/ and mkdocs.yml are unchanged").add_argument(
-        "--root", default=".", help="project root")
+    site = commands.add_parser("site", help="mkdocs build --strict into site/, with the PDF handout "
+                               "(site/handout.pdf, printed by Chromium), atomically; skipped when "
+                               "docs/ and mkdocs.yml are unchanged")
+    site.add_argument("--root", default=".", help="project root")
+    site.add_argument("--no-handout", action="store_true",
+                      help="leave the PDF handout out (for a machine without Chromium)")
     return parser
 
 
@@ -324,7 +327,7 @@ def cmd_figure(args: argparse.Namespace) -> None:
 def cmd_site(args: argparse.Namespace) -> None:
     from .site import build_site
 
-    build_site(Path(args.root))
+    build_site(Path(args.root), handout=not args.no_handout)
 
 
 def cmd_clean(args: argparse.Namespace) -> None:

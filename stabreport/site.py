@@ -1,9 +1,10 @@
-"""`mkdocs build --strict` into site/, so that a failed or killed build never costs the last
-good site: MkDocs writes into a temporary folder beside site/, which replaces site/ only when
-the build succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, changed since site/
+"""`mkdocs build --strict` into site/, with the printable handout (site/handout.pdf, see
+handout.py), so that a failed or killed build never costs the last good site: MkDocs writes into
+a temporary folder beside site/, the handout is printed from it, and it replaces site/ only when
+both succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, changed since site/
 was built and site/ still holds exactly what that build wrote (a manifest of every file's hash
-is checked: a deleted figure or an edited page is rebuilt). Standard library only; MkDocs runs
-in its own process, which dies with this one.
+is checked: a deleted figure or an edited page is rebuilt). Standard library only, but for the
+handout; MkDocs and Chromium run in their own processes, which die with this one.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import BuildError
@@ -23,35 +25,45 @@ from .paths import SITE, fault_error, project_root, recover, swap_in
 from .processes import die_with_parent
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
+HANDOUT_CODE = Path(__file__).with_name("handout.py")
 
 
-def site_inputs_digest(root: Path) -> str:
+def site_inputs_digest(root: Path, handout: bool = True) -> str:
     files = [p for p in (root / "docs").rglob("*") if p.is_file()]
     files += [root / "mkdocs.yml"]
+    if handout:  # its words are a template of the project's
+        files += [root / "templates" / "handout.html.j2"]
     return hashlib.sha256(json.dumps({
         "inputs": tree_digest(files, root),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
-        "site_url": os.environ.get("STABREPORT_SITE_URL")}).encode()).hexdigest()
+        "site_url": os.environ.get("STABREPORT_SITE_URL"),
+        # The handout's code prints it: a changed handout.py is a new handout.
+        "handout": hashlib.sha256(HANDOUT_CODE.read_bytes()).hexdigest() if handout else None,
+    }).encode()).hexdigest()
 
 
-def build_site(root: Path, stream=sys.stderr) -> bool:
-    """Build site/ unless it holds exactly what a build of the same inputs wrote; return
-    whether it was built."""
+def build_site(root: Path, stream=sys.stderr, handout: bool = True) -> bool:
+    """Build site/, with the PDF handout unless `handout` is false, unless it holds exactly what
+    a build of the same inputs wrote; return whether it was built."""
     root = project_root(root, "mkdocs.yml")
     with project_lock(root, stream):
-        return _build_site(root, stream)
+        return _build_site(root, stream, handout)
 
 
-def _build_site(root: Path, stream) -> bool:
+def _build_site(root: Path, stream, handout: bool = True) -> bool:
     recover(root / SITE)  # under the lock: a running build's staging tree is never touched
     site = root / SITE
-    digest = site_inputs_digest(root)
+    digest = site_inputs_digest(root, handout)
     reason = changed_since_built(site, digest, RECORD) if site.is_dir() else "it does not exist"
     if reason is None:
         print(f"{SITE}/ is up to date", file=stream)
         return False
     if reason not in ("its inputs changed", "it does not exist"):
         print(f"{SITE}/ was changed since it was built ({reason}); rebuilding", file=stream)
+    if handout:
+        from .handout import build_handout, find_chromium
+
+        find_chromium()  # before anything is built: without a browser, one line saying so
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
     parent = os.getpid()
     try:
@@ -65,6 +77,10 @@ def _build_site(root: Path, stream) -> bool:
                         if not line.startswith("INFO")]
             raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
                              + "\n".join(problems).strip())
+        if handout:
+            started = time.perf_counter()
+            printed = build_handout(root, staging)
+            print(f"printed {SITE}/{printed.name} in {time.perf_counter() - started:.1f} s", file=stream)
         files = {p.relative_to(staging).as_posix(): p.read_bytes()
                  for p in staging.rglob("*") if p.is_file()}
         fault_error(staging / RECORD)

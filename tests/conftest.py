@@ -43,14 +43,13 @@ def plugin(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory, plugin):
-    """One small site, built once per session (`stabreport build --strict`, then MkDocs), with a
-    section and a sweep of the example plug-in experiment beside the lecture's."""
+    """One small site, built once per session (`stabreport build --strict`, then `stabreport
+    site`: MkDocs and the PDF handout), with a section and a sweep of the example plug-in
+    experiment beside the lecture's."""
     from stabreport.build import build_report
+    from stabreport.site import build_site
 
     root = copy_project(tmp_path_factory.mktemp("project"), PLUGIN_CONFIG)
     build_report(root=root, strict=True, stream=open(os.devnull, "w"))
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
-    done = subprocess.run([str(BIN / "mkdocs"), "build", "--strict"], cwd=root, env=env,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert build_site(root, stream=open(os.devnull, "w"))
     return root

@@ -1,0 +1,263 @@
+"""The printable handout, site/handout.pdf: one PDF of the whole report, printed by headless
+Chromium when the site is built (the session's `site` fixture builds it), read back with pypdf."""
+import io
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pypdf
+import pytest
+import yaml
+
+from stabreport import __version__
+from stabreport.build import GENERATED
+from stabreport.cite import site_url
+from stabreport.cli import main
+from stabreport.fingerprint import changed_since_built
+from stabreport.handout import HANDOUT, build_handout, reproducible
+from stabreport.paths import NAV
+from stabreport.site import RECORD, site_inputs_digest
+
+SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
+LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})
+
+
+class _Title(HTMLParser):
+    """A built page's <h1> text, without its permalink mark."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts, self._in_h1, self._in_mark, self.done = [], False, False, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "h1" and not self.done:
+            self._in_h1 = True
+        elif tag == "a" and self._in_h1 and "headerlink" in (dict(attrs).get("class") or ""):
+            self._in_mark = True
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self._in_mark = False
+        elif tag == "h1" and self._in_h1:
+            self._in_h1, self.done = False, True
+
+    def handle_data(self, data):
+        if self._in_h1 and not self._in_mark:
+            self.parts.append(data)
+
+
+def _squeeze(text: str) -> str:
+    """Text without whitespace: text extraction breaks lines and puts spaces around the
+    superscripts of 10⁻⁷ (another font draws them), but keeps every other character (only a
+    font's ligatures are spelled out)."""
+    return re.sub(r"\s+", "", text.translate(LIGATURES))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.translate(LIGATURES).split())
+
+
+def _report_pages(root: Path) -> list[tuple[str, str]]:
+    """(page, title as printed at its top) for each navigation page, in order."""
+    nav = json.loads((root / GENERATED / NAV).read_text())["nav"]
+    pages = []
+    for _, file in nav:
+        name = file[:-len(".md")]
+        parser = _Title()
+        parser.feed((root / "site" / f"{name}.html").read_text())
+        pages.append((name, _words(unescape("".join(parser.parts)))))
+    return pages
+
+
+@dataclass(frozen=True)
+class _Handout:
+    data: bytes
+    reader: pypdf.PdfReader
+    texts: list[str]  # each PDF page's text, as extracted
+    bodies: list[str]  # the same without the margin boxes, whitespace collapsed
+    footer: str  # the address and version, below every page
+    pages: list[tuple[str, str]]  # (report page, its title), in navigation order
+    starts: dict[str, int]  # the PDF page (from 0) that each report page starts on
+
+
+@pytest.fixture(scope="module")
+def handout(site) -> _Handout:
+    data = (site / "site" / HANDOUT).read_bytes()
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    texts = [page.extract_text() for page in reader.pages]
+    title = yaml.safe_load((site / "site" / "CITATION.cff").read_text())["title"]
+    footer = f"{site_url(site)} · version {__version__}"
+    bodies = [_words(re.sub(r"Page \d+ of \d+", " ", text.replace(title, " ", 1).replace(footer, " ")))
+              for text in texts]
+    pages = _report_pages(site)
+    starts = {}
+    for name, page_title in pages:  # after the cover, which shows the report's title too
+        found = [i for i, body in enumerate(bodies) if i > 0 and body.startswith(page_title)]
+        assert found, f"no PDF page starts with the title of {name}.html, {page_title!r}"
+        starts[name] = found[0]
+    return _Handout(data, reader, texts, bodies, footer, pages, starts)
+
+
+def test_the_handout_parses_and_gives_each_report_page_its_own_pdf_pages(site, handout):
+    order = [handout.starts[name] for name, _ in handout.pages]
+    assert order == sorted(order) and len(set(order)) == len(order), handout.starts
+    assert order[0] >= 2  # a cover and the contents first
+    assert handout.bodies[1].startswith("Contents")
+    cover = _squeeze(handout.texts[0])
+    provenance = json.loads((site / "site" / "provenance.json").read_text())
+    for fact in (site_url(site), __version__, provenance["date"], str(provenance["seed"])):
+        assert _squeeze(fact) in cover, fact
+
+
+def test_the_home_page_offers_the_handout(site, handout):
+    home = (site / "site" / "index.html").read_text()
+    assert '<a href="handout.pdf" download>' in home
+    assert (site / "site" / "handout.pdf").read_bytes() == handout.data
+
+
+def test_the_contents_give_each_report_page_its_pdf_page_number(handout):
+    contents = " ".join(handout.bodies[1:min(handout.starts.values())])
+    for name, title in handout.pages:
+        page = handout.starts[name] + 1
+        assert re.search(re.escape(title) + rf" {page}\b", contents), (name, title, page)
+
+
+def test_every_pdf_page_shows_the_address_the_version_and_its_number(handout):
+    for number, text in enumerate(handout.texts, start=1):
+        assert handout.footer in text, (number, text[:300])
+        assert f"Page {number} of {len(handout.texts)}" in text, (number, text[:300])
+
+
+def test_the_key_findings_numbers_are_printed_on_the_home_pages(site, handout):
+    lines = (site / GENERATED / "index.md").read_text().splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("|") and "Live median" in line)
+    column = next(i for i, cell in enumerate(lines[header].split("|")) if "Live median" in cell)
+    medians = []
+    for line in lines[header + 2:]:
+        if not line.startswith("|"):
+            break
+        cell = re.sub(r"\\(.)", r"\1", line.split("|")[column]).strip()
+        medians.append(cell.split(" (")[0])
+    assert medians and all("×" in m for m in medians), medians
+    starts = [handout.starts[name] for name, _ in handout.pages]
+    home = starts[[name for name, _ in handout.pages].index("index")]
+    text = _squeeze(" ".join(handout.texts[home:min((s for s in starts if s > home), default=None)]))
+    for median in medians:  # the whole number: 9.9 × 10⁻⁷ is not found inside 9.9 × 10⁻⁷⁰
+        pattern = rf"(?<![0-9.]){re.escape(_squeeze(median))}(?![0-9{SUPERSCRIPT_DIGITS}])"
+        assert re.search(pattern, text), f"{median!r} is not on the home page's PDF pages"
+
+
+def test_math_is_typeset_by_katex(handout):
+    for number, text in enumerate(handout.texts, start=1):
+        for raw in ("\\(", "\\)", "\\[", "\\]", "$$"):
+            assert raw not in text, f"page {number} holds raw math {raw!r}: {text[:300]}"
+    fonts = {str(font.get_object().get("/BaseFont")) for page in handout.reader.pages
+             for font in ((page.get("/Resources") or {}).get("/Font") or {}).values()}
+    assert any("KaTeX_Math" in font for font in fonts), fonts
+
+
+def test_figures_are_printed_as_vectors_with_their_numbers(site, handout):
+    """matplotlib writes the figures' text as SVG text: it is text in the PDF only if the
+    figure was drawn as vectors, not pasted in as a picture."""
+    text = _squeeze(" ".join(handout.texts))
+    for name in ("products", "mlp"):
+        html = (site / "site" / f"{name}.html").read_text()
+        captions = re.findall(r"<figcaption>(Figure \d+\.)", html)
+        assert captions
+        for caption in captions:
+            assert _squeeze(caption) in text
+        sources = set(re.findall(r'<img[^>]* src="(figures/[^"#]+\.svg)(?:#only-light)?"', html))
+        for source in sorted(sources):
+            svg = (site / "site" / source).read_text()
+            labels = [unescape(re.sub(r"<[^>]+>", "", content)) for attributes, content
+                      in re.findall(r"<text\b([^>]*)>(.*?)</text>", svg, re.S)
+                      if not re.search(r"rotate\(-?90", attributes)]  # read across, not up
+            label = max(labels, key=len)
+            assert len(label) >= 5 and _squeeze(label) in text, (source, label)
+
+
+def test_links_stay_in_the_handout_or_point_at_the_public_site(site, handout):
+    internal, external = 0, []
+    for page in handout.reader.pages:
+        for annotation in page.get("/Annots") or []:
+            annotation = annotation.get_object()
+            if "/Dest" in annotation:
+                internal += 1
+            elif "/A" in annotation and "/URI" in annotation["/A"]:
+                external.append(str(annotation["/A"]["/URI"]))
+    assert internal > 20
+    assert external and all(uri.startswith(("https://", "http://", "mailto:")) for uri in external), \
+        [uri for uri in external if not uri.startswith(("https://", "http://", "mailto:"))][:5]
+    assert any(uri.startswith(site_url(site) + "data/") for uri in external)
+
+
+def test_interactive_and_varying_pages_become_pointers_and_copy_blocks_are_left_out(site, handout):
+    text = _words(" ".join(handout.texts))
+    explore = handout.bodies[handout.starts["explore"]]
+    assert f"{site_url(site)}explore.html" in explore and len(explore) < 400, explore
+    timings = handout.bodies[handout.starts["timings"]]
+    assert f"{site_url(site)}timings.html" in timings and len(timings) < 400, timings
+    assert "Cite or reproduce figure" not in text  # on the site, collapsed
+    assert "Theory against measurement" in text  # collapsed on the site, printed open
+
+
+def test_printing_the_same_site_again_gives_the_same_bytes(site, handout, tmp_path):
+    date = json.loads((site / "site" / "provenance.json").read_text())["date"].replace("-", "")
+    metadata = handout.reader.metadata
+    assert metadata["/CreationDate"] == metadata["/ModDate"] == f"D:{date}000000+00'00'"
+    again = shutil.copytree(site / "site", tmp_path / "site")
+    (again / HANDOUT).unlink()
+    assert build_handout(site, again).read_bytes() == handout.data
+
+
+def _printed(moment: bytes, identifier: bytes) -> bytes:
+    """A one-page PDF as Chromium writes one: a classic cross-reference table, the moment of
+    printing in its information dictionary and a document /ID."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>",
+               b"<< /Producer (Skia/PDF m156) /CreationDate (D:%s+00'00') /ModDate (D:%s+00'00') >>"
+               % (moment, moment)]
+    pdf, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(pdf))
+        pdf += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    table = len(pdf)
+    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    pdf += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R /ID [<%s> <%s>] >>\n" % (
+        len(objects) + 1, identifier, identifier)
+    return pdf + b"startxref\n%d\n%%%%EOF\n" % table
+
+
+def test_reproducible_replaces_dates_and_the_document_id_keeping_the_pdf_valid():
+    first = _printed(b"20261129151208", b"0123456789abcdef" * 2)
+    second = _printed(b"20270101000001", b"fedcba9876543210" * 2)
+    assert pypdf.PdfReader(io.BytesIO(first), strict=True).metadata["/CreationDate"].startswith("D:2026")
+    fixed = reproducible(first, "2023-11-14")
+    assert fixed == reproducible(second, "2023-11-14") and len(fixed) == len(first)
+    reader = pypdf.PdfReader(io.BytesIO(fixed), strict=True)  # the offsets still hold
+    assert len(reader.pages) == 1
+    assert reader.metadata["/CreationDate"] == reader.metadata["/ModDate"] == "D:20231114000000+00'00'"
+    assert len(reader.trailer["/ID"]) == 2 and b"0123456789abcdef" not in fixed
+
+
+def test_without_chromium_the_site_fails_in_one_line_and_no_handout_opts_out(site, tmp_path,
+                                                                             monkeypatch, capsys):
+    root = shutil.copytree(site, tmp_path / "project",
+                           ignore=shutil.ignore_patterns("site", ".stabreport-cache", "serve-root"))
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+    monkeypatch.delenv("STABREPORT_CHROMIUM", raising=False)
+    assert main(["site", "--root", str(root)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "Chromium" in lines[0], lines
+    assert "apt-get install chromium" in lines[0] and "--no-handout" in lines[0], lines[0]
+    assert not (root / "site").exists() and not list(root.glob(".site-*"))
+
+    assert main(["site", "--root", str(root), "--no-handout"]) == 0
+    assert (root / "site" / "index.html").is_file() and not (root / "site" / HANDOUT).exists()
+    # With a browser again, the site is not up to date: it lacks its handout.
+    assert changed_since_built(root / "site", site_inputs_digest(root), RECORD) == "its inputs changed"
