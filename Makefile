@@ -21,7 +21,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
-docs: $(STAMP) $(CHROMIUM)
+# The handout takes any browser stabreport finds ($$STABREPORT_CHROMIUM, chromium, google-chrome,
+# ...); Debian's chromium is installed only where there is none.
+BROWSER := $(or $(STABREPORT_CHROMIUM),$(firstword $(shell command -v chromium chromium-browser google-chrome google-chrome-stable 2>/dev/null)))
+
+docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM))
 	$(BIN)/stabreport build --strict
 	$(BIN)/stabreport site
 

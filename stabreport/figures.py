@@ -33,11 +33,12 @@ class Ink:
     background: str | None  # the saved background colour; None: transparent
 
 
-# Okabe & Ito's colour-blind-safe palette. On white the yellow is dropped (too faint); on the dark
-# background blue and black are swapped for sky blue and white, which keep the same contrast.
+# Okabe & Ito's colour-blind-safe palette, each setting in the same colour in every look. On white
+# the yellow is left out (too faint); on the dark background the first setting's blue becomes sky
+# blue, the sixth's sky blue becomes yellow and black becomes white: dark ones would not show.
 LIGHT = Ink(("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"),
             strong="#262626", muted="#595959", paper="white", background="white")
-DARK = Ink(("#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#F0E442", "#D55E00", "#FFFFFF"),
+DARK = Ink(("#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#F0E442", "#FFFFFF"),
            strong="#E6E6E6", muted="#A6A6A6", paper="#1E2029", background="#1E2029")
 TRANSPARENT = Ink(LIGHT.palette, LIGHT.strong, LIGHT.muted, "white", background=None)
 PALETTE = LIGHT.palette
@@ -338,8 +339,7 @@ def findings(data: FigureData) -> dict[str, Any]:
         ends = {}
         for setting, step, median in zip(columns["setting"], columns["step"], columns["median"]):
             ends[setting] = (step, median)  # the last row of a setting is its last step
-        return {"steps": max((step for step, _ in ends.values()), default=0),
-                "ends": [[meta["labels"][s], ends[s][1]] for s in data.settings if s in ends]}
+        return {"ends": [[meta["labels"][s], ends[s][1], ends[s][0]] for s in data.settings if s in ends]}
     if data.kind in ("distribution", "law"):
         kinds = _by_kind(data)
         return {"spreads": [[meta["labels"][s], *(float(np.quantile(kinds[s]["run"], q))

@@ -479,7 +479,9 @@ def _objects(pdf: bytes) -> Callable[[int], bytes]:
 
     def read(number: int) -> bytes:
         offset = int(pdf[entries + 20 * (number - first):entries + 20 * (number - first) + 10])
-        return pdf[offset:pdf.index(b"endobj", offset)].split(b"stream", 1)[0]
+        body = pdf[offset:pdf.index(b"endobj", offset)]
+        # The stream keyword only where the dictionary ends: a name like /mlp--downstream is not one.
+        return re.split(rb">>\s*stream\r?\n", body, maxsplit=1)[0]
 
     return read
 

@@ -1,8 +1,8 @@
 """`mkdocs build --strict` into site/, with the printable handout (site/handout.pdf, see
 handout.py), so that a failed or killed build never costs the last good site: MkDocs writes into
 a temporary folder beside site/, the handout is printed from it, and it replaces site/ only when
-both succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, changed since site/
-was built and site/ still holds exactly what that build wrote (a manifest of every file's hash
+both succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, nor the handout's
+template and code changed since site/ was built and site/ still holds exactly what that build wrote (a manifest of every file's hash
 is checked: a deleted figure or an edited page is rebuilt). Standard library only, but for the
 handout; MkDocs and Chromium run in their own processes, which die with this one.
 """
@@ -25,6 +25,7 @@ from .paths import SITE, fault_error, project_root, recover, swap_in
 from .processes import die_with_parent
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
+HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout
 HANDOUT_CODE = Path(__file__).with_name("handout.py")
 
 
@@ -67,7 +68,8 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
     parent = os.getpid()
     try:
-        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
+               HANDOUT_ENV: "1" if handout else "0"}  # the plugin drops links to a missing one
         # Not --quiet: it would hide the warnings that --strict counts.
         done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
                                "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,

@@ -403,3 +403,14 @@ def test_every_page_reads_on_a_phone(served, browser):
     page.locator("table.reflow").first.scroll_into_view_if_needed()
     page.screenshot(path=str(OUTPUT / "home-phone-key-findings.png"))
     assert problems == []
+
+
+def test_the_first_releases_addresses_forward_with_their_fragment(served, browser):
+    """Citations given out as /<page>/#<figure> (directory URLs) land on the figure."""
+    base, _ = served
+    problems: list[str] = []
+    page = _page(browser, problems)
+    page.goto(base + "mlp/#relu-normal-trajectory", wait_until="networkidle")
+    assert page.url == base + "mlp.html#relu-normal-trajectory", page.url
+    assert page.locator("figure#relu-normal-trajectory").count() == 1
+    assert problems == []

@@ -57,7 +57,7 @@ def project(tmp_path_factory):
     """A small project with a good build and site, shared by the fault tests (each restores it)."""
     root = copy_project(tmp_path_factory.mktemp("faults"))
     _run(root, "build", "--strict", env=_environment())
-    _run(root, "site", env=_environment())
+    _run(root, "site", "--no-handout", env=_environment())
     return root
 
 
@@ -89,7 +89,7 @@ def test_builds_killed_at_random_moments_leave_a_consistent_tree(project):
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait()
-        _run(project, "site", env=_environment())  # recovers any half-swapped tree first
+        _run(project, "site", "--no-handout", env=_environment())  # recovers any half-swapped tree first
         assert _consistent(project / GENERATED), f"inconsistent after a kill at {delay} s"
         assert (project / SITE / "index.html").is_file()
     _set_seed(project, None)
@@ -103,14 +103,14 @@ def test_a_site_build_killed_between_renames_keeps_the_last_site(project):
     original = css.read_text()
     css.write_text(original + "/* a change that needs a new site */\n")
     try:
-        done = _run(project, "site", env=_environment(STABREPORT_FAULT="site-between-renames"),
+        done = _run(project, "site", "--no-handout", env=_environment(STABREPORT_FAULT="site-between-renames"),
                     check=False)
         assert done.returncode == -signal.SIGKILL
         assert not (project / SITE).exists()  # killed with the old site set aside...
-        _run(project, "site", env=_environment())  # ...which the next run puts back first
+        _run(project, "site", "--no-handout", env=_environment())  # ...which the next run puts back first
     finally:
         css.write_text(original)
-    _run(project, "site", env=_environment())
+    _run(project, "site", "--no-handout", env=_environment())
     assert (project / SITE / "index.html").read_bytes() == index
     assert not list(project.glob(".site-*-*"))
 
@@ -119,7 +119,7 @@ def test_a_failing_site_build_keeps_the_last_site(project):
     before = _tree(project / SITE)
     (project / "docs" / "broken.md").write_text("[a link to nowhere](nowhere.md)\n")
     try:
-        done = _run(project, "site", env=_environment(), check=False)
+        done = _run(project, "site", "--no-handout", env=_environment(), check=False)
     finally:
         (project / "docs" / "broken.md").unlink()
     assert done.returncode == 1 and "mkdocs build --strict failed" in done.stderr
@@ -187,20 +187,20 @@ def test_two_builds_of_the_same_inputs_give_the_same_bytes(tmp_path):
 # --- damaged output is never published ------------------------------------------------------------
 
 def test_a_site_missing_a_file_or_with_an_edited_page_is_rebuilt(project):
-    _run(project, "site", env=_environment())
+    _run(project, "site", "--no-handout", env=_environment())
     figure = next((project / SITE / "figures").glob("*.png"))
     good_figure = figure.read_bytes()
     figure.unlink()
-    done = _run(project, "site", env=_environment())
+    done = _run(project, "site", "--no-handout", env=_environment())
     assert "rebuilding" in done.stderr and f"figures/{figure.name} is missing" in done.stderr
     assert figure.read_bytes() == good_figure
     page = project / SITE / "mlp.html"
     good_page = page.read_bytes()
     page.write_bytes(good_page.replace(b"<h1", b"<h1 data-edited", 1))
-    done = _run(project, "site", env=_environment())
+    done = _run(project, "site", "--no-handout", env=_environment())
     assert "mlp.html was altered" in done.stderr
     assert page.read_bytes() == good_page
-    assert "is up to date" in _run(project, "site", env=_environment()).stderr
+    assert "is up to date" in _run(project, "site", "--no-handout", env=_environment()).stderr
 
 
 def test_an_edited_timings_page_is_regenerated(project):
@@ -239,7 +239,7 @@ def test_corrupt_figure_and_theory_entries_are_reported_and_recomputed(project):
     _run(project, "build", "--strict", env=_environment())
     before = _tree(project / GENERATED, skip={TIMINGS, VOLATILE})
     cache = project / ".stabreport-cache"
-    assert _rewrite_entries(cache, "png", lambda data: bytes(len(data))) >= 10  # zeroed PNGs
+    assert _rewrite_entries(cache, ".png", lambda data: bytes(len(data))) >= 10  # zeroed PNGs
     assert _rewrite_entries(cache, "value.json", lambda data: re.sub(
         rb"\d\.\d+", b"0.999", data)) >= 10  # theory memos: critical scales, cells, curves
     shutil.rmtree(project / GENERATED)
@@ -337,7 +337,7 @@ def test_a_killed_build_leaves_no_process_running(project, command):
         _set_seed(project, None)
     # The next build removes what the dead one staged, under the lock.
     _run(project, "build", "--strict", env=_environment())
-    _run(project, "site", env=_environment())
+    _run(project, "site", "--no-handout", env=_environment())
     assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
 
 
@@ -349,7 +349,7 @@ def test_a_killed_build_leaves_no_process_running(project, command):
 def test_a_full_disk_or_read_only_output_is_one_line_and_keeps_the_output(project, fault, cause,
                                                                           command):
     _run(project, "build", "--strict", env=_environment())
-    _run(project, "site", env=_environment())
+    _run(project, "site", "--no-handout", env=_environment())
     before = (_tree(project / GENERATED), _tree(project / SITE))
     css = project / "docs" / "assets" / "stylesheets" / "extra.css"
     original = css.read_text()

@@ -18,7 +18,7 @@ from stabreport.build import GENERATED
 from stabreport.cite import site_url
 from stabreport.cli import main
 from stabreport.fingerprint import changed_since_built
-from stabreport.handout import HANDOUT, build_handout, reproducible
+from stabreport.handout import HANDOUT, build_handout, page_numbers, reproducible
 from stabreport.paths import NAV
 from stabreport.site import RECORD, site_inputs_digest
 
@@ -214,13 +214,14 @@ def test_printing_the_same_site_again_gives_the_same_bytes(site, handout, tmp_pa
     assert build_handout(site, again).read_bytes() == handout.data
 
 
-def _printed(moment: bytes, identifier: bytes) -> bytes:
+def _printed(moment: bytes, identifier: bytes, dests: bytes = b"<< >>") -> bytes:
     """A one-page PDF as Chromium writes one: a classic cross-reference table, the moment of
-    printing in its information dictionary and a document /ID."""
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+    printing in its information dictionary, named destinations and a document /ID."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R /Dests 5 0 R >>",
+               b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
                b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>",
                b"<< /Producer (Skia/PDF m156) /CreationDate (D:%s+00'00') /ModDate (D:%s+00'00') >>"
-               % (moment, moment)]
+               % (moment, moment), dests]
     pdf, offsets = b"%PDF-1.4\n", []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(pdf))
@@ -231,6 +232,12 @@ def _printed(moment: bytes, identifier: bytes) -> bytes:
     pdf += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R /ID [<%s> <%s>] >>\n" % (
         len(objects) + 1, identifier, identifier)
     return pdf + b"startxref\n%d\n%%%%EOF\n" % table
+
+
+def test_page_numbers_read_every_named_destination_even_one_named_like_a_stream():
+    dests = b"<< /mlp--downstream [3 0 R /XYZ 0 100 0] /mlp--zeta [3 0 R /XYZ 0 50 0] >>"
+    pdf = _printed(b"20261129151208", b"0123456789abcdef" * 2, dests)
+    assert page_numbers(pdf, ["mlp--downstream", "mlp--zeta"]) == {"mlp--downstream": 1, "mlp--zeta": 1}
 
 
 def test_reproducible_replaces_dates_and_the_document_id_keeping_the_pdf_valid():
@@ -259,5 +266,6 @@ def test_without_chromium_the_site_fails_in_one_line_and_no_handout_opts_out(sit
 
     assert main(["site", "--root", str(root), "--no-handout"]) == 0
     assert (root / "site" / "index.html").is_file() and not (root / "site" / HANDOUT).exists()
+    assert "handout.pdf" not in (root / "site" / "index.html").read_text()  # no link to nothing
     # With a browser again, the site is not up to date: it lacks its handout.
     assert changed_since_built(root / "site", site_inputs_digest(root), RECORD) == "its inputs changed"
