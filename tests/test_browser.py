@@ -49,11 +49,13 @@ def browser():
         browser.close()
 
 
-def _page(browser, problems):
+def _page(browser, problems, site="http://127.0.0.1"):
+    """A page that may only request addresses under `site` (the served site, or "file://" for
+    the site opened from disk); anything else, and any error, is a problem."""
     page = browser.new_page(viewport={"width": 1280, "height": 900})
 
     def block_outside(route):
-        if route.request.url.startswith("http://127.0.0.1"):
+        if route.request.url.startswith(site):
             route.continue_()
         else:
             problems.append(f"request outside the site: {route.request.url}")
@@ -299,31 +301,12 @@ def test_explorer_on_a_phone_and_in_dark_mode(served, browser):
     assert problems == []
 
 
-def _disk_page(browser, problems):
-    """A page that may read files under the site only: anything else is a failure."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-
-    def only_files(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            problems.append(f"request outside the site: {route.request.url}")
-            route.abort()
-
-    page.route("**/*", only_files)
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
-    return page
-
-
 def test_the_site_opened_from_disk_navigates_searches_and_typesets(served, browser):
     """site/index.html opened as a file: every navigation link opens its page (not a folder
     listing), with its images and math, and search finds "Xavier"."""
     _, site_dir = served
     problems: list[str] = []
-    page = _disk_page(browser, problems)
+    page = _page(browser, problems, site="file://")
     home = (site_dir / "index.html").as_uri()
     page.goto(home, wait_until="load")
     links = page.evaluate("""[...document.querySelectorAll('.md-nav--primary a.md-nav__link[href]')]
