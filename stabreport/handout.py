@@ -561,15 +561,6 @@ def build_handout(root: Path, staging: Path) -> Path:
                 numbers = found
             else:
                 raise BuildError("the handout's page numbers did not settle in three prints")
-            # Under load a layout can still move by a fraction of a pixel after the first prints
-            # (seen once in a clean clone): print until two prints in a row are the same bytes.
-            for _ in range(3):
-                again = browser.pdf(tagged=True)
-                if reproducible(again, "1970-01-01") == reproducible(pdf, "1970-01-01"):
-                    break
-                pdf = again
-            else:
-                raise BuildError("the handout's layout did not settle in four prints")
         finally:
             page.unlink(missing_ok=True)
     _, about = _site_info(root, staging)
