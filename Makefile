@@ -25,7 +25,17 @@ $(CHROMIUM):
 # ...); Debian's chromium is installed only where there is none.
 BROWSER := $(or $(STABREPORT_CHROMIUM),$(firstword $(shell command -v chromium chromium-browser google-chrome google-chrome-stable 2>/dev/null)))
 
-docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM))
+# The Chinese edition's figures are drawn with Noto Sans CJK (Debian's fonts-noto-cjk), embedded
+# in each figure; installed only where no copy of it is found.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+HAS_CJK  := $(firstword $(shell find /usr/share/fonts /usr/local/share/fonts $(HOME)/.local/share/fonts \
+                -name 'NotoSansCJK-Regular.ttc' -o -name 'NotoSansCJKsc-Regular.otf' 2>/dev/null))
+
+$(CJK_FONT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
+
+docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM)) $(if $(HAS_CJK),,$(CJK_FONT))
 	$(BIN)/stabreport build --strict
 	$(BIN)/stabreport site
 
@@ -33,7 +43,7 @@ docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM))
 handout: docs
 	@echo "site/handout.pdf"
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(if $(HAS_CJK),,$(CJK_FONT))
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

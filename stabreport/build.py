@@ -28,7 +28,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from . import __version__
+from . import __version__, i18n
 from .cache import Store, code_digest, memo_json
 from .cite import citation_cff, site_info
 from .claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
@@ -46,7 +46,7 @@ from .pages import FigureSpec, figure_specs, gain_settings
 from .paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
                     recover, swap_in)
 from .phase import PhaseDiagram, phase_diagram
-from .render import make_environment, render_pages
+from .render import build_context, make_environment, render_pages
 from .results import NormResult, Result
 from .sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
 from .theory import GainCurve, Prediction, gain_curve
@@ -57,9 +57,10 @@ class BuildSummary:
     settings: int
     from_cache: int
     pages: int
-    figures: int
+    figures: int  # per language
     files_written: int
     seconds: float
+    languages: tuple[str, ...] = ("en",)
 
 
 @dataclass(frozen=True)
@@ -342,18 +343,46 @@ def provenance(root: Path) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Rendered:
+class Edition:
+    """One language's site: its pages, figures, notebooks and navigation."""
+    language: str  # "en", "zh", ...
+    name: str  # the language's own name, for the switcher
     pages: dict[str, str]  # file name -> Markdown (and the footer)
-    figures: list[Any]  # stabreport.figures.Figure, drawn
-    data: dict[str, bytes]  # file name -> CSV and JSON downloads
+    figures: list[Any]  # stabreport.figures.Figure, drawn in this language
+    files: dict[str, bytes]  # notebooks and the explorer's script, in this language
     nav: list[tuple[str, str]]  # (title, file) in navigation order
     site_name: str  # the report's title: the header and the browser tab
 
 
+@dataclass(frozen=True)
+class Rendered:
+    editions: list[Edition]  # English first
+    data: dict[str, bytes]  # file name -> CSV and JSON downloads, shared by every edition
+
+    @property
+    def english(self) -> Edition:
+        return self.editions[0]
+
+    @property
+    def pages(self) -> dict[str, str]:
+        return self.english.pages
+
+    @property
+    def nav(self) -> list[tuple[str, str]]:
+        return self.english.nav
+
+    @property
+    def figures(self) -> list[Any]:
+        return self.english.figures
+
+
 def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
-                with_figures: bool = True, store: Store | None = None) -> Rendered:
-    """Every step after the experiments: predict, check, figure data, draw, render. Writes nothing."""
-    from .render import build_context
+                with_figures: bool = True, store: Store | None = None,
+                languages: Sequence[str] | None = None) -> Rendered:
+    """Every step after the experiments: predict, check, figure data, draw, render, once per
+    language for the words (the numbers are the same objects in every edition). Writes nothing."""
+    from .notebooks import notebook_files
+    from .render import localized
 
     evidence = gather(report, runs, store)
     checks = check(report, evidence)
@@ -366,25 +395,36 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(root / "templates", report)
     about = provenance(root)
-    context = build_context(env, root, report, evidence, checks, specs, datas, about)
-    explorer = explorer_page(env, report, runs, site_info(root, report, about["date"]), store)
-    context["explorer"] = explorer[0] if explorer else None
-    figures = draw_all(store, datas, default_jobs()) if with_figures else []
-    pages = render_pages(env, context)
-    pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
-    data = {}
-    for view, figure_data_ in zip(context["figure_list"], datas):
-        data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
-        data[f"data/{figure_data_.id}.json"] = view.json_download
-    if explorer:
-        data["data/explorer.js"] = explorer[1]
-    # A notebook per page with settings, rerunning the build's own tasks, and a zip of them all.
-    from .notebooks import notebook_files
-
-    data.update(notebook_files(env, report, setting_tasks(report, paths=("full",)), context["site"].url))
-    # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
-    nav = [(html.escape(page.title), f"{page.id}.md") for page in report.pages]
-    return Rendered(pages, figures, data, nav, html.escape(str(report.title)))
+    tasks = setting_tasks(report, paths=("full",))
+    data: dict[str, bytes] = {}
+    editions = []
+    for language in languages or report.languages:
+        with i18n.speaking(root, language):
+            words = localized(report)
+            # The same evidence, its sentences (claims, verdicts) in this language.
+            context = build_context(env, root, words, evidence,
+                                    checks if language == i18n.SOURCE else check(words, evidence),
+                                    specs, datas, about)
+            site = site_info(root, words, about["date"])
+            explorer = explorer_page(env, words, runs, site, store)
+            context["explorer"] = explorer[0] if explorer else None
+            pages = render_pages(env, context)
+            pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
+            # A notebook per page with settings, rerunning the build's own tasks, and a zip of them all.
+            files = notebook_files(env, words, tasks, site.url)
+            if explorer:
+                files["data/explorer.js"] = explorer[1]
+            if language == i18n.SOURCE:  # the downloads: one set, in the site's own language
+                for view, figure_data_ in zip(context["figure_list"], datas):
+                    data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
+                    data[f"data/{figure_data_.id}.json"] = view.json_download
+            # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
+            nav = [(html.escape(page.title), f"{page.id}.md") for page in words.pages]
+            name = i18n._(i18n.LANGUAGE_NAME)
+        figures = draw_all(store, datas, default_jobs(), language, root) if with_figures else []
+        editions.append(Edition(language, name, pages, figures, files, nav,
+                                html.escape(str(words.title))))
+    return Rendered(editions, data)
 
 
 def _plain(text: Any) -> str:
@@ -393,13 +433,23 @@ def _plain(text: Any) -> str:
 
 
 def output_files(rendered: Rendered, extra: Mapping[str, str]) -> dict[str, bytes]:
-    files = {name: text.encode() for name, text in {**rendered.pages, **extra}.items()}
-    for figure in rendered.figures:
-        for suffix, content in figure.files.items():  # .svg, -dark.svg, -transparent.png, ...
-            files[f"figures/{figure.id}{suffix}"] = content
+    """docs/generated: the English edition and the shared downloads at the top, every other
+    edition under <language>/ (its pages, figures, notebooks and navigation)."""
+    files = {name: text.encode() for name, text in extra.items()}
     files.update(rendered.data)
-    files[NAV] = (json.dumps({"site_name": rendered.site_name, "nav": rendered.nav},
-                             ensure_ascii=False, indent=1) + "\n").encode()
+    languages = [[e.language, e.name, "" if e.language == i18n.SOURCE else f"{e.language}/"]
+                 for e in rendered.editions]
+    for edition in rendered.editions:
+        prefix = "" if edition.language == i18n.SOURCE else f"{edition.language}/"
+        own = {name: text.encode() for name, text in edition.pages.items()}
+        for figure in edition.figures:
+            for suffix, content in figure.files.items():  # .svg, -dark.svg, -transparent.png, ...
+                own[f"figures/{figure.id}{suffix}"] = content
+        own.update(edition.files)
+        own[NAV] = (json.dumps({"site_name": edition.site_name, "nav": edition.nav,
+                                "language": edition.language, "languages": languages},
+                               ensure_ascii=False, indent=1) + "\n").encode()
+        files.update({prefix + name: content for name, content in own.items()})
     return files
 
 
@@ -461,17 +511,21 @@ def build_locked(root: Path, config_path: str | None = None, use_cache: bool = T
     files = output_files(rendered, extra)
     # The timings page is the one output that honestly varies: the manifest leaves it out, and
     # a file of its own records its hash, so that it is verified like the others.
-    files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n != TIMINGS}).encode()
-    files[VOLATILE] = manifest_text("volatile", {TIMINGS: files[TIMINGS]}).encode()
+    # (one per edition: timings.md, zh/timings.md, ...)
+    volatile = {n: c for n, c in files.items() if n == TIMINGS or n.endswith(f"/{TIMINGS}")}
+    files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n not in volatile}).encode()
+    files[VOLATILE] = manifest_text("volatile", volatile).encode()
     written = write_generated(root / GENERATED, files)
     pages = sum(name.endswith(".md") for name in rendered.pages)
     summary = BuildSummary(
         settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),
         pages=pages, figures=len(rendered.figures), files_written=written,
-        seconds=time.perf_counter() - started)
-    print(f"built {summary.pages} pages and {summary.figures} figures from {summary.settings} "
-          f"settings ({summary.from_cache} from the cache) in {summary.seconds:.1f} s; "
-          f"{summary.files_written} files changed in {GENERATED}", file=stream)
+        seconds=time.perf_counter() - started,
+        languages=tuple(e.language for e in rendered.editions))
+    print(f"built {summary.pages} pages and {summary.figures} figures in {len(summary.languages)} "
+          f"language{'s' if len(summary.languages) != 1 else ''} ({', '.join(summary.languages)}) "
+          f"from {summary.settings} settings ({summary.from_cache} from the cache) in "
+          f"{summary.seconds:.1f} s; {summary.files_written} files changed in {GENERATED}", file=stream)
     return summary
 
 

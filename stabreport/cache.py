@@ -176,16 +176,23 @@ def _source(module: str) -> tuple[Path, bool] | None:
     return (path, is_package) if path.suffix == ".py" and path.is_file() else None
 
 
+# Words only: how the site says things (translations, number formats), which no simulation or
+# theory computes with. An experiment imports them for its descriptions; editing them must not
+# invalidate every result.
+WORDS_ONLY = frozenset({"stabreport.i18n", "stabreport.formatting"})
+
+
 @lru_cache(maxsize=None)
 def module_closure(module: str) -> tuple[tuple[str, str], ...]:
     """(name, SHA-256 of source) of `module` and of every module it imports, transitively, from
-    stabreport itself and from the module's own top-level package (a plug-in's), sorted."""
+    stabreport itself and from the module's own top-level package (a plug-in's), sorted; not the
+    modules of words (WORDS_ONLY), unless asked for one of them."""
     roots = {"stabreport", module.partition(".")[0]}
     seen: dict[str, str] = {}
     pending = [module]
     while pending:
         name = pending.pop()
-        if name in seen or name.partition(".")[0] not in roots:
+        if name in seen or name.partition(".")[0] not in roots or (name in WORDS_ONLY and name != module):
             continue
         found = _source(name)
         if found is None:

@@ -10,7 +10,7 @@ from typing import Sequence
 import yaml
 from mkdocs.utils.yaml import get_yaml_loader
 
-from . import __version__
+from . import __version__, i18n
 from .config import Report
 
 DEFAULT_SITE_URL = "https://stabreport.github.io/stabreport/"
@@ -24,10 +24,19 @@ class SiteInfo:
     version: str
     date: str  # YYYY-MM-DD, from SOURCE_DATE_EPOCH when set
     authors: tuple[str, ...]
+    original_title: str | None = None  # the English title, in an edition of another language
+    language: str = "en"
 
     @property
     def year(self) -> str:
         return self.date[:4]
+
+    @property
+    def language_name(self) -> str:
+        """The edition's language as BibTeX (biblatex's `language` field) names it: "chinese"."""
+        from babel import Locale
+
+        return Locale.parse(self.language).english_name.lower()
 
     def page_url(self, page: str) -> str:
         """A page's address. Pages are files (`mlp.html`, as the offline plugin builds them), so
@@ -47,7 +56,15 @@ def site_url(root: Path) -> str:
 
 
 def site_info(root: Path, report: Report, date: str) -> SiteInfo:
-    return SiteInfo(site_url(root), str(report.title), report.title, __version__, date, report.authors)
+    """The identity of the edition being rendered: another language's is at <site>/<language>/,
+    under its translated title (with the English one beside it, for citations)."""
+    url, language = site_url(root), i18n.current()
+    original = getattr(report.title, "original", None)
+    if language != i18n.SOURCE:
+        url = f"{url}{language}/"
+    return SiteInfo(url, str(report.title), report.title, __version__, date, report.authors,
+                    str(original) if original is not None and original != report.title else None,
+                    language)
 
 
 _BIBTEX_SPECIAL = re.compile(r"([\\{}&%$#_^~])")

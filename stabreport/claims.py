@@ -17,6 +17,7 @@ from markupsafe import Markup
 from scipy import stats
 
 from .config import ClaimSpec, Report, Setting
+from .i18n import N_, _
 from .results import NormResult, Result
 from .theory import Prediction
 
@@ -134,7 +135,7 @@ class ClaimResult:
         return all(c.holds for c in self.checks)
 
 
-DIED = "every run died"
+DIED = N_("every run died")
 
 
 def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, float | None],
@@ -142,15 +143,18 @@ def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, floa
                    cell_statistic: Callable[[str, str, Mapping[str, Any], str], float | None]
                    ) -> ClaimResult:
     """`statistic`: setting id → median of the lecture's statistic (log10), which verdicts use
-    (None where every run died); the two functions give the other statistics bounds check."""
+    (None where every run died); the two functions give the other statistics bounds check.
+    The words of the result (expected, observed) are in the language being rendered; what
+    holds is decided on the verdicts' English keys."""
     checks = []
     for check in spec.checks:
         if check.kind == "verdict":
             setting = report.setting(check.setting)
             value = statistic[setting.id]
-            observed = DIED if value is None else report.verdicts.of(value)
-            holds = value is not None and (observed == check.value) != check.negate
-            expected = ("does not " if check.negate else "") + _verb(check.value)
+            verdict = None if value is None else report.verdicts.of(value)
+            holds = verdict is not None and (verdict == check.value) != check.negate
+            observed = _(DIED) if verdict is None else _(verdict)
+            expected = _(NOT_VERBS[check.value] if check.negate else VERBS[check.value])
             checks.append(CheckResult(setting.id, setting.label, expected, observed, value, holds,
                                       "verdict"))
         elif check.kind == "least_extreme":  # the expected setting is the closest to 1
@@ -160,10 +164,11 @@ def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, floa
             for setting in among:
                 value = statistic[setting.id]
                 is_expected = setting.id == check.setting
-                observed = DIED if value is None else "closest to 1" if setting is closest else \
-                    f"{abs(value):.1f} decades from 1"
+                observed = _(DIED) if value is None else _("closest to 1") if setting is closest \
+                    else _("%(decades)s decades from 1") % {"decades": f"{abs(value):.1f}"}
                 checks.append(CheckResult(
-                    setting.id, setting.label, "closest to 1" if is_expected else "further from 1",
+                    setting.id, setting.label,
+                    _("closest to 1") if is_expected else _("further from 1"),
                     observed, value, (setting is closest) == is_expected and value is not None,
                     "least_extreme"))
         else:  # a statistic of a setting or of a sweep's cell within bounds
@@ -174,15 +179,15 @@ def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, floa
                 at = dict(check.at)
                 sweep = next(w for w in report.sweeps if w.id == check.sweep)
                 curve = next(c for c in sweep.curves if c.id == check.series)
-                label = Markup("{curve}, {at}").format(
+                label = Markup(_("{curve}, {at}")).format(
                     curve=curve.label if curve.id else sweep.title,
-                    at=", ".join(f"{k} {v}" for k, v in at.items()))
+                    at=_(", ").join(f"{_(k)} {v}" for k, v in at.items()))
                 value = cell_statistic(check.sweep, check.series, at, check.statistic)
             computed = value is not None and not math.isnan(value)
             holds = computed and (check.at_least is None or value >= check.at_least) \
                 and (check.at_most is None or value <= check.at_most)
-            observed = DIED if value is None else "not computed in this build" if not computed \
-                else f"{check.statistic} = {value:.3g}"
+            observed = _(DIED) if value is None else _("not computed in this build") \
+                if not computed else f"{check.statistic} = {value:.3g}"
             checks.append(CheckResult(check.setting or check.sweep, label,
                                       _bounds_text(check.statistic, check.at_least, check.at_most),
                                       observed, value if computed else None, holds, "bound"))
@@ -194,7 +199,8 @@ def _bounds_text(statistic: str, low: float | None, high: float | None) -> str:
         return f"{value:g}".replace("-", "−")
 
     if low is not None and high is not None:
-        return f"{statistic} between {number(low)} and {number(high)}"
+        return _("%(statistic)s between %(low)s and %(high)s") % {
+            "statistic": statistic, "low": number(low), "high": number(high)}
     return f"{statistic} ≥ {number(low)}" if low is not None else f"{statistic} ≤ {number(high)}"
 
 
@@ -204,42 +210,47 @@ def dead_law_claim(sweep: Any, cells: list[Any]) -> ClaimResult:
     compared = [c for c in cells if c.theory_dead_fraction is not None]
     z = [abs(c.dead_fraction - c.theory_dead_fraction) / c.dead_standard_error for c in compared]
     worst = max(z, default=0.0)
-    statement = Markup("The exact law of the dead fraction, 1 − (1 − 2<sup>−k</sup>)<sup>L</sup>, "
-                       "matches all {n} cells of “{title}” (each within {limit:g} standard "
-                       "errors).").format(n=len(compared), title=sweep.title, limit=Z_LIMIT)
-    check = CheckResult(sweep.id, sweep.title, "agrees", f"largest |z| = {worst:.2f}", worst,
+    statement = Markup(_("The exact law of the dead fraction, 1 − (1 − 2<sup>−k</sup>)<sup>L</sup>, "
+                         "matches all {n} cells of “{title}” (each within {limit:g} standard "
+                         "errors).")).format(n=len(compared), title=sweep.title, limit=Z_LIMIT)
+    check = CheckResult(sweep.id, sweep.title, _("agrees"),
+                        _("largest |z| = %(z)s") % {"z": f"{worst:.2f}"}, worst,
                         bool(compared) and worst <= Z_LIMIT, "theory")
     return ClaimResult(f"dead-law-{sweep.id}", "site", sweep.page, statement, None, (check,))
 
 
-def _verb(verdict: str) -> str:
-    return {"vanishes": "vanish", "explodes": "explode", "stays moderate": "stay moderate"}[verdict]
+# What a verdict check needs, by verdict key: the words of the claims' "Needs to" column.
+VERBS = {"vanishes": N_("vanish"), "explodes": N_("explode"), "stays moderate": N_("stay moderate")}
+NOT_VERBS = {"vanishes": N_("does not vanish"), "explodes": N_("does not explode"),
+             "stays moderate": N_("does not stay moderate")}
 
 
 def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     """The site's own claim that its theory matches the measurement for one setting."""
     # Markup.format escapes the label: config text stays text in the sentence.
     if result.exact:
-        statement = Markup("The exact law of log₁₀ ‖M u‖ matches the {runs} runs of {label} "
-                           "(median within {z:g} standard errors, KS p ≥ {alpha:g}).").format(
+        statement = Markup(_("The exact law of log₁₀ ‖M u‖ matches the {runs} runs of {label} "
+                             "(median within {z:g} standard errors, KS p ≥ {alpha:g}).")).format(
             runs=result.norm_runs, label=setting.label, z=Z_LIMIT, alpha=KS_ALPHA)
         observed = f"z = {result.z:+.2f}, KS p = {result.ks_pvalue:.3f}"
     else:
-        statement = Markup("The approximate prediction of log₁₀ ‖M u‖ for {label} is within "
-                           "{tolerance:g} decades (plus {z:g} standard errors) of the measured "
-                           "median.").format(label=setting.label, tolerance=result.tolerance, z=Z_LIMIT)
-        observed = f"gap {result.gap_norm_u:+.3f} decades (se {result.se_median_norm_u:.3f})"
-    check = CheckResult(setting.id, setting.label, "agrees", observed, result.measured_median_norm_u,
-                        result.holds, "theory")
+        statement = Markup(_("The approximate prediction of log₁₀ ‖M u‖ for {label} is within "
+                             "{tolerance:g} decades (plus {z:g} standard errors) of the measured "
+                             "median.")).format(label=setting.label, tolerance=result.tolerance,
+                                                z=Z_LIMIT)
+        observed = _("gap %(gap)s decades (se %(se)s)") % {
+            "gap": f"{result.gap_norm_u:+.3f}", "se": f"{result.se_median_norm_u:.3f}"}
+    check = CheckResult(setting.id, setting.label, _("agrees"), observed,
+                        result.measured_median_norm_u, result.holds, "theory")
     return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
 
 
 def path_claim(setting: Setting, result: Measured) -> ClaimResult:
     """The site's own claim that the O(k) tangent path samples the same law as the full path."""
-    statement = Markup("For {label}, the fast path's {fast} column lengths and the full path's "
-                       "{full} have the same distribution (two-sample KS p ≥ {alpha:g}).").format(
+    statement = Markup(_("For {label}, the fast path's {fast} column lengths and the full path's "
+                         "{full} have the same distribution (two-sample KS p ≥ {alpha:g}).")).format(
         label=setting.label, fast=result.norm_runs, full=setting.runs, alpha=KS_ALPHA)
-    check = CheckResult(setting.id, setting.label, "same distribution",
+    check = CheckResult(setting.id, setting.label, _("same distribution"),
                         f"KS p = {result.path_ks_pvalue:.3f}", result.median_norm_u,
                         result.path_ks_pvalue >= KS_ALPHA, "theory")
     return ClaimResult(f"paths-{setting.id}", "site", setting.section, statement, None, (check,))

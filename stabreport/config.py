@@ -43,7 +43,8 @@ from pydantic_core import PydanticCustomError
 
 from .errors import ConfigError
 from .experiments import Experiment, experiments, get_experiment, names
-from .formatting import ConfigText
+from .formatting import ConfigText, Words
+from .i18n import N_
 from .params import Param
 from .paths import CONFIG, MAX_CONFIG_BYTES
 
@@ -421,22 +422,27 @@ class SweepFigure:
     curves: bool  # series allowed
     measure: str  # "gain_per_step" (median log10 gain per step), "median" or "dead_fraction"
     standard_error: float  # default target, well below what the figure can show
-    unit: str  # of the standard error, for the method page
-    why: str  # why that target is enough, for the method page
+    # For the method page, in English (N_) and read in the language being rendered (Words).
+    unit: str  # of the standard error
+    why: str  # why that target is enough
 
 
 SWEEP_FIGURES = {
-    "phase": SweepFigure(2, False, "gain_per_step", 0.002, "decades per step",
-                         "neighbouring scales of the default grids differ by about 0.15 decades "
-                         "per step, so a crossing between them is placed to about 1 % of a grid step"),
-    "depth": SweepFigure(1, True, "median", 0.1, "decades",
-                         "the curves span tens to hundreds of decades on the figure's axis"),
-    "dead": SweepFigure(2, False, "dead_fraction", 0.015, "of the runs",
-                        "the bars of ±2 standard errors stay within ±0.03 of a share drawn from 0 to 1"),
+    "phase": SweepFigure(2, False, "gain_per_step", 0.002, Words(N_("decades per step")),
+                         Words(N_("neighbouring scales of the default grids differ by about 0.15 "
+                                  "decades per step, so a crossing between them is placed to about "
+                                  "%(share)s of a grid step"), share="1 %")),
+    "depth": SweepFigure(1, True, "median", 0.1, Words(N_("decades")),
+                         Words(N_("the curves span tens to hundreds of decades on the figure's "
+                                  "axis"))),
+    "dead": SweepFigure(2, False, "dead_fraction", 0.015, Words(N_("of the runs")),
+                        Words(N_("the bars of ±2 standard errors stay within ±0.03 of a share drawn "
+                                 "from 0 to 1"))),
     # The explorer's sweeps come from the experiments' `explore` declarations, not from a config
     # (axes 0: any number).
-    "explore": SweepFigure(0, False, "median", 0.1, "decades",
-                           "the explorer's lines span tens of decades; 0.1 is about a line's width"),
+    "explore": SweepFigure(0, False, "median", 0.1, Words(N_("decades")),
+                           Words(N_("the explorer's lines span tens of decades; 0.1 is about a "
+                                    "line's width"))),
 }
 
 
@@ -445,6 +451,26 @@ class ExplorerFile(_Strict):
     of the values its declaration offers (checked when resolved)."""
     runs: Count | None = None
     grid: dict[str, dict[str, list[int | float | str]]] = Field(default_factory=dict)
+
+
+def _languages(codes: list[str]) -> list[str]:
+    if codes[0] != "en":
+        raise ValueError("'en' first (the language the templates are written in), then the "
+                         "site's other languages")
+    if len(set(codes)) != len(codes):
+        raise ValueError("each language once")
+    return codes
+
+
+def _language_code(code: str) -> str:
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise ValueError("a language code of two or three lowercase letters (en, zh, fr, ...), "
+                         "as in locales/<code>[_<TERRITORY>]/")
+    return code
+
+
+# A language: its code as in locales/<code>[_<TERRITORY>]/ (zh → locales/zh_CN/).
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
 
 
 class SeriesFile(_Strict):
@@ -517,7 +543,11 @@ def report_schema() -> type[BaseModel]:
         theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
         pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
         claims=(list[ClaimFile], []), sweeps=(list[Sweep], []),
-        explorer=(ExplorerFile, ExplorerFile()))
+        explorer=(ExplorerFile, ExplorerFile()),
+        # The site's editions: English at /, each other language at /<code>/ (its catalogue,
+        # locales/<code>/LC_MESSAGES/messages.po, is checked when the site is built).
+        languages=(Annotated[list[LanguageCode], Field(min_length=1), AfterValidator(_languages)],
+                   ["en", "zh"]))
 
 
 # --- what the rest of stabreport sees -------------------------------------------------------------
@@ -558,11 +588,13 @@ class Verdicts:
     explodes_above_log10: float
 
     def of(self, log10_value: float) -> str:
+        """The verdict's key, in English ("vanishes"): templates and claims compare it; it is
+        translated where it is shown."""
         if log10_value < self.vanishes_below_log10:
-            return "vanishes"
+            return N_("vanishes")
         if log10_value > self.explodes_above_log10:
-            return "explodes"
-        return "stays moderate"
+            return N_("explodes")
+        return N_("stays moderate")
 
 
 @dataclass(frozen=True)
@@ -679,6 +711,7 @@ class Report:
     # a subset of what its `explore` declaration offers), and the most runs per cell.
     explorer_grid: Mapping[str, Mapping[str, tuple[Any, ...]]] = field(default_factory=dict)
     explorer_runs: int | None = None
+    languages: tuple[str, ...] = ("en",)  # the site's editions; the first is English
 
     @property
     def settings(self) -> tuple[Setting, ...]:
@@ -954,7 +987,7 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
                   theory_tolerance=model.theory_tolerance, authors=tuple(map(ConfigText, model.authors)),
                   sweeps=tuple(sweeps), pages=tuple(pages), explorer_grid=explorer_grid,
-                  explorer_runs=model.explorer.runs)
+                  explorer_runs=model.explorer.runs, languages=tuple(model.languages))
 
 
 def _check_spec(check: BaseModel) -> CheckSpec:

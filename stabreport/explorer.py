@@ -18,6 +18,7 @@ from .cache import Store
 from .config import Axis, Report, Sweep
 from .errors import BuildError, StabreportError
 from .experiments import Experiment, experiments
+from .i18n import N_, _
 from .results import per_step_quantiles
 from .sweeps import cell_theory, critical_scale
 
@@ -93,13 +94,41 @@ def _cell(sweep: Sweep, params: Mapping[str, Any], result: Any,
             "command": command(experiment, params, result.runs, sweep.seed)}
 
 
+# The explorer's controls are named by their parameters.
+PARAMETER_NAMES = (N_("width"), N_("depth"), N_("scale"), N_("activation"), N_("init"),
+                   N_("branch scale"), N_("k"), N_("factors"))
+
+
+def explorer_words() -> dict[str, str]:
+    """The words of the explorer's charts (docs/assets/javascripts/explorer.js fills in the
+    {placeholders}), in the language being rendered. (Plain gettext: a % is a percent sign.)"""
+    return {
+        "measured": _("measured: median, 5–95 % band"),
+        "theory_median": _("theory: median"),
+        "lecture": _("the lecture's {label} ({key} {width})"),
+        "trajectory_title": _("log₁₀ ‖J u‖ after each {step}"),
+        "trajectory_description": _("Median and 5–95 % band of log10 of the gradient's length "
+                                    "after each step."),
+        "measured_quantiles": _("measured quantiles"),
+        "theory_quantiles": _("theory: 5 %, median, 95 %"),
+        "at_the_end": _("{ylabel} at the end"),
+        "share_below": _("share of runs below"),
+        "distribution_title": _("Final distribution over {runs} runs"),
+        "distribution_description": _("Quantiles of log10 of the gradient's length over runs, "
+                                      "against the theory's."),
+        "bibtex_title": _("explorer"),
+        "bibtex_note": _("{runs} runs; reproduce with: {command}"),
+    }
+
+
 def explorer_script(report: Report, sweeps: Sequence[Sweep], results: Mapping[str, list],
                     lecture: Mapping[str, list[dict[str, Any]]],
                     readout: Callable[[Sweep, dict[str, Any]], str], site: Mapping[str, Any],
                     store: Store | None = None) -> bytes:
     """data/explorer.js: `window.STABREPORT_EXPLORER = {...};`, every cell of every explorer
     sweep keyed by its grid indices. `readout(sweep, cell)` puts a cell in words with the site's
-    templates; `lecture` gives, per experiment, the lecture's settings as faint references."""
+    templates; `lecture` gives, per experiment, the lecture's settings as faint references. Its
+    words are in the language being rendered."""
     out = []
     for sweep in sweeps:
         experiment, explore = sweep.experiment, sweep.experiment.explore
@@ -108,25 +137,25 @@ def explorer_script(report: Report, sweeps: Sequence[Sweep], results: Mapping[st
         for axis in sweep.axes:
             param = experiment.param(axis.key)
             values = list(axis.values)
-            controls.append({"key": axis.key, "label": axis.key.replace("_", " "),
-                             "help": param.help, "values": values,
+            controls.append({"key": axis.key, "label": _(axis.key.replace("_", " ")),
+                             "help": _(param.help), "values": values,
                              "kind": "log" if axis.log else "choice"})
             default = explore.initial.get(axis.key, param.default)
             initial.append(values.index(default) if default in values else 0)
         cells = {}
         indices = itertools.product(*(range(len(axis.values)) for axis in sweep.axes))
-        for index, (_, params), result in zip(indices, sweep.cell_params(), results[sweep.id]):
+        for index, (_curve, params), result in zip(indices, sweep.cell_params(), results[sweep.id]):
             cell = _cell(sweep, params, result, store)
             cell["readout"] = readout(sweep, cell)
             cells[",".join(map(str, index))] = cell
-        out.append({"name": experiment.name, "title": experiment.title, "controls": controls,
+        out.append({"name": experiment.name, "title": _(experiment.title), "controls": controls,
                     "initial": initial, "cells": cells, "scale_control": keys.index(explore.scale),
                     "steps_control": keys.index(experiment.steps_param),
                     "width_control": keys.index(experiment.width_param),
-                    "step_label": experiment.step_label, "ylabel": "log₁₀ ‖J u‖",
+                    "step_label": experiment.step_word(1), "ylabel": "log₁₀ ‖J u‖",
                     "lecture": lecture.get(experiment.name, [])})
     payload = {"seed": report.seed, "quantiles": list(QUANTILES), "site": dict(site),
-               "experiments": out}
+               "experiments": out, "words": explorer_words()}
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return ("// Written by `stabreport build`: every cell of the explorer, precomputed.\n"
             f"window.STABREPORT_EXPLORER = {text};\n").encode()
@@ -171,8 +200,8 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
         critical = theory.get("critical_scale") if theory else None
         scale_key = experiment.explore.scale
         return " ".join(template.render(
-            experiment=experiment, cell=cell, depth=steps, step=experiment.step_label,
-            steps=experiment.step_label + ("s" if steps != 1 else ""), scale_key=scale_key,
+            experiment=experiment, cell=cell, depth=steps, step=experiment.step_word(1),
+            steps=experiment.step_word(steps), scale_key=scale_key,
             scale=params[scale_key], median=median[-1] if median else None,
             q05=cell["q05"][-1] if median else None, q95=cell["q95"][-1] if median else None,
             gain=(median[-1] - median[0]) / steps if median else None,

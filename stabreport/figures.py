@@ -13,12 +13,16 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .cache import Store, canonical_json, code_digest, content_key
+from . import i18n
+from .cache import WORDS_ONLY, Store, canonical_json, code_digest, content_key
 from .config import Section
+from .errors import BuildError
+from .i18n import _
 from .phase import STABLE_DECADES
 
 @dataclass(frozen=True)
@@ -60,6 +64,46 @@ STYLE = {
     "axes.grid": True,
     "grid.alpha": 0.3,
 }
+
+
+# Scripts the default font (DejaVu Sans) does not cover: the font that draws them, found by its
+# file (Debian's fonts-noto-cjk), tried after DejaVu Sans glyph by glyph, and drawn as outlines in
+# SVG and embedded in PDF (as a Type 3 font: subsetting the 20 MB collection for Type 42 took
+# half a second per figure), so that the figure looks the same on a machine without it.
+LANGUAGE_FONTS = {
+    "zh": ("Noto Sans CJK SC", ("NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf")),
+    "ja": ("Noto Sans CJK JP", ("NotoSansCJK-Regular.ttc", "NotoSansCJKjp-Regular.otf")),
+    "ko": ("Noto Sans CJK KR", ("NotoSansCJK-Regular.ttc", "NotoSansCJKkr-Regular.otf")),
+}
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts")
+
+
+def language_font(language: str) -> Path | None:
+    """The font file that draws `language`'s script (None: DejaVu Sans does)."""
+    if language not in LANGUAGE_FONTS:
+        return None
+    name, files = LANGUAGE_FONTS[language]
+    for folder in FONT_FOLDERS:
+        for file in files:
+            found = sorted(Path(folder).expanduser().rglob(file)) if Path(folder).expanduser().is_dir() else []
+            if found:
+                return found[0]
+    raise BuildError(f"the {language} figures need the font {name} ({' or '.join(files)}), which is "
+                     f"not installed; install Debian's fonts-noto-cjk (make docs does), or "
+                     f"leave {language} out of `languages`")
+
+
+def _language_style(language: str) -> dict[str, Any]:
+    font = language_font(language)
+    if font is None:
+        return {}
+    from matplotlib import font_manager
+
+    name = LANGUAGE_FONTS[language][0]
+    if name not in {f.name for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(str(font))
+    # A list of families: matplotlib falls back glyph by glyph along it.
+    return {"font.family": ["DejaVu Sans", name], "svg.fonttype": "path", "pdf.fonttype": 3}
 
 
 def _ink_style(ink: Ink) -> dict[str, Any]:
@@ -237,7 +281,9 @@ def gain_data(curves: Sequence[Any], points: Sequence[tuple[str, str, float, flo
         columns["scale"].append(round(scale, 6))
         columns["log10_gain_per_step"].append(round(gain, 6))
     return FigureData("gain-vs-scale", "gain", page, tuple(p[1] for p in points), columns,
-                      {"curves": [c.label for c in curves]})
+                      {"curves": [c.label for c in curves],
+                       # each curve's experiment and parameters: its label in another language
+                       "families": [[c.label.partition(", ")[0], dict(c.family)] for c in curves]})
 
 
 def phase_data(diagram: Any, lecture_points: Sequence[tuple[float, int, str]]) -> FigureData:
@@ -339,18 +385,20 @@ def findings(data: FigureData) -> dict[str, Any]:
         ends = {}
         for setting, step, median in zip(columns["setting"], columns["step"], columns["median"]):
             ends[setting] = (step, median)  # the last row of a setting is its last step
-        return {"ends": [[meta["labels"][s], ends[s][1], ends[s][0]] for s in data.settings if s in ends]}
+        return {"ends": [[_(meta["labels"][s]), ends[s][1], ends[s][0]] for s in data.settings
+                         if s in ends]}
     if data.kind in ("distribution", "law"):
         kinds = _by_kind(data)
-        return {"spreads": [[meta["labels"][s], *(float(np.quantile(kinds[s]["run"], q))
-                                                   for q in (0.5, 0.05, 0.95))]
+        return {"spreads": [[_(meta["labels"][s]), *(float(np.quantile(kinds[s]["run"], q))
+                                                      for q in (0.5, 0.05, 0.95))]
                             for s in data.settings if s in kinds and "run" in kinds[s]]}
     if data.kind == "spectrum":
-        return {"spreads": [[meta["labels"][s], *(meta["quantiles"][s][i] for i in (1, 0, 2))]
+        return {"spreads": [[_(meta["labels"][s]), *(meta["quantiles"][s][i] for i in (1, 0, 2))]
                             for s in data.settings if meta["quantiles"][s][1] is not None]}
     if data.kind == "gain":
         rows = zip(columns["curve"], columns["kind"], columns["scale"])
-        return {"critical": [[curve, scale] for curve, kind, scale in rows if kind == "critical scale"]}
+        return {"critical": [[_curve_label(meta, curve), scale] for curve, kind, scale in rows
+                             if kind == "critical scale"]}
     if data.kind == "phase":
         return {"rows": [[r["value"], r["measured_critical"], r["theory_critical"]]
                          for r in meta["rows"]]}
@@ -359,7 +407,7 @@ def findings(data: FigureData) -> dict[str, Any]:
         for series, x, median in zip(columns["series"], columns[axis], columns["median"]):
             if median != "" and (series not in ends or x >= ends[series][0]):
                 ends[series] = (x, median)
-        return {"ends": [[meta["labels"].get(s, s), x, m] for s, (x, m) in ends.items()]}
+        return {"ends": [[_(meta["labels"].get(s, s)), x, m] for s, (x, m) in ends.items()]}
     if data.kind == "dead":
         rows, across, out = meta["rows"], meta["across"], {}
         for row, x, share in zip(columns[rows], columns[across], columns["dead_fraction"]):
@@ -384,6 +432,24 @@ def _grid_around(values: np.ndarray, points: int = 200) -> np.ndarray:
 def _plain(text: str) -> str:
     """Config text drawn literally: a '$' never starts mathtext."""
     return str(text).replace("$", r"\$")
+
+
+def _curve_label(meta: Mapping[str, Any], label: str) -> str:
+    """A gain curve's label ("mlp, relu, width 100, depth 50") in the language being drawn: its
+    experiment's words for its parameters (the label itself in English, or where the experiment
+    is not known)."""
+    families = dict(zip(meta.get("curves", ()), meta.get("families", ())))
+    if i18n.current() == i18n.SOURCE or label not in families:
+        return label
+    from .errors import StabreportError
+    from .experiments import get_experiment
+
+    name, family = families[label]
+    try:
+        return _("%(experiment)s, %(setting)s") % {"experiment": name,
+                                                   "setting": get_experiment(name).words(family)}
+    except (StabreportError, KeyError):
+        return label
 
 
 def _by_setting(data: FigureData, *names: str) -> dict[str, dict[str, list]]:
@@ -443,13 +509,15 @@ def draw_trajectory(data: FigureData, ink: Ink) -> Any:
             continue
         ax.fill_between(s["step"], s["q05"], s["q95"], color=colour, alpha=0.2, linewidth=0)
         ax.plot(s["step"], s["median"], color=colour, linewidth=2.2,
-                label=_plain(data.meta["labels"][setting]))
+                label=_plain(_(data.meta["labels"][setting])))
         if data.meta["theory"]:
             ax.plot(s["step"], s["theory"], color=colour, linewidth=1.5, linestyle=DASHED)
-    ax.set_xlabel(f"{data.meta['step_label']}s applied")
-    ax.set_ylabel("log₁₀ mean |entry|")
+    # "layers applied": the plural as the English figure has always written it (the experiments
+    # declare it for translation as their step_plural)
+    ax.set_xlabel(_("%(steps)s applied") % {"steps": _(f"{data.meta['step_label']}s")})
+    ax.set_ylabel(_("log₁₀ mean |entry|"))
     if data.meta["theory"]:
-        ax.plot([], [], color=ink.muted, linestyle=DASHED, label="theory")
+        ax.plot([], [], color=ink.muted, linestyle=DASHED, label=_("theory"))
     ax.legend(frameon=False, loc="best")
     return fig
 
@@ -460,11 +528,11 @@ def _histograms(data: FigureData, ink: Ink, xlabel: str,
     kinds = _by_kind(data)
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
         colour = ink.palette[i % len(ink.palette)]
-        ax.set_title(_plain(data.meta["labels"][setting]), color=colour)
+        ax.set_title(_plain(_(data.meta["labels"][setting])), color=colour)
         ax.set_yticks([])
         values = kinds.get(setting)
         if values is None:
-            ax.text(0.5, 0.5, "every run died", ha="center", va="center", transform=ax.transAxes)
+            ax.text(0.5, 0.5, _("every run died"), ha="center", va="center", transform=ax.transAxes)
             continue
         ax.hist(values["run"], bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
         ax.hist(values["run"], bins=30, density=True, histtype="step", color=colour)
@@ -483,11 +551,11 @@ def _histograms(data: FigureData, ink: Ink, xlabel: str,
 
 
 def draw_distribution(data: FigureData, ink: Ink) -> Any:
-    return _histograms(data, ink, "log₁₀ mean |entry| at the end", lambda setting: "-")
+    return _histograms(data, ink, _("log₁₀ mean |entry| at the end"), lambda setting: "-")
 
 
 def draw_law(data: FigureData, ink: Ink) -> Any:
-    return _histograms(data, ink, "log₁₀ ‖M u‖ at the end (u the first basis vector)",
+    return _histograms(data, ink, _("log₁₀ ‖M u‖ at the end (u the first basis vector)"),
                        lambda setting: "-" if data.meta["exact"][setting] else DASHED)
 
 
@@ -499,7 +567,8 @@ def draw_gain(data: FigureData, ink: Ink) -> Any:
                     data.columns["log10_gain_per_step"]))
     for label, colour in colours.items():
         theory = [(s, g) for c, k, s, g in rows if c == label and k == "theory"]
-        ax.plot(*zip(*theory), color=colour, linewidth=2.0, label=_plain(label))
+        ax.plot(*zip(*theory), color=colour, linewidth=2.0,
+                label=_plain(_curve_label(data.meta, label)))
         for c, k, s, g in rows:
             if c == label and k == "critical scale":
                 ax.axvline(s, color=colour, linestyle=":", linewidth=1.6)
@@ -507,11 +576,17 @@ def draw_gain(data: FigureData, ink: Ink) -> Any:
                 ax.plot([s], [g], "o", color=colour, markersize=5, markeredgecolor=ink.paper,
                         markeredgewidth=0.6)
     _log_x(ax)
-    ax.set_xlabel("weight standard deviation (scale)")
-    ax.set_ylabel("log₁₀ gain per factor or layer")
-    ax.plot([], [], "o", color=ink.muted, label="measured settings")
-    ax.plot([], [], ":", color=ink.muted, label="critical scale")
-    fig.legend(frameon=False, loc="outside lower center", ncols=3)  # outside the data
+    ax.set_xlabel(_("weight standard deviation (scale)"))
+    ax.set_ylabel(_("log₁₀ gain per factor or layer"))
+    ax.plot([], [], "o", color=ink.muted, label=_("measured settings"))
+    ax.plot([], [], ":", color=ink.muted, label=_("critical scale"))
+    # Outside the data, in as many columns as the longest entry leaves room for on 7 inches,
+    # the figure made taller for each row beyond two.
+    labels = ax.get_legend_handles_labels()[1]
+    ncols = 3 if max(map(len, labels)) <= 26 else 2
+    rows = -(-len(labels) // ncols)
+    fig.set_figheight(fig.get_figheight() + 0.22 * max(0, rows - 2))
+    fig.legend(frameon=False, loc="outside lower center", ncols=ncols)
     return fig
 
 
@@ -548,28 +623,31 @@ def draw_phase(data: FigureData, ink: Ink) -> Any:
     ax.grid(False)
     mesh = ax.pcolormesh(_edges(scales), _edges(rows), gain, cmap="PuOr_r", vmin=-limit,
                          vmax=limit, shading="flat")
-    fig.colorbar(mesh, ax=ax, label="log₁₀ gain per step (measured)")
+    fig.colorbar(mesh, ax=ax, label=_("log₁₀ gain per step (measured)"))
     stable = (np.abs(total) <= data.meta["stable_decades"]).astype(float)
     ax.contourf(scales, rows, stable, levels=[0.5, 1.5], colors="none", hatches=["///"])
     ax.contour(scales, rows, stable, levels=[0.5], colors=ink.muted, linewidths=0.8)
     theory = [(r["theory_critical"], r["value"]) for r in data.meta["rows"] if r["theory_critical"]]
     if theory:
-        ax.plot(*zip(*theory), color=ink.strong, linewidth=2.0, label="theory: critical scale")
+        ax.plot(*zip(*theory), color=ink.strong, linewidth=2.0, label=_("theory: critical scale"))
     measured = [(r["measured_critical"], r["value"]) for r in data.meta["rows"] if r["measured_critical"]]
     if measured:
         ax.plot(*zip(*measured), "o", color=ink.paper, markeredgecolor=ink.strong, markersize=6,
-                label="measured: gain changes sign")
-    for scale, row, _ in data.meta["lecture"]:
+                label=_("measured: gain changes sign"))
+    for scale, row, _label in data.meta["lecture"]:
         ax.plot([scale], [row], marker="X", color="#D55E00", markeredgecolor=ink.paper,
                 markersize=8, linestyle="none")
     if data.meta["lecture"]:
-        ax.plot([], [], marker="X", color="#D55E00", linestyle="none", label="the lecture's settings")
-    ax.plot([], [], color=ink.muted, linewidth=0.8, label=f"within {data.meta['stable_decades']:g} orders of magnitude over the depth (hatched)")
+        ax.plot([], [], marker="X", color="#D55E00", linestyle="none",
+                label=_("the lecture's settings"))
+    ax.plot([], [], color=ink.muted, linewidth=0.8,
+            label=_("within %(decades)s orders of magnitude over the depth (hatched)")
+            % {"decades": f"{data.meta['stable_decades']:g}"})
     _log_x(ax)
     ax.set_yscale("log", base=2)
     ax.set_yticks(rows, [f"{int(v)}" for v in rows])
     ax.yaxis.set_minor_formatter("")  # the rows' own labels only
-    ax.set_xlabel("weight standard deviation (scale)")
+    ax.set_xlabel(_("weight standard deviation (scale)"))
     ax.set_ylabel(row_key)
     fig.legend(frameon=False, loc="outside lower center", ncols=2)  # outside the data
     return fig
@@ -588,10 +666,10 @@ def draw_spectrum(data: FigureData, ink: Ink) -> Any:
         for value, style in zip(data.meta["quantiles"][setting], (":", "-", ":")):
             if value is not None:
                 ax.axvline(value, color=ink.strong, linestyle=style, linewidth=1.4)
-        ax.set_title(_plain(data.meta["labels"][setting]), color=colour)
+        ax.set_title(_plain(_(data.meta["labels"][setting])), color=colour)
         ax.tick_params(labelsize=10)
         ax.set_yticks([])
-    fig.supxlabel("log₁₀ singular value of M (every run, nonzero values)")
+    fig.supxlabel(_("log₁₀ singular value of M (every run, nonzero values)"))
     return fig
 
 
@@ -615,16 +693,16 @@ def draw_depth(data: FigureData, ink: Ink) -> Any:
         ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=colour, alpha=0.18,
                         linewidth=0)
         ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=2.0, markersize=4.5,
-                label=_plain(label))
+                label=_plain(_(label)))
         theory = [(r[1], r[5]) for r in own if r[5] != ""]
         if theory:
             ax.plot(*zip(*theory), color=colour, linewidth=1.5, linestyle=DASHED)
     if _log_axis(data.columns[axis]):
         _log_x(ax)
     ax.set_xlabel(axis)
-    ax.set_ylabel("log₁₀ ‖M u‖ at the end")
+    ax.set_ylabel(_("log₁₀ ‖M u‖ at the end"))
     if any(value != "" for value in data.columns["theory"]):
-        ax.plot([], [], color=ink.muted, linestyle=DASHED, label="theory")
+        ax.plot([], [], color=ink.muted, linestyle=DASHED, label=_("theory"))
     ax.legend(frameon=False, loc="best")
     return fig
 
@@ -647,8 +725,8 @@ def draw_dead(data: FigureData, ink: Ink) -> Any:
         _log_x(ax)
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel(across)
-    ax.set_ylabel("share of runs that died")
-    ax.plot([], [], color=ink.muted, label="exact law")
+    ax.set_ylabel(_("share of runs that died"))
+    ax.plot([], [], color=ink.muted, label=_("exact law"))
     ax.legend(frameon=False, loc="best", ncols=2)
     return fig
 
@@ -660,35 +738,43 @@ DRAW: dict[str, Callable[[FigureData], Any]] = {
 }
 
 
-def draw(data: FigureData) -> Figure:
-    """The figure's files, drawn from its data alone (byte-identical across runs)."""
+def draw(data: FigureData, language: str = "en") -> Figure:
+    """The figure's files, drawn from its data alone in the language being rendered
+    (byte-identical across runs)."""
     import matplotlib
 
     files: dict[str, bytes] = {}
     for look, ink in INKS.items():
         formats = [fmt for suffix, (l, fmt) in VARIANTS.items() if l == look]
-        with matplotlib.rc_context({**STYLE, **_ink_style(ink)}):
+        with matplotlib.rc_context({**STYLE, **_ink_style(ink), **_language_style(language)}):
             drawn = _render(DRAW[data.kind](data, ink), formats)
         files.update({suffix: drawn[fmt] for suffix, (l, fmt) in VARIANTS.items() if l == look})
     return Figure(data, files)
 
 
-def _figure_key(data: FigureData) -> str:
+def _figure_key(data: FigureData, language: str, words: str) -> str:
     import matplotlib
 
-    return content_key("figure", {"code": code_digest(__name__), "matplotlib": matplotlib.__version__,
-                                  "data": data.identity()})
+    font = language_font(language)
+    return content_key("figure", {"code": code_digest(__name__, *WORDS_ONLY), "matplotlib": matplotlib.__version__,
+                                  "data": data.identity(), "language": language, "words": words,
+                                  "font": [font.name, font.stat().st_size] if font else None})
 
 
-def _draw_files(data: FigureData) -> dict[str, bytes]:
-    return dict(draw(data).files)
+def _draw_files(job: tuple[FigureData, str, str]) -> dict[str, bytes]:
+    data, language, root = job
+    with i18n.speaking(Path(root), language):
+        return dict(draw(data, language).files)
 
 
-def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1) -> list[Figure]:
-    """Every figure, in order: from `store` where the same record was drawn by the same code,
-    the rest drawn on `jobs` worker processes (the same bytes as drawn here: a drawing depends
-    on its data and the style alone), the slowest kinds first."""
-    keys = [_figure_key(d) for d in datas] if store is not None else [None] * len(datas)
+def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
+             language: str = "en", root: Path = Path(".")) -> list[Figure]:
+    """Every figure, in order, its words in `language` (from the catalogue under `root`): from
+    `store` where the same record was drawn by the same code in the same words, the rest drawn
+    on `jobs` worker processes (the same bytes as drawn here: a drawing depends on its data, its
+    words and the style alone), the slowest kinds first."""
+    words = i18n.catalogue_digest(root, language)
+    keys = [_figure_key(d, language, words) for d in datas] if store is not None else [None] * len(datas)
     files: list[Mapping[str, bytes] | None] = [None] * len(datas)
     for i, key in enumerate(keys):
         parts = store.get(key) if key is not None else None
@@ -706,11 +792,12 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1) ->
         context = multiprocessing.get_context("spawn")  # as the experiments' workers
         with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            for i, drawn in zip(missing, pool.map(_draw_files, [datas[i] for i in missing])):
+            for i, drawn in zip(missing, pool.map(_draw_files, [(datas[i], language, str(root))
+                                                                 for i in missing])):
                 files[i] = drawn
     else:
         for i in missing:
-            files[i] = _draw_files(datas[i])
+            files[i] = _draw_files((datas[i], language, str(root)))
     for i in missing:
         if keys[i] is not None:
             store.put(keys[i], dict(files[i]))

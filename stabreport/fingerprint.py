@@ -90,6 +90,7 @@ def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
         "code": tree_digest(_files(PACKAGE), PACKAGE),
         "plugins": plugins,
         "templates": tree_digest(_files(root / "templates"), root),
+        "locales": tree_digest(_files(root / "locales"), root),  # the editions' words
         "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,
         "mkdocs": hashlib.sha256((root / "mkdocs.yml").read_bytes()).hexdigest()
         if (root / "mkdocs.yml").is_file() else None,
@@ -129,9 +130,9 @@ def changed_since_built(folder: Path, fingerprint: str, manifest: str = MANIFEST
 def up_to_date(folder: Path, fingerprint: str) -> bool:
     """True when docs/generated holds exactly what the build with this fingerprint wrote: every
     file of the manifest unaltered, none added, and the timings page as that build left it."""
-    if changed_since_built(folder, fingerprint, skip=(TIMINGS, VOLATILE)) is not None:
-        return False
     volatile = (read_manifest(folder, VOLATILE) or {}).get("files", {})
+    if changed_since_built(folder, fingerprint, skip=(TIMINGS, VOLATILE, *volatile)) is not None:
+        return False
     try:
         return bool(volatile) and all(
             hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest

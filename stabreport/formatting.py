@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Any
 
 from markupsafe import Markup, escape
+
+from .i18n import _, ngettext
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
@@ -39,8 +42,8 @@ def orders(decades: float) -> str:
     """'about 7 orders of magnitude' for a difference of 6.8 in log10."""
     n = round(abs(decades))
     if n == 0:
-        return "less than one order of magnitude"
-    return f"about {n} order{'s' if n != 1 else ''} of magnitude"
+        return _("less than one order of magnitude")
+    return ngettext("about %(n)s order of magnitude", "about %(n)s orders of magnitude", n) % {"n": n}
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#+\-.!|$])")
@@ -74,3 +77,30 @@ class ConfigText(str):
 
     def __html__(self) -> Markup:
         return markdown_literal(self)
+
+
+class Words(str):
+    """Words the code declares in English (a message marked with N_, and its named values) that
+    read in the language being rendered wherever they are shown, however long ago they were made:
+    a theory's description, computed once for every edition of the site. As a string (compared,
+    hashed, written to JSON) it is the English text; `str()` of it, and a template printing it,
+    translate the message, then fill in the values."""
+
+    def __new__(cls, message: str, **values: Any) -> "Words":
+        self = super().__new__(cls, message % values if values else message)
+        self.message, self.values = message, values
+        return self
+
+    def __str__(self) -> str:
+        text = _(self.message)
+        return text % self.values if self.values else text
+
+    def __html__(self) -> Markup:
+        return escape(str(self))
+
+    def __reduce__(self) -> tuple:
+        return _words, (self.message, self.values)
+
+
+def _words(message: str, values: dict) -> Words:
+    return Words(message, **values)

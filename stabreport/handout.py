@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import fcntl
 import hashlib
+import html as html_module
 import json
 import os
 import re
@@ -42,6 +43,7 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from . import i18n
 from .errors import BuildError, ConfigError
 from .paths import GENERATED, NAV, TIMINGS
 from .processes import die_with_parent
@@ -241,9 +243,9 @@ def _linker(page: str, site_url: str, ids: dict[str, set[str]]) -> Callable[[str
     return link
 
 
-def _site_info(root: Path, staging: Path) -> tuple[Any, dict[str, Any]]:
+def _site_info(root: Path, staging: Path, language: str = "en") -> tuple[Any, dict[str, Any]]:
     """The site's identity (a cite.SiteInfo) and provenance, from the files the build published
-    beside the pages."""
+    beside the pages; the title and address of the `language` edition."""
     from .cite import SiteInfo, site_url
 
     def read(name: str) -> str:
@@ -256,7 +258,20 @@ def _site_info(root: Path, staging: Path) -> tuple[Any, dict[str, Any]]:
     authors = tuple(a.get("name") or f"{a.get('given-names', '')} {a.get('family-names', '')}".strip()
                     for a in cff.get("authors", []))
     title = str(cff["title"])
-    return SiteInfo(site_url(root), title, title, str(cff["version"]), about["date"], authors), about
+    url = site_url(root)
+    if language != i18n.SOURCE:
+        title = html_module.unescape(_edition(root, language)["site_name"])
+        url = url.rstrip("/") + f"/{language}/"
+    return SiteInfo(url, title, title, str(cff["version"]), about["date"], authors), about
+
+
+def _edition(root: Path, language: str) -> dict[str, Any]:
+    """What the build recorded of an edition: its site name, navigation and languages."""
+    folder = root / GENERATED if language == i18n.SOURCE else root / GENERATED / language
+    try:
+        return json.loads((folder / NAV).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise BuildError(f"the handout needs {folder / NAV}: run `stabreport build` first") from None
 
 
 def _site_assets(root: Path) -> tuple[list[str], list[str]]:
@@ -283,10 +298,10 @@ def _css_string(text: str) -> str:
     return '"' + re.sub(r'["\\\n]', lambda m: "\\A " if m[0] == "\n" else "\\" + m[0], str(text)) + '"'
 
 
-def print_page(root: Path, staging: Path) -> tuple[str, list[str]]:
-    """The handout as one HTML page for the root of the site MkDocs built into `staging`, and
-    the anchors whose page numbers the contents show."""
-    nav = json.loads((root / GENERATED / NAV).read_text(encoding="utf-8"))["nav"]
+def print_page(root: Path, staging: Path, language: str = "en") -> tuple[str, list[str]]:
+    """The handout as one HTML page for the root of the site MkDocs built into `staging` (the
+    `language` edition), and the anchors whose page numbers the contents show."""
+    nav = _edition(root, language)["nav"]
     names = [file[:-len(".md")] for _, file in nav]
     missing = [f"{name}.html" for name in names if not (staging / f"{name}.html").is_file()]
     if missing:
@@ -298,7 +313,7 @@ def print_page(root: Path, staging: Path) -> tuple[str, list[str]]:
     # Links land only on what the handout prints: a reduced page keeps its title only.
     ids = {name: article.ids if reduced[name] is None else set()
            for name, article in articles.items()}
-    site, about = _site_info(root, staging)
+    site, about = _site_info(root, staging, language)
     pages = []
     for (nav_title, _), (name, article) in zip(nav, articles.items()):
         link = _linker(name, site.url, ids)
@@ -310,11 +325,14 @@ def print_page(root: Path, staging: Path) -> tuple[str, list[str]]:
             if kept else (), reduced[name]))
     stylesheets, scripts = _site_assets(root)
     env = Environment(loader=FileSystemLoader(str(root / "templates")), autoescape=True,
-                      undefined=StrictUndefined, keep_trailing_newline=True)
+                      undefined=StrictUndefined, keep_trailing_newline=True,
+                      extensions=["jinja2.ext.i18n"])
+    i18n.install(env)
     env.filters["css_string"] = _css_string
-    html = env.get_template(PRINT_TEMPLATE).render(
-        site=site, seed=about.get("seed"), commit=about.get("commit"), pages=pages,
-        stylesheets=stylesheets + [STYLESHEET], scripts=scripts)
+    with i18n.speaking(root, language):
+        html = env.get_template(PRINT_TEMPLATE).render(
+            site=site, seed=about.get("seed"), commit=about.get("commit"), pages=pages,
+            stylesheets=stylesheets + [STYLESHEET], scripts=scripts)
     return html, [p.name for p in pages] + [anchor for p in pages for anchor, _ in p.sections]
 
 
@@ -534,13 +552,14 @@ def reproducible(pdf: bytes, date: str) -> bytes:
         rb"<([0-9A-Fa-f]*)>", lambda m: b"<" + (digest * 4)[:len(m[1])] + b">", match[0]), pdf)
 
 
-def build_handout(root: Path, staging: Path) -> Path:
-    """Print the handout of the site MkDocs built into `staging` to staging/handout.pdf."""
+def build_handout(root: Path, staging: Path, language: str = "en") -> Path:
+    """Print the handout of the `language` edition MkDocs built into `staging` to
+    staging/handout.pdf."""
     chromium = find_chromium()
     page = staging / PRINT_PAGE
     with tempfile.TemporaryDirectory(prefix="stabreport-handout-") as scratch, \
             _Chromium(chromium, Path(scratch)) as browser:  # it starts while the page is made
-        html, anchors = print_page(root, staging)
+        html, anchors = print_page(root, staging, language)
         page.write_text(html, encoding="utf-8")
         try:
             browser.load(page.resolve().as_uri())
@@ -563,7 +582,7 @@ def build_handout(root: Path, staging: Path) -> Path:
                 raise BuildError("the handout's page numbers did not settle in three prints")
         finally:
             page.unlink(missing_ok=True)
-    _, about = _site_info(root, staging)
+    _, about = _site_info(root, staging, language)
     target = staging / HANDOUT
     target.write_bytes(reproducible(pdf, about["date"]))
     return target

@@ -10,6 +10,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from .i18n import N_, _
+
 Array = np.ndarray
 
 
@@ -30,15 +32,17 @@ class Activation:
     # (a binomial mixture of χ² laws). None where φ′ takes other values.
     gate_probability: float | None = None
     # The textbook weight variance for this activation, as width · Var W (He: 2 for ReLU,
-    # LeCun: 1), and the rule's name, for comparing with the critical scale.
+    # LeCun: 1), and the rule's name, for comparing with the critical scale (shown: declared
+    # with N_, translated where shown).
     reference_gain: float = 1.0
-    reference_rule: str = "LeCun's 1/√k"
+    reference_rule: str = N_("LeCun's 1/√k")
     # ln φ′(x), for activations whose slope underflows in their flat tails (sigmoid-like): the
     # simulation then carries each layer's slopes in the log domain, so even at scales where
     # φ′ is far below float64's range the gradient is not mistaken for zero.
     log_slope: Callable[[Array], Array] | None = None
     # What it is, in one or two sentences of Markdown (math allowed): the introduction of a
-    # section about it. Its name and formula are added by the template.
+    # section about it. Its name and formula are added by the template. Declared with N_ (it is
+    # translated by `introduce`).
     about: str = ""
 
     def __post_init__(self) -> None:
@@ -77,25 +81,27 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0), positively_homogeneous=True,
                    slope=lambda x: (x > 0).astype(x.dtype),
-                   gate_probability=0.5, reference_gain=2.0, reference_rule="He's √(2/k)",
-                   about="It passes a positive input with slope 1 and switches a negative one off "
-                         "(slope 0), so on average half the units carry the gradient back."),
+                   gate_probability=0.5, reference_gain=2.0, reference_rule=N_("He's √(2/k)"),
+                   about=N_("It passes a positive input with slope 1 and switches a negative one "
+                            "off (slope 0), so on average half the units carry the gradient back.")),
         # σ′(x) = ¼ sech²(x/2); 4σ(x) − 2 = 2 tanh(x/2) has slope sech²(x/2); tanh′ = sech².
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, positively_homogeneous=False,
                    log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),
-                   about="Its slope is at most ¼ (at zero) and falls to nothing in its flat tails, "
-                         "so every layer shrinks the gradient unless the weights make up for it."),
+                   about=N_("Its slope is at most ¼ (at zero) and falls to nothing in its flat "
+                            "tails, so every layer shrinks the gradient unless the weights make up "
+                            "for it.")),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
                    positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x),
-                   about="It equals $2\\tanh(x/2)$: slope 1 at zero like tanh, saturating at ±2."),
+                   about=N_("It equals $2\\tanh(x/2)$: slope 1 at zero like tanh, saturating at "
+                            "±2.")),
         Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2,
-                   about="Its slope is 1 at zero and falls in its tails (saturating at ±1): small "
-                         "weights keep units near zero, where a layer is nearly linear; large ones "
-                         "saturate them and flatten the slope."),
+                   about=N_("Its slope is 1 at zero and falls in its tails (saturating at ±1): "
+                            "small weights keep units near zero, where a layer is nearly linear; "
+                            "large ones saturate them and flatten the slope.")),
         Activation("linear", r"x", lambda x: x, positively_homogeneous=True,
                    slope=lambda x: np.ones_like(x), gate_probability=1.0,
-                   about="It leaves only the weights: the gradient is a product of random "
-                         "matrices, as in the first experiment."),
+                   about=N_("It leaves only the weights: the gradient is a product of random "
+                            "matrices, as in the first experiment.")),
     )
 }
 
@@ -103,7 +109,7 @@ ACTIVATIONS: dict[str, Activation] = {
 @dataclass(frozen=True)
 class Initialiser:
     name: str
-    description: str
+    description: str  # its law; words in it are declared with N_ (translated by `introduce`)
     uses_scale: bool  # accepts `scale`, the standard deviation of one entry
     # Standard deviation of one weight entry for a square fan_in = fan_out = width layer.
     std: Callable[[int, float | None], float]
@@ -164,8 +170,8 @@ INITIALISERS: dict[str, Initialiser] = {
                     lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k)), gaussian=True),
         Initialiser("lecun_normal", "N(0, 1 / fan_in)", False,
                     lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k)), gaussian=True),
-        Initialiser("orthogonal", "Haar-random orthogonal matrix, times scale·√width if a scale "
-                    "is given (else gain 1)", True,
+        Initialiser("orthogonal", N_("Haar-random orthogonal matrix, times scale·√width if a "
+                                     "scale is given (else gain 1)"), True,
                     lambda k, s: np.sqrt(1.0 / k) if s is None else s, _orthogonal,
                     scale_optional=True, preserves_lengths=True),
     )
@@ -174,12 +180,14 @@ INITIALISERS: dict[str, Initialiser] = {
 
 def introduce(params: Mapping[str, Any]) -> dict[str, Any]:
     """What a section of networks introduces, from the parameters its settings share: the
-    activation (name, formula, what it does) and the initialisation when all use the same."""
+    activation (name, formula, what it does) and the initialisation when all use the same, in
+    the language being rendered."""
     facts: dict[str, Any] = {}
     activation = ACTIVATIONS.get(params.get("activation"))
     if activation is not None:
-        facts.update(activation=activation.name, formula=activation.formula, about=activation.about)
+        facts.update(activation=activation.name, formula=activation.formula,
+                     about=_(activation.about))
     init = INITIALISERS.get(params.get("init"))
     if init is not None:
-        facts.update(init=init.name, init_law=init.description)
+        facts.update(init=init.name, init_law=_(init.description))
     return facts

@@ -4,8 +4,10 @@ from here and compute nothing beyond comparisons.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 import shlex
 import traceback
 from dataclasses import dataclass
@@ -14,22 +16,36 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
+from markdown.extensions.toc import slugify
 import numpy as np
 from markupsafe import Markup
 
+from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
 from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
 from .config import Report, Setting
 from .errors import BuildError
 from .experiments import experiments
 from .figures import FORMATS, FigureData, data_json, findings
-from .formatting import attribute_literal, orders, pow10, signed
+from .formatting import ConfigText, attribute_literal, orders, pow10, signed
 from .pages import FigureSpec
 from .phase import STABLE_DECADES
 from .results import Result
 from .theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
+
+
+class Verdict(str):
+    """A verdict: compares as its name ("vanishes", as the config and the templates' tests write
+    it), and reads in the language being rendered."""
+
+    def __str__(self) -> str:
+        return i18n._(str.__str__(self))
+
+    def __html__(self) -> Markup:
+        return Markup.escape(str(self))
+
 SECTION_PAGE = "experiment-page.md.j2"  # a page of sections without a template of its own
 
 
@@ -49,6 +65,7 @@ class FigureView:
     formats: tuple[str, ...]
     command: str  # prints the figure's CSV download, byte for byte
     json_download: bytes
+    original_title: str | None = None  # the English title, in an edition of another language
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,50 @@ class PageView:
     figures: tuple[FigureView, ...]  # every figure on the page, in order
 
 
+class Translated(ConfigText):
+    """Config text in the language being rendered, with the words it was written in."""
+
+    def __new__(cls, text: str, original: str) -> "Translated":
+        translated = super().__new__(cls, text)
+        translated.original = original
+        return translated
+
+
+def _original(text: Any) -> Any:
+    """Config text as it was written (before `localized` translated it)."""
+    return getattr(text, "original", text)
+
+
+def localized(report: Report) -> Report:
+    """The report with its words (titles, summaries, labels and statements, the keys
+    i18n.TRANSLATED_KEYS names) in the language being rendered; ids, parameters and numbers
+    unchanged. The report itself where that language is English."""
+    if i18n.current() == i18n.SOURCE:
+        return report
+    from . import config as config_module
+
+    def translate(value: Any) -> Any:
+        if isinstance(value, tuple):
+            items = tuple(translate(v) for v in value)
+            return items if any(a is not b for a, b in zip(items, value)) else value
+        if not (dataclasses.is_dataclass(value) and type(value).__module__ == config_module.__name__):
+            return value
+        changes = {}
+        for f in dataclasses.fields(value):
+            if not f.init:
+                continue
+            old = getattr(value, f.name)
+            if f.name in i18n.TRANSLATED_KEYS and isinstance(old, str) and old:
+                new = Translated(i18n._(old), old)
+            else:
+                new = translate(old)
+            if new is not old:
+                changes[f.name] = new
+        return dataclasses.replace(value, **changes) if changes else value
+
+    return translate(report)
+
+
 def run_command(setting: Setting, seed: int, path: str = "full", spectrum: bool = False) -> str:
     sets = " ".join(f"--set {k}={v}" for k, v in setting.params.items() if v is not None)
     runs = setting.runs if path == "full" else setting.norm_runs
@@ -247,6 +308,12 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         plain_title = " ".join(str(plain_texts.title(facts)).split())
         plain_caption = Markup(" ".join(str(plain_texts.caption(facts)).split())).striptags()
         alt = " ".join(str(plain_texts.alt(facts)).split())
+        original_title = None
+        if i18n.current() != i18n.SOURCE:  # for citations: the title the English edition gives
+            english = {**facts, "section_title": _original(facts["section_title"]),
+                       "sweep_title": _original(facts["sweep_title"])}
+            with i18n.speaking(root, i18n.SOURCE):
+                original_title = " ".join(str(plain_texts.title(english)).split())
         shown = {i: {"experiment": report.setting(i).experiment.name,
                      "params": dict(report.setting(i).params), "runs": report.setting(i).runs,
                      "seed": report.seed} for i in sorted(data.settings)}
@@ -256,7 +323,8 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
             raise BuildError(f"figure {data.id}: its data holds a NaN or an infinity") from None
         figures.append(FigureView(data.id, data.kind, spec.number, spec.page, spec.section,
                                   data.settings, data.meta, title, caption, plain_title, alt,
-                                  tuple(FORMATS), figure_command(data.id, config), download))
+                                  tuple(FORMATS), figure_command(data.id, config), download,
+                                  original_title))
     tables: dict[str, int] = {}
     sections = []
     for section in report.sections:
@@ -264,7 +332,7 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         views = tuple(settings[s.id] for s in section.settings)
         sections.append(SectionView(
             id=section.id, title=section.title, experiment=section.experiment.name,
-            page=section.page, summary=section.experiment.summary, settings=views,
+            page=section.page, summary=i18n._(section.experiment.summary), settings=views,
             figures=tuple(f for f in figures if f.section == section.id),
             claims=tuple(c for c in checks.claims if c.section == section.id),
             table_number=tables[section.page],
@@ -365,14 +433,16 @@ def make_environment(templates: Path, report: Report) -> jinja2.Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    i18n.install(env)  # {% trans %} and _() speak the language being rendered
     env.filters.update(_filters(report))
     return env
 
 
 def _filters(report: Report) -> dict[str, Callable[..., Any]]:
-    def verdict(log10_value: float) -> str:
-        return report.verdicts.of(log10_value)
+    def verdict(log10_value: float) -> Verdict:
+        return Verdict(report.verdicts.of(log10_value))
 
     def cell(text: Any) -> Any:
         # A '|' would split a Markdown table cell. Config text escapes its own (see ConfigText).
@@ -381,14 +451,35 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
         return str(text).replace("|", "\\|")
 
     def holds(value: bool) -> str:
-        return "holds" if value else "does not hold"
+        return i18n._("holds") if value else i18n._("does not hold")
 
     return {"sci": pow10, "signed": signed, "orders": orders, "verdict": verdict, "cell": cell,
             "holds": holds, "bibtex": bibtex_escape, "bibtex_authors": bibtex_authors,
             "attribute": attribute_literal,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
-            "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False)}
+            "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False),
+            # A word declared in code (an experiment's title, summary, a parameter's help),
+            # marked there with N_(), in the language being rendered (no %-formatting, unlike _()).
+            "t": i18n._,
+            # A heading's id in every edition: the one its English words give (as MkDocs would).
+            "anchor": lambda text: slugify(str(_original(text)), "-")}
+
+
+# Chinese and Japanese put no space after their full-width punctuation, and a browser shows a
+# line break between two of their characters as one: where two sentences (two messages) of the
+# same line meet, the space between them goes, and so does a break inside a paragraph between
+# such characters (a Han character never starts a Markdown block, so the paragraph stays one).
+_CJK = "\u4e00-\u9fff"
+_FULL_WIDTH_SPACE = re.compile(rf"(?<=[。，；：！？）」』、])[ \t]+(?=\S)"
+                               rf"|(?<=[{_CJK}。，；：！？）」』、])\n[ \t]*(?=[{_CJK}（「『])")
+
+
+def closed_up(text: str) -> str:
+    """A page in the language being rendered, without the spaces its script does not use."""
+    if i18n.current() not in ("zh", "ja"):
+        return text
+    return _FULL_WIDTH_SPACE.sub("", text)
 
 
 def render_pages(env: jinja2.Environment, context: Mapping[str, Any]) -> dict[str, str]:
@@ -398,7 +489,7 @@ def render_pages(env: jinja2.Environment, context: Mapping[str, Any]) -> dict[st
         name = f"{page.id}{PAGE_SUFFIX}"
         try:
             template = env.get_template(name if _exists(env, name) else SECTION_PAGE)
-            pages[f"{page.id}.md"] = template.render({**context, "page": page})
+            pages[f"{page.id}.md"] = closed_up(template.render({**context, "page": page}))
         except Exception as error:  # noqa: BLE001 - a template's failure is named by its line
             problems.append(_describe_template_error(error, name, env))
     if problems:

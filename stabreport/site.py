@@ -21,17 +21,29 @@ from pathlib import Path
 from .errors import BuildError
 from .fingerprint import changed_since_built, manifest_text, tree_digest
 from .lock import project_lock
-from .paths import SITE, fault_error, project_root, recover, swap_in
+from . import i18n
+from .paths import GENERATED, NAV, SITE, fault_error, project_root, recover, swap_in
 from .processes import die_with_parent
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout
+LANGUAGE_ENV = "STABREPORT_LANGUAGE"  # the edition MkDocs builds (unset: English)
 HANDOUT_CODE = Path(__file__).with_name("handout.py")
+
+
+def editions(root: Path) -> list[str]:
+    """The languages the last `stabreport build` rendered, English first."""
+    record = root / GENERATED / NAV
+    try:
+        return [code for code, _, _ in json.loads(record.read_text(encoding="utf-8"))["languages"]]
+    except (OSError, ValueError, KeyError):
+        raise BuildError(f"{GENERATED}/{NAV} is missing or damaged: run `stabreport build` first") from None
 
 
 def site_inputs_digest(root: Path, handout: bool = True) -> str:
     files = [p for p in (root / "docs").rglob("*") if p.is_file()]
     files += [root / "mkdocs.yml"]
+    files += [p for p in (root / "locales").rglob("*") if p.is_file()]  # jieba's dictionary
     if handout:  # its words are a template of the project's
         files += [root / "templates" / "handout.html.j2"]
     return hashlib.sha256(json.dumps({
@@ -68,21 +80,27 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
     parent = os.getpid()
     try:
-        env = {**os.environ, "NO_MKDOCS_2_WARNING": "1",
-               HANDOUT_ENV: "1" if handout else "0"}  # the plugin drops links to a missing one
-        # Not --quiet: it would hide the warnings that --strict counts.
-        done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                               "--site-dir", str(staging)], cwd=root, env=env, capture_output=True,
-                              text=True, preexec_fn=lambda: die_with_parent(parent))
-        if done.returncode != 0:
-            problems = [line for line in (done.stderr + done.stdout).splitlines()
-                        if not line.startswith("INFO")]
-            raise BuildError("mkdocs build --strict failed; site/ was left as it was:\n"
-                             + "\n".join(problems).strip())
+        languages = editions(root)
+        for language in languages:  # English first: MkDocs empties the folder it builds into
+            target = staging if language == i18n.SOURCE else staging / language
+            env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", LANGUAGE_ENV: language,
+                   HANDOUT_ENV: "1" if handout else "0"}  # the plugin drops links to a missing one
+            # Not --quiet: it would hide the warnings that --strict counts.
+            done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                                   "--site-dir", str(target)], cwd=root, env=env, capture_output=True,
+                                  text=True, preexec_fn=lambda: die_with_parent(parent))
+            if done.returncode != 0:
+                problems = [line for line in (done.stderr + done.stdout).splitlines()
+                            if not line.startswith("INFO")]
+                raise BuildError(f"mkdocs build --strict failed ({language} edition); site/ was "
+                                 "left as it was:\n" + "\n".join(problems).strip())
         if handout:
-            started = time.perf_counter()
-            printed = build_handout(root, staging)
-            print(f"printed {SITE}/{printed.name} in {time.perf_counter() - started:.1f} s", file=stream)
+            for language in languages:
+                started = time.perf_counter()
+                target = staging if language == i18n.SOURCE else staging / language
+                printed = build_handout(root, target, language)
+                print(f"printed {SITE}/{printed.relative_to(staging).as_posix()} in "
+                      f"{time.perf_counter() - started:.1f} s", file=stream)
         files = {p.relative_to(staging).as_posix(): p.read_bytes()
                  for p in staging.rglob("*") if p.is_file()}
         fault_error(staging / RECORD)

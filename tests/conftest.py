@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import EXAMPLE, PLUGIN_CONFIG, copy_project
+from helpers import EXAMPLE, PLUGIN_CONFIG, SESSION_EPOCH, copy_project
 
 BIN = Path(sys.executable).parent
 
@@ -50,6 +50,8 @@ def site(tmp_path_factory, plugin):
     from stabreport.site import build_site
 
     root = copy_project(tmp_path_factory.mktemp("project"), PLUGIN_CONFIG)
+    # A fixed build date, for this session's builds: the byte-identical test builds it again.
+    os.environ["SOURCE_DATE_EPOCH"] = SESSION_EPOCH
     build_report(root=root, strict=True, stream=open(os.devnull, "w"))
     assert build_site(root, stream=open(os.devnull, "w"))
     return root

@@ -11,6 +11,7 @@ from stabreport.config import Report
 from stabreport.results import Result
 
 PROJECT = Path(__file__).resolve().parents[1]
+SESSION_EPOCH = "1700000000"  # 2023-11-14: the build date of the session's site
 EXAMPLE = PROJECT / "examples" / "near_identity"
 
 # Fewer runs than the default report, same settings: enough for every template and figure.
@@ -57,18 +58,26 @@ SMALL_EXPLORER = """explorer:
 """
 
 
-def small_config(sections: str = "", sweeps: str = "", extra: str = "") -> str:
+# Test sites are English only, but for the session's site and the byte-identical rebuild, which
+# build both editions (every other test would pay for a second edition it does not look at).
+ENGLISH = "languages: [en]\n"
+BOTH = "languages: [en, zh]\n"
+
+
+def small_config(sections: str = "", sweeps: str = "", extra: str = "", languages: str = ENGLISH) -> str:
     """The small config, with more sections, sweeps or top-level keys."""
-    return f"sections:\n{SMALL_SECTIONS}{sections}sweeps:\n{SMALL_SWEEPS}{sweeps}{SMALL_EXPLORER}{extra}"
+    return (f"sections:\n{SMALL_SECTIONS}{sections}sweeps:\n{SMALL_SWEEPS}{sweeps}{SMALL_EXPLORER}"
+            f"{languages}{extra}")
 
 
 SMALL_CONFIG = small_config()
-PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS, PLUGIN_SWEEPS)
+PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS, PLUGIN_SWEEPS, languages=BOTH)
 
 
 def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
     """The parts of the project a site build reads: templates, hand-written docs, mkdocs.yml."""
     shutil.copytree(PROJECT / "templates", target / "templates")
+    shutil.copytree(PROJECT / "locales", target / "locales")
     shutil.copytree(PROJECT / "docs", target / "docs", ignore=shutil.ignore_patterns("generated"))
     shutil.copy(PROJECT / "mkdocs.yml", target / "mkdocs.yml")
     if config is not None:

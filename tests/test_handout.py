@@ -4,6 +4,7 @@ import io
 import json
 import re
 import shutil
+import unicodedata
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
@@ -273,3 +274,40 @@ def test_without_chromium_the_site_fails_in_one_line_and_no_handout_opts_out(sit
     assert "handout.pdf" not in (root / "site" / "index.html").read_text()  # no link to nothing
     # With a browser again, the site is not up to date: it lacks its handout.
     assert changed_since_built(root / "site", site_inputs_digest(root), RECORD) == "its inputs changed"
+
+
+def test_the_chinese_edition_has_its_own_handout_in_chinese(site, handout):
+    """site/zh/handout.pdf: the same report pages, in order, in Chinese, with the Chinese
+    edition's address on every page (its fonts embedded, so it prints anywhere)."""
+    data = (site / "site" / "zh" / HANDOUT).read_bytes()
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    texts = [page.extract_text() for page in reader.pages]
+    assert abs(len(texts) - len(handout.texts)) <= len(handout.texts) // 4
+    assert all(f"{site_url(site)}zh/" in text for text in texts)
+    han = sum(len(re.findall(r"[\u4e00-\u9fff]", text)) for text in texts)
+    assert han > 2000, han
+    # Text extraction gives some characters as their radical forms (the font draws both with
+    # one glyph): NFKC undoes the Kangxi radicals, the table the simplified ones it leaves.
+    radicals = str.maketrans("⻚⻓⻛⻔⻜⻢⻉⻋⻅⻘⻝⻣⻦⻬⻰⻳⻥⻩⻤⻮", "页长风门飞马贝车见青食骨鸟齐龙龟鱼黄鬼齿")
+    body = _squeeze(" ".join(texts)).translate(radicals)
+    body = "".join(unicodedata.normalize("NFKC", c) if "\u2f00" <= c <= "\u2fdf" else c for c in body)
+    nav = json.loads((site / GENERATED / "zh" / NAV).read_text())["nav"]
+    assert f"第{len(texts)}页，共{len(texts)}页" in body
+    for title, file in nav:  # each page under its title (the home page under the report's)
+        if file != "index.md":
+            assert _squeeze(unescape(title)) in body, title
+    # The Chinese glyphs travel with the PDF: every font is embedded (Chromium writes Noto Sans
+    # CJK, a CFF font in a collection, as a Type 3 font: its glyphs as outlines).
+    def embedded(font) -> bool:
+        if font.get("/Subtype") == "/Type3":
+            return True
+        for descendant in font.get("/DescendantFonts", [font]):
+            descriptor = descendant.get_object().get("/FontDescriptor")
+            if descriptor is None or not any(k in descriptor.get_object()
+                                             for k in ("/FontFile", "/FontFile2", "/FontFile3")):
+                return False
+        return True
+
+    fonts = [f.get_object() for page in reader.pages
+             for f in (page.get("/Resources", {}).get("/Font", {}) or {}).values()]
+    assert fonts and all(embedded(font) for font in fonts)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from ..errors import ConfigError
+from ..i18n import _
 from ..params import Param
 
 if TYPE_CHECKING:  # the theory's types; importing them would load scipy
@@ -168,6 +169,9 @@ class Explore:
 
 @dataclass(frozen=True)
 class Experiment:
+    # The words a reader sees (title, summary, step_label, step_plural, the parameters' help)
+    # are declared in English, marked with N_ (from stabreport.i18n) so that they enter the
+    # catalogue, and translated where they are shown.
     name: str
     title: str  # a heading for the experiment, e.g. "Products of random matrices"
     summary: str  # one sentence: what M is
@@ -212,6 +216,7 @@ class Experiment:
     full_path_bytes: Callable[[Params, int], int] | None = None
     # What the explorer page offers of it (see Explore); None: it is not on that page.
     explore: Explore | None = None
+    step_plural: str = ""  # step_label's plural ("layers"); "": step_label + "s"
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:
@@ -278,8 +283,15 @@ class Experiment:
         k = self.width(params)
         return runs * self.steps(params) * (k * k if path == "full" else 2 * k)
 
+    def step_word(self, n: int | None = None) -> str:
+        """The name of a step for `n` of them ("layer", "layers"; the plural when n is None), in
+        the language being rendered."""
+        word = self.step_label if n == 1 else self.step_plural or self.step_label + "s"
+        return _(word)
+
     def words(self, params: Params) -> str:
-        """The setting in words: the declaration's own description, else its parameters."""
+        """The setting in words: the declaration's own description (in the language being
+        rendered), else its parameters."""
         if self.describe is not None:
             return self.describe(params)
         return ", ".join(f"{k} {v}" for k, v in params.items() if v is not None)

@@ -15,6 +15,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
+from ..formatting import Words
+from ..i18n import N_, _
 from ..nn import ACTIVATIONS, INITIALISERS, introduce
 from ..params import Param
 from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
@@ -155,12 +157,17 @@ def effective_scale(params: Mapping[str, Any]) -> float:
 
 
 def describe(params: Mapping[str, Any]) -> str:
-    parts = [params["activation"]]
+    """The setting in words ("relu, scale 0.1, width 100, depth 50"), in the language being
+    rendered."""
+    values = {"activation": params["activation"], "width": params["width"],
+              "depth": params["depth"]}
     if params.get("scale") is not None:
-        parts.append(f"scale {params['scale']}")
-    elif "init" in params and "scale" in params:
-        parts.append(f"{params['init']} init")
-    return ", ".join(parts + [f"width {params['width']}", f"depth {params['depth']}"])
+        return _("%(activation)s, scale %(scale)s, width %(width)s, depth %(depth)s") % {
+            **values, "scale": params["scale"]}
+    if "init" in params and "scale" in params:
+        return _("%(activation)s, %(init)s init, width %(width)s, depth %(depth)s") % {
+            **values, "init": params["init"]}
+    return _("%(activation)s, width %(width)s, depth %(depth)s") % values
 
 
 # --- theory ----------------------------------------------------------------------------------------
@@ -226,7 +233,7 @@ def predict(params: Mapping[str, Any]):
         norm_u = gaussian_law(depth * per_layer, 1e-24)
         offset = column_to_mean_abs(width, 1.0, 1.0)
         exact = False  # a point, not a law to test by KS: checked as an approximation, gap 0
-        law = "exact: orthogonal weights keep every length, ‖J u‖ = (scale·√width)^depth"
+        law = Words(N_("exact: orthogonal weights keep every length, ‖J u‖ = (scale·√width)^depth"))
         medians = [n * per_layer / LN10 + offset for n in range(1, depth + 1)]
         gain = rms = per_layer / LN10
         critical = 1 / math.sqrt(width)
@@ -235,12 +242,16 @@ def predict(params: Mapping[str, Any]):
         norm_u = step.times(depth)
         offset = column_to_mean_abs(width, p, p)
         exact = init.gaussian
-        terms = f"s² χ²_N terms, N ~ Binomial(width, {p:g})" if p < 1 else "s² χ²_width terms"
-        law = (f"exact: ‖J u‖² is a product of {terms}" if exact else
-               f"‖J u‖² a product of s² · width · Beta(N/2, (width − N)/2) terms, N ~ Binomial(width, "
-               f"{p:g}) (orthogonal weights; approximate)" if init.preserves_lengths else
-               "finite-width law of this activation with this init's variance (exact for Gaussian "
-               "weights only)")
+        if exact:
+            law = Words(N_("exact: ‖J u‖² is a product of s² χ²_N terms, N ~ Binomial(width, %(p)s)"),
+                        p=f"{p:g}") if p < 1 else \
+                Words(N_("exact: ‖J u‖² is a product of s² χ²_width terms"))
+        elif init.preserves_lengths:
+            law = Words(N_("‖J u‖² a product of s² · width · Beta(N/2, (width − N)/2) terms, N ~ "
+                           "Binomial(width, %(p)s) (orthogonal weights; approximate)"), p=f"{p:g}")
+        else:
+            law = Words(N_("finite-width law of this activation with this init's variance (exact "
+                           "for Gaussian weights only)"))
         medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]
         gain, critical = step.cumulants[0] / LN10, gated_critical_scale(width, p)
         rms = 0.5 * math.log10(width * std**2 * p)
@@ -251,7 +262,7 @@ def predict(params: Mapping[str, Any]):
         norm_u = gaussian_law(float(means[-1]), float(variances[-1]))
         offset = column_to_mean_abs(width, layers[-1].d1, layers[-1].d2)
         exact = False
-        law = "mean field: variance map and per-layer χ, with a 1/width correction"
+        law = Words(N_("mean field: variance map and per-layer χ, with a 1/width correction"))
         medians = [means[i] / LN10 + column_to_mean_abs(width, m.d1, m.d2)
                    for i, m in enumerate(layers)]
         gain = 0.5 * layers[-1].mean_log_ratio / LN10
@@ -261,10 +272,11 @@ def predict(params: Mapping[str, Any]):
     return Prediction(
         law=law, exact=exact, median_log10_norm_u=median, q05_log10_norm_u=q05,
         q95_log10_norm_u=q95, median_log10_mean_abs=median + offset,
-        mean_abs_method="column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as full rank)",
+        mean_abs_method=Words(N_("column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as "
+                                 "full rank)")),
         log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical=critical,
         trajectory_log10_mean_abs=np.array([-math.log10(width), *medians]),
-        norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,
+        norm_u_law=norm_u, mean_abs_law=None, reference=Words(activation.reference_rule),
         reference_scale=activation.reference_scale(width), dead_fraction=dead_fraction(params))
 
 
@@ -301,15 +313,17 @@ def critical_scale(params: Mapping[str, Any]) -> float | None:
 
 MLP = Experiment(
     name="mlp",
-    title="Gradients through a deep MLP",
-    summary="Input–output Jacobian of a bias-free MLP of `depth` square layers of `width` units.",
+    title=N_("Gradients through a deep MLP"),
+    summary=N_("Input–output Jacobian of a bias-free MLP of `depth` square layers of `width` "
+               "units."),
     params=(
-        Param("width", int, 100, "units per layer (all layers square)", minimum=1),
-        Param("depth", int, 50, "number of layers", minimum=1),
-        Param("activation", str, "relu", "activation function", choices=tuple(ACTIVATIONS)),
-        Param("init", str, "normal", "weight initialisation", choices=tuple(INITIALISERS)),
-        Param("scale", float, 0.1, "standard deviation of the weights (init=normal only; at most "
-              "1e100, beyond which the theory's variance width·scale² leaves float64's range)",
+        Param("width", int, 100, N_("units per layer (all layers square)"), minimum=1),
+        Param("depth", int, 50, N_("number of layers"), minimum=1),
+        Param("activation", str, "relu", N_("activation function"), choices=tuple(ACTIVATIONS)),
+        Param("init", str, "normal", N_("weight initialisation"), choices=tuple(INITIALISERS)),
+        Param("scale", float, 0.1, N_("standard deviation of the weights (init=normal only; at "
+                                      "most 1e100, beyond which the theory's variance "
+                                      "width·scale² leaves float64's range)"),
               minimum=0.0, maximum=1e100),
     ),
     simulate=simulate,
@@ -317,7 +331,8 @@ MLP = Experiment(
     tangent_applies=lambda params: INITIALISERS[params["init"]].gaussian,
     steps_param="depth",
     width_param="width",
-    step_label="layer",
+    step_label=N_("layer"),
+    step_plural=N_("layers"),
     default_runs=10,
     theory=Theory(predict=predict, gain_per_step=gain_per_step, critical_scale=critical_scale),
     effective_scale=effective_scale,

@@ -10,6 +10,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..formatting import Words
+from ..i18n import N_, _
 from ..params import Param
 from .base import LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish, log_values
 
@@ -69,7 +71,7 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
 # --- theory: exact for ‖Y u‖, a rank-one model for mean |Y_ij| ------------------------------------
 
 RANK_ONE_GAP = 3.0  # use the rank-one model once σ₂/σ₁ ≈ exp(−L (λ₁ − λ₂)) is below 5 %
-REFERENCE = "the variance-preserving 1/√k"
+REFERENCE = N_("the variance-preserving 1/√k")
 
 
 def critical_scale_for(k: int) -> float:
@@ -105,24 +107,32 @@ def predict(params: Mapping[str, Any]):
         rank_one = (offset_m + offset_m).without(log_abs_first_coordinate(k))
         mean_abs = norm_u + rank_one
         median_mean_abs = mean_abs.median() / LN10
-        method = "rank-one model Y ≈ σ₁ a bᵀ with a, b uniform on the sphere"
+        method = Words(N_("rank-one model Y ≈ σ₁ a bᵀ with a, b uniform on the sphere"))
     else:
         mean_abs = None
         median_mean_abs = median + column[0] / LN10
-        method = "column norm × √(2/(π k)) (too few factors for the rank-one model)"
+        method = Words(N_("column norm × √(2/(π k)) (too few factors for the rank-one model)"))
     offsets = [rank_one.cumulants if rank_one and n * lyapunov_gap(k) >= RANK_ONE_GAP else column
                for n in range(1, factors + 1)]
     trajectory = np.array([-math.log10(k)] + [
         cornish_fisher_median(step.times(n).cumulants, extra) / LN10
         for n, extra in zip(range(1, factors + 1), offsets)])
     return Prediction(
-        law="exact: ln ‖Y u‖ is a sum of iid ln s + ½ ln χ²_k terms",
+        law=Words(N_("exact: ln ‖Y u‖ is a sum of iid ln s + ½ ln χ²_k terms")),
         exact=True, median_log10_norm_u=median, q05_log10_norm_u=q05, q95_log10_norm_u=q95,
         median_log10_mean_abs=median_mean_abs, mean_abs_method=method,
         log10_gain_per_step=step.cumulants[0] / LN10, critical=critical_scale_for(k),
         log10_rms_gain_per_step=math.log10(scale * math.sqrt(k)),
         trajectory_log10_mean_abs=trajectory, norm_u_law=norm_u, mean_abs_law=mean_abs,
-        reference=REFERENCE, reference_scale=1 / math.sqrt(k))
+        reference=Words(REFERENCE), reference_scale=1 / math.sqrt(k))
+
+
+def describe(params: Mapping[str, Any]) -> str:
+    """The setting in words ("k = 4, 100 factors, scale 0.5"), in the language being rendered."""
+    if params.get("scale") is not None:
+        return _("k = %(k)s, %(factors)s factors, scale %(scale)s") % {
+            "k": params["k"], "factors": params["factors"], "scale": params["scale"]}
+    return _("k = %(k)s, %(factors)s factors") % {"k": params["k"], "factors": params["factors"]}
 
 
 def gain_per_step(params: Mapping[str, Any]) -> float:
@@ -135,18 +145,20 @@ def gain_per_step(params: Mapping[str, Any]) -> float:
 
 PRODUCTS = Experiment(
     name="products",
-    title="Products of random matrices",
-    summary="Y = W_L ··· W_1 for L fresh k×k matrices with iid N(0, scale²) entries, from Y = I.",
+    title=N_("Products of random matrices"),
+    summary=N_("Y = W_L ··· W_1 for L fresh k×k matrices with iid N(0, scale²) entries, from "
+               "Y = I."),
     params=(
-        Param("k", int, 4, "size of the square matrices", minimum=1),
-        Param("factors", int, 100, "number of matrices multiplied", minimum=1),
-        Param("scale", float, 0.5, "standard deviation of each entry", minimum=0.0),
+        Param("k", int, 4, N_("size of the square matrices"), minimum=1),
+        Param("factors", int, 100, N_("number of matrices multiplied"), minimum=1),
+        Param("scale", float, 0.5, N_("standard deviation of each entry"), minimum=0.0),
     ),
     simulate=simulate,
     tangent=column_lengths,
     steps_param="factors",
     width_param="k",
-    step_label="factor",
+    step_label=N_("factor"),
+    step_plural=N_("factors"),
     default_runs=1000,
     theory=Theory(predict=predict, gain_per_step=gain_per_step,
                   critical_scale=lambda params: critical_scale_for(params["k"])),
@@ -161,6 +173,5 @@ PRODUCTS = Experiment(
     explore=Explore(grid={"scale": log_values(0.25, 2 ** 0.25, 11), "k": (2, 4, 8),
                           "factors": (10, 100)},
                     scale="scale", initial={"scale": 0.5, "k": 4, "factors": 100}),
-    describe=lambda params: f"k = {params['k']}, {params['factors']} factors"
-    + (f", scale {params['scale']}" if params.get("scale") is not None else ""),
+    describe=describe,
 )

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
+from ..formatting import Words
+from ..i18n import N_, _
 from ..nn import ACTIVATIONS, INITIALISERS, introduce
 from ..params import Param
 from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
@@ -111,12 +113,17 @@ def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
 
 
 def describe(params: Mapping[str, Any]) -> str:
-    parts = [params["activation"], f"branch scale {params['branch_scale']}"]
+    """The setting in words ("relu, branch scale 1.0, scale 0.1414, width 100, depth 50"), in the
+    language being rendered."""
+    values = {"activation": params["activation"], "branch": params["branch_scale"],
+              "width": params["width"], "depth": params["depth"]}
     if params.get("scale") is not None:
-        parts.append(f"scale {params['scale']:.4g}")
-    elif "scale" in params:
-        parts.append(f"{params['init']} init")
-    return ", ".join(parts + [f"width {params['width']}", f"depth {params['depth']}"])
+        return _("%(activation)s, branch scale %(branch)s, scale %(scale)s, width %(width)s, "
+                 "depth %(depth)s") % {**values, "scale": f"{params['scale']:.4g}"}
+    if "scale" in params:
+        return _("%(activation)s, branch scale %(branch)s, %(init)s init, width %(width)s, "
+                 "depth %(depth)s") % {**values, "init": params["init"]}
+    return _("%(activation)s, branch scale %(branch)s, width %(width)s, depth %(depth)s") % values
 
 
 # --- theory ------------------------------------------------------------------------------------------
@@ -170,17 +177,18 @@ def predict(params: Mapping[str, Any]):
     slope_ratio = per_block[-1][3]
     offset = column_to_mean_abs(width, slope_ratio, 1.0)
     return Prediction(
-        law="mean field for residual blocks: variance map and per-block gain 1 + a² k s² E φ′², "
-            "with a 1/width correction (approximate)",
+        law=Words(N_("mean field for residual blocks: variance map and per-block gain 1 + a² k s² "
+                     "E φ′², with a 1/width correction (approximate)")),
         exact=False, median_log10_norm_u=median, q05_log10_norm_u=q05, q95_log10_norm_u=q95,
         median_log10_mean_abs=median + offset,
-        mean_abs_method="column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as having iid "
-                        "entries; near the identity, with small branches, it misses the diagonal)",
+        mean_abs_method=Words(N_("column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as "
+                                 "having iid entries; near the identity, with small branches, it "
+                                 "misses the diagonal)")),
         log10_gain_per_step=0.5 * per_block[-1][0] / LN10,
         log10_rms_gain_per_step=0.5 * math.log10(1 + per_block[-1][2]), critical=None,
         trajectory_log10_mean_abs=np.array([-math.log10(width)] + [
             m / LN10 + offset for m in means]),
-        norm_u_law=norm_u, mean_abs_law=None, reference=activation.reference_rule,
+        norm_u_law=norm_u, mean_abs_law=None, reference=Words(activation.reference_rule),
         reference_scale=activation.reference_scale(width))
 
 
@@ -190,19 +198,21 @@ def gain_per_step(params: Mapping[str, Any]) -> float:
 
 RESNET = Experiment(
     name="resnet",
-    title="Residual networks",
-    summary="Input–output Jacobian of a residual MLP: `depth` blocks h ← h + a · W φ(h) of "
-            "`width` units, a the branch scale.",
+    title=N_("Residual networks"),
+    summary=N_("Input–output Jacobian of a residual MLP: `depth` blocks h ← h + a · W φ(h) of "
+               "`width` units, a the branch scale."),
     params=(
-        Param("width", int, 100, "units per block", minimum=1),
-        Param("depth", int, 50, "number of residual blocks", minimum=1),
-        Param("activation", str, "relu", "activation function", choices=tuple(ACTIVATIONS)),
-        Param("init", str, "normal", "weight initialisation", choices=tuple(INITIALISERS)),
-        Param("scale", float, None, "standard deviation of the branch weights (inits that take "
-              "one; at most 1e100)", minimum=0.0, maximum=1e100,
+        Param("width", int, 100, N_("units per block"), minimum=1),
+        Param("depth", int, 50, N_("number of residual blocks"), minimum=1),
+        Param("activation", str, "relu", N_("activation function"), choices=tuple(ACTIVATIONS)),
+        Param("init", str, "normal", N_("weight initialisation"), choices=tuple(INITIALISERS)),
+        Param("scale", float, None, N_("standard deviation of the branch weights (inits that take "
+                                       "one; at most 1e100)"), minimum=0.0, maximum=1e100,
               default_text="√(2/width), He's"),
-        Param("branch_scale", float, 1.0, "a, the factor on each block's branch; "
-              f"'{SQRT_DEPTH}' shrinks it with the depth (as Fixup, SkipInit and ReZero do)",
+        # The help names the value SQRT_DEPTH as written ('1/sqrt(depth)').
+        Param("branch_scale", float, 1.0, N_("a, the factor on each block's branch; "
+                                             "'1/sqrt(depth)' shrinks it with the depth (as Fixup, "
+                                             "SkipInit and ReZero do)"),
               minimum=0.0, maximum=1e100, also=(SQRT_DEPTH,)),
     ),
     simulate=simulate,
@@ -210,7 +220,8 @@ RESNET = Experiment(
     tangent_applies=lambda params: INITIALISERS[params["init"]].gaussian,
     steps_param="depth",
     width_param="width",
-    step_label="block",
+    step_label=N_("block"),
+    step_plural=N_("blocks"),
     default_runs=10,
     theory=Theory(predict=predict, gain_per_step=gain_per_step, critical_scale=lambda params: None),
     effective_scale=effective_scale,

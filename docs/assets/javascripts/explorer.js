@@ -8,6 +8,14 @@
 
   function data() { return window.STABREPORT_EXPLORER; }
 
+  // The charts' words, in the page's language (written by the build beside the data): the
+  // {placeholders} filled in.
+  function say(name, values) {
+    return data().words[name].replace(/\{(\w+)\}/g, function (all, key) {
+      return values && key in values ? String(values[key]) : all;
+    });
+  }
+
   function byName(name) {
     var found = null;
     data().experiments.forEach(function (e) { if (e.name === name) found = e; });
@@ -108,7 +116,7 @@
     for (var s = 0; s <= depth; s++) {
       rows.push({step: s, median: cell.median[s], q05: cell.q05[s], q95: cell.q95[s]});
     }
-    var measured = "measured: median, 5–95 % band";
+    var measured = say("measured");
     var domain = [measured], range = [ACCENT];
     var x = {field: "step", type: "quantitative", title: experiment.step_label};
     var y = {field: "value", type: "quantitative", title: experiment.ylabel, scale: {zero: false}};
@@ -121,7 +129,7 @@
     ];
     var theory = theoryPoints(experiment, choice);
     if (theory) {
-      var named = "theory: median";
+      var named = say("theory_median");
       domain.push(named); range.push(THEORY);
       layers.push({data: {values: theory.map(function (p) { return {step: p.step, value: p.value, series: named}; })},
                    mark: {type: "line", strokeDash: [6, 4], strokeWidth: 1.8, point: true},
@@ -129,8 +137,8 @@
     }
     var ref = lectureReference(experiment, choice);
     if (ref) {
-      var label = "the lecture's " + ref.label + " (" + experiment.controls[experiment.width_control].key +
-        " " + ref.width + ")";
+      var label = say("lecture", {label: ref.label, key: experiment.controls[experiment.width_control].label,
+                                  width: ref.width});
       domain.push(label); range.push(LECTURE);
       var refRows = [];
       for (var t = 0; t < ref.median.length && t <= depth; t++) {
@@ -146,27 +154,27 @@
       }
     });
     return {$schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 260,
-            title: "log₁₀ ‖J u‖ after each " + experiment.step_label, layer: layers, config: chartConfig(),
-            description: "Median and 5–95 % band of log10 of the gradient's length after each step."};
+            title: say("trajectory_title", {step: experiment.step_label}), layer: layers, config: chartConfig(),
+            description: say("trajectory_description")};
   }
 
   function distributionSpec(experiment, cell) {
-    var rows = cell.final.map(function (v, i) { return {value: v, p: QUANTILES[i], series: "measured quantiles"}; });
+    var rows = cell.final.map(function (v, i) { return {value: v, p: QUANTILES[i], series: say("measured_quantiles")}; });
     var layers = [{data: {values: rows}, mark: {type: "line", point: true, color: ACCENT, interpolate: "step-after"},
-                   encoding: {x: {field: "value", type: "quantitative", title: experiment.ylabel + " at the end", scale: {zero: false}},
-                              y: {field: "p", type: "quantitative", title: "share of runs below", scale: {domain: [0, 1]}},
+                   encoding: {x: {field: "value", type: "quantitative", title: say("at_the_end", {ylabel: experiment.ylabel}), scale: {zero: false}},
+                              y: {field: "p", type: "quantitative", title: say("share_below"), scale: {domain: [0, 1]}},
                               color: {field: "series", type: "nominal", title: null,
-                                      scale: {domain: ["measured quantiles", "theory: 5 %, median, 95 %"], range: [ACCENT, THEORY]}}}}];
+                                      scale: {domain: [say("measured_quantiles"), say("theory_quantiles")], range: [ACCENT, THEORY]}}}}];
     if (cell.theory) {
       var law = [{value: cell.theory.q05, p: 0.05}, {value: cell.theory.median, p: 0.5}, {value: cell.theory.q95, p: 0.95}]
-        .map(function (r) { r.series = "theory: 5 %, median, 95 %"; return r; });
+        .map(function (r) { r.series = say("theory_quantiles"); return r; });
       layers.push({data: {values: law}, mark: {type: "line", strokeDash: [6, 4], point: {shape: "diamond", size: 70}},
                    encoding: {x: {field: "value", type: "quantitative"}, y: {field: "p", type: "quantitative"},
                               color: {field: "series", type: "nominal"}}});
     }
     return {$schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 200,
-            title: "Final distribution over " + cell.runs + " runs", layer: layers, config: chartConfig(),
-            description: "Quantiles of log10 of the gradient's length over runs, against the theory's."};
+            title: say("distribution_title", {runs: cell.runs}), layer: layers, config: chartConfig(),
+            description: say("distribution_description")};
   }
 
   function draw(container, spec) {
@@ -320,12 +328,12 @@
     var key = "stabreport-explore-" + experiment.name + "-" + this.choice.join("-");
     var url = site.page_url + "#" + fragment;
     return "@misc{" + key + ",\n" +
-      "  title = {{" + site.title + "}: explorer, " + experiment.name + ", " + words.join(", ") + "},\n" +
+      "  title = {{" + site.title + "}: " + say("bibtex_title") + ", " + experiment.name + ", " + words.join(", ") + "},\n" +
       "  author = {" + site.authors + "},\n" +
       "  year = {" + site.year + "},\n" +
       "  howpublished = {\\url{" + url + "}},\n" +
-      "  note = {stabreport " + site.version + ", seed " + data().seed + ", " + cell.runs +
-      " runs; reproduce with: " + cell.command.replace(/([_%&#$])/g, "\\$1") + "}\n}";
+      "  note = {stabreport " + site.version + ", seed " + data().seed + ", " +
+      say("bibtex_note", {runs: cell.runs, command: cell.command.replace(/([_%&#$])/g, "\\$1")}) + "}\n}";
   };
 
   function start() {

@@ -1,0 +1,153 @@
+"""The site's languages, the GNU gettext way (through Babel).
+
+Every word of the site is written in English, in the templates (`{% trans %}`, `_()`), in
+stabreport's code (`_()` where a sentence is made, `N_()` where a word is declared) and in the
+report config (titles, labels, statements). `pybabel extract` (see babel.cfg, and
+`extract_report` below for the config) collects them into locales/messages.pot; a language is a
+catalogue, locales/<language>[_<TERRITORY>]/LC_MESSAGES/messages.po, compiled here at build
+time (no .mo file to forget to rebuild). English is the source language: it needs no catalogue.
+
+What is being rendered speaks one language at a time: `speaking(code)` sets it for the code that
+runs inside (templates, figures, filters), through a context variable.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import gettext as _gettext
+import hashlib
+import io
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import ConfigError
+
+SOURCE = "en"  # the language the templates and the code are written in
+LOCALES = Path("locales")
+DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark a word where it is declared; it is translated where it is shown (`_`)."""
+    return message
+
+
+# The name of a language, in that language: the catalogue translates this message to it.
+LANGUAGE_NAME = N_("English")
+
+
+_active: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
+    "stabreport_translations", default=_gettext.NullTranslations())
+_code: contextvars.ContextVar[str] = contextvars.ContextVar("stabreport_language", default=SOURCE)
+
+
+def _(message: str) -> str:
+    """`message` in the language being rendered (itself where the catalogue has no translation)."""
+    return _active.get().gettext(message) if message else message
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    return _active.get().ngettext(singular, plural, n)
+
+
+def current() -> str:
+    """The code of the language being rendered ("en", "zh", ...)."""
+    return _code.get()
+
+
+def catalogue_path(root: Path, code: str) -> Path:
+    """locales/<code>/LC_MESSAGES/messages.po, or locales/<code>_<TERRITORY>/... (zh → zh_CN)."""
+    base = Path(root) / LOCALES
+    found = sorted(p for p in base.glob(f"{code}*/LC_MESSAGES/{DOMAIN}.po")
+                   if p.parts[-3] == code or p.parts[-3].startswith(code + "_"))
+    if len(found) != 1:
+        offered = sorted({p.parts[-3].split("_")[0] for p in base.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
+        what = "no catalogue" if not found else f"{len(found)} catalogues"
+        raise ConfigError(f"languages got {code!r}: {what} at {LOCALES}/{code}[_XX]/LC_MESSAGES/"
+                          f"{DOMAIN}.po; allowed: " + ", ".join([SOURCE, *offered]))
+    return found[0]
+
+
+def catalogue_digest(root: Path, code: str) -> str:
+    """What the words of `code` are made of: its catalogue's bytes ('' for the source language)."""
+    if code == SOURCE:
+        return ""
+    return hashlib.sha256(catalogue_path(root, code).read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=None)
+def _compile(path: str, digest: str) -> _gettext.NullTranslations:
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    from babel.support import Translations
+
+    with open(path, "rb") as handle:
+        catalog = read_po(handle)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog, use_fuzzy=False)  # a fuzzy translation is not a translation
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
+
+
+def translations(root: Path, code: str) -> _gettext.NullTranslations:
+    """The compiled catalogue of `code` (nothing to translate for the source language)."""
+    if code == SOURCE:
+        return _gettext.NullTranslations()
+    path = catalogue_path(root, code)
+    return _compile(str(path), catalogue_digest(root, code))
+
+
+@contextmanager
+def speaking(root: Path, code: str) -> Iterator[None]:
+    """Render in `code` inside the block."""
+    tokens = (_active.set(translations(root, code)), _code.set(code))
+    try:
+        yield
+    finally:
+        _active.reset(tokens[0])
+        _code.reset(tokens[1])
+
+
+def install(env: Any) -> None:
+    """Give a Jinja environment (created with extensions=["jinja2.ext.i18n"]) `{% trans %}` and
+    `_()` in the language being rendered; a block's lines are joined into one message, so that
+    the catalogue holds sentences, not layout (babel.cfg extracts them the same way)."""
+    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
+    env.policies["ext.i18n.trimmed"] = True
+    env.globals["language"] = current
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+# The report config's words: what a reader sees of it (ids, parameters and quotes of the
+# lecture stay as written).
+TRANSLATED_KEYS = frozenset({"title", "summary", "label", "statement"})
+
+
+def extract_report(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) -> Iterator[tuple]:
+    """A Babel extractor for report configs (babel.cfg's `[extractors]`): every title, summary,
+    label and statement, with its line; `keys = a b.c` in babel.cfg names other keys (`b.c`: key c
+    of a mapping under key b), for mkdocs.yml's description and palette toggles."""
+    import yaml
+
+    keys = set(options.get("keys", "").split()) or TRANSLATED_KEYS
+
+    node = yaml.compose(fileobj.read().decode("utf-8"), Loader=yaml.SafeLoader)
+    found: list[tuple[int, str]] = []
+
+    def walk(n: Any, parent: str) -> None:
+        if isinstance(n, yaml.MappingNode):
+            for key, value in n.value:
+                wanted = key.value in keys or f"{parent}.{key.value}" in keys
+                if isinstance(value, yaml.ScalarNode) and wanted and value.value.strip():
+                    found.append((value.start_mark.line + 1, value.value))
+                else:
+                    walk(value, str(key.value))
+        elif isinstance(n, yaml.SequenceNode):
+            for item in n.value:
+                walk(item, parent)
+
+    walk(node, "")
+    for line, text in found:
+        yield line, None, text, []
