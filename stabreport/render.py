@@ -27,7 +27,7 @@ from .config import Report, Setting
 from .errors import BuildError
 from .experiments import experiments
 from .figures import FORMATS, FigureData, data_json, findings
-from .formatting import ConfigText, attribute_literal, orders, pow10, signed
+from .formatting import ConfigText, Words, attribute_literal, orders, pow10, signed
 from .pages import FigureSpec
 from .phase import STABLE_DECADES
 from .results import Result
@@ -35,16 +35,6 @@ from .theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
 
-
-class Verdict(str):
-    """A verdict: compares as its name ("vanishes", as the config and the templates' tests write
-    it), and reads in the language being rendered."""
-
-    def __str__(self) -> str:
-        return i18n._(str.__str__(self))
-
-    def __html__(self) -> Markup:
-        return Markup.escape(str(self))
 
 SECTION_PAGE = "experiment-page.md.j2"  # a page of sections without a template of its own
 
@@ -441,8 +431,10 @@ def make_environment(templates: Path, report: Report) -> jinja2.Environment:
 
 
 def _filters(report: Report) -> dict[str, Callable[..., Any]]:
-    def verdict(log10_value: float) -> Verdict:
-        return Verdict(report.verdicts.of(log10_value))
+    def verdict(log10_value: float) -> Words:
+        # Compares as its name ("vanishes", as the config and the templates' tests write it),
+        # reads in the language being rendered.
+        return Words(report.verdicts.of(log10_value))
 
     def cell(text: Any) -> Any:
         # A '|' would split a Markdown table cell. Config text escapes its own (see ConfigText).
