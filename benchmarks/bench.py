@@ -23,9 +23,9 @@ from typing import Callable
 
 import numpy as np
 
-from stabreport.engine import default_jobs, simulate_norms, simulate_setting
+from stabreport.core.engine import default_jobs, simulate_norms, simulate_setting
 from stabreport.experiments import get_experiment
-from stabreport.nn import ACTIVATIONS
+from stabreport.experiments.nn import ACTIVATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
@@ -302,7 +302,7 @@ def cold_against_baseline() -> list[Row]:
 
 PEAK_SCRIPT = """
 import sys
-from stabreport.engine import simulate_norms, simulate_setting
+from stabreport.core.engine import simulate_norms, simulate_setting
 from stabreport.experiments import get_experiment
 kind, runs = sys.argv[1], int(sys.argv[2])
 products, mlp = get_experiment("products"), get_experiment("mlp")
@@ -339,10 +339,10 @@ def sweeps(quick: bool) -> list[Row]:
     cluster for a large sweep."""
     from dask.distributed import LocalCluster
 
-    from stabreport.config import Sweep, load_report
-    from stabreport.engine import Task
-    from stabreport.executors import DaskExecutor, LocalExecutor, run_tasks
-    from stabreport.sweeps import parse_grid, sweep_tasks
+    from stabreport.report.config import Sweep, load_report
+    from stabreport.core.engine import Task
+    from stabreport.core.executors import DaskExecutor, LocalExecutor, run_tasks
+    from stabreport.core.sweeps import parse_grid, sweep_tasks
 
     sweep = Sweep("bench", "bench", MLP, {"depth": 50},
                   (parse_grid(MLP, f"scale=0.05:1:{8 if quick else 24}:log"),

@@ -17,15 +17,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-from .cache import Store
-from .claims import measure_setting
-from .config import Setting, Verdicts
-from .engine import run_setting, validate_run_options
+from .core.cache import Store
+from .report.claims import measure_setting
+from .report.config import Setting, Verdicts
+from .core.engine import run_setting, validate_run_options
 from .errors import ConfigError
 from .experiments import get_experiment, names
-from .formatting import pow10 as sci
-from .formatting import signed
-from .render import SettingView, setting_view
+from .render.formatting import pow10 as sci
+from .render.formatting import signed
+from .render.views import SettingView, setting_view
 
 __all__ = ["SettingView", "Verdicts", "experiment_names", "run", "sci", "signed"]
 

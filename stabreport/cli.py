@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _whole_number(text: str) -> int:
-    from .params import whole_number
+    from .core.params import whole_number
 
     try:
         return whole_number(text)
@@ -129,7 +129,7 @@ def _add_executor_options(command: argparse.ArgumentParser) -> None:
 
 
 def _executor(args: argparse.Namespace):
-    from .executors import make_executor
+    from .core.executors import make_executor
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
@@ -156,7 +156,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     experiment = get_experiment(args.experiment)  # an unknown name costs no numpy
     params = experiment.canonical_params(experiment.parse_overrides(args.set), "--set: ")
-    from .engine import check_memory, default_jobs, run_setting, validate_run_options
+    from .core.engine import check_memory, default_jobs, run_setting, validate_run_options
 
     runs = experiment.default_runs if args.runs is None else args.runs
     validate_run_options(runs, args.seed, "--")
@@ -181,7 +181,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         if bar is not None:
             bar.close()
     if args.json:
-        from .results import per_step_quantiles
+        from .core.results import per_step_quantiles
 
         payload = result.to_json()
         if args.per_step:
@@ -196,7 +196,7 @@ def _theory_json(experiment, params) -> dict:
     """The theory's prediction, memoised in the user's cache: computing it imports scipy and
     inverts characteristic functions (about a second), reading it back takes milliseconds. The
     key hashes the source of the theory's packages, so an edited theory is recomputed."""
-    from .cache import Store, memo_json, package_digest
+    from .core.cache import Store, memo_json, package_digest
     from .paths import user_cache
 
     directory = user_cache()
@@ -208,7 +208,7 @@ def _theory_json(experiment, params) -> dict:
 def _print_table(experiment, params, seed: int, runs: int, result) -> None:
     import numpy as np
 
-    from .formatting import pow10
+    from .render.formatting import pow10
 
     print(f"experiment  {experiment.name}")
     print("params      " + " ".join(f"{k}={v}" for k, v in params.items()))
@@ -232,13 +232,13 @@ def _print_table(experiment, params, seed: int, runs: int, result) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> None:
-    from .cache import Store
-    from .config import Sweep
-    from .engine import validate_run_options
-    from .executors import Progress, run_tasks
+    from .core.cache import Store
+    from .report.config import Sweep
+    from .core.engine import validate_run_options
+    from .core.executors import Progress, run_tasks
     from .experiments import get_experiment
     from .paths import CACHE
-    from .sweeps import cell_theory, parse_grid, summarise, sweep_tasks
+    from .core.sweeps import cell_theory, parse_grid, summarise, sweep_tasks
 
     experiment = get_experiment(args.experiment)
     if not args.grid:
@@ -289,8 +289,8 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    from .fingerprint import build_fingerprint, up_to_date
-    from .lock import project_lock
+    from .publish.fingerprint import build_fingerprint, up_to_date
+    from .publish.lock import project_lock
     from .paths import GENERATED, find_config, project_root, recover
 
     executor = _executor(args)
@@ -304,14 +304,14 @@ def cmd_build(args: argparse.Namespace) -> None:
                                             build_fingerprint(root, config, args.strict)):
             print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
             return
-        from .build import build_locked  # imported here: numpy, scipy, matplotlib load slowly
+        from .publish.build import build_locked  # imported here: numpy, scipy, matplotlib load slowly
 
         build_locked(root=root, config_path=args.config, use_cache=not args.no_cache,
                      strict=args.strict, executor=executor)
 
 
 def cmd_figure(args: argparse.Namespace) -> None:
-    from .build import figure_csv
+    from .publish.build import figure_csv
 
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs got {args.jobs}; allowed: an integer ≥ 1")
@@ -325,13 +325,13 @@ def cmd_figure(args: argparse.Namespace) -> None:
 
 
 def cmd_site(args: argparse.Namespace) -> None:
-    from .site import build_site
+    from .publish.site import build_site
 
     build_site(Path(args.root), handout=not args.no_handout)
 
 
 def cmd_clean(args: argparse.Namespace) -> None:
-    from .build import clean
+    from .publish.build import clean
     from .paths import project_root
 
     clean(project_root(args.root, "mkdocs.yml"))

@@ -46,8 +46,8 @@ def site(tmp_path_factory, plugin):
     """One small site, built once per session (`stabreport build --strict`, then `stabreport
     site`: MkDocs and the PDF handout), with a section and a sweep of the example plug-in
     experiment beside the lecture's."""
-    from stabreport.build import build_report
-    from stabreport.site import build_site
+    from stabreport.publish.build import build_report
+    from stabreport.publish.site import build_site
 
     root = copy_project(tmp_path_factory.mktemp("project"), PLUGIN_CONFIG)
     # A fixed build date, for this session's builds: the byte-identical test builds it again.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stabreport.build import Runs
-from stabreport.config import Report
-from stabreport.results import Result
+from stabreport.publish.build import Runs
+from stabreport.report.config import Report
+from stabreport.core.results import Result
 
 PROJECT = Path(__file__).resolve().parents[1]
 SESSION_EPOCH = "1700000000"  # 2023-11-14: the build date of the session's site

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from helpers import copy_project
 
-from stabreport.config import load_report
-from stabreport.engine import available_memory, estimate, simulate_setting
+from stabreport.report.config import load_report
+from stabreport.core.engine import available_memory, estimate, simulate_setting
 from stabreport.errors import ConfigError
 from stabreport.experiments import get_experiment
 from stabreport.theory.meanfield import gaussian_rule
@@ -52,7 +52,7 @@ def test_work_that_would_not_fit_is_refused_before_it_starts(args, fragments):
 
 def test_the_memory_estimate_bounds_what_a_run_uses():
     """The estimate is an upper bound of the measured peak, within a small factor."""
-    script = ("from stabreport.engine import simulate_setting\n"
+    script = ("from stabreport.core.engine import simulate_setting\n"
               "from stabreport.experiments import get_experiment\n"
               "def peak():\n"
               "    return int(open('/proc/self/status').read().split('VmHWM:')[1].split()[0]) * 1024\n"

@@ -23,7 +23,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def served(site):
     """(base URL, path prefix) of the built site, served under site_url's path."""
-    from stabreport.cite import site_url
+    from stabreport.render.cite import site_url
     from urllib.parse import urlsplit
 
     prefix = urlsplit(site_url(site)).path  # e.g. /stabreport/

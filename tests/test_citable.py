@@ -13,7 +13,7 @@ import yaml
 from helpers import PLUGIN_CONFIG, PROJECT
 from PIL import Image
 
-from stabreport.build import GENERATED, build_report
+from stabreport.publish.build import GENERATED, build_report
 from stabreport.cli import main
 
 SCHEMA = Path(__file__).parent / "data" / "citation-file-format-1.2.0.schema.json"
@@ -167,7 +167,7 @@ def test_bibtex_entries_parse_and_point_at_their_figure(site):
 
 
 def test_bibtex_escapes_special_characters_from_the_config():
-    from stabreport.cite import bibtex_escape
+    from stabreport.render.cite import bibtex_escape
 
     text = bibtex_escape("50% of {units} & x_1 #2 ~ ^ \\")
     library = bibtexparser.parse_string("@misc{k, title = {" + text + "}}")
@@ -180,7 +180,7 @@ def test_bibtex_keeps_an_organisation_whole_and_splits_a_person():
     is braced; a person written "Family, Given" must stay splittable."""
     from bibtexparser.middlewares import SeparateCoAuthors, SplitNameParts
 
-    from stabreport.cite import bibtex_authors
+    from stabreport.render.cite import bibtex_authors
 
     field = bibtex_authors(["The stabreport authors", "Doe, Jane", "R&D Lab"])
     library = bibtexparser.parse_string("@misc{k, author = {" + field + "}}",

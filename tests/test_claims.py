@@ -1,11 +1,11 @@
 import pytest
 from helpers import PROJECT, SMALL_CONFIG
 
-from stabreport.build import check, gather, render_site, run_experiments
-from stabreport.cache import Store
-from stabreport.config import load_report
+from stabreport.publish.build import check, gather, render_site, run_experiments
+from stabreport.core.cache import Store
+from stabreport.report.config import load_report
 from stabreport.errors import BuildError
-from stabreport.formatting import markdown_literal
+from stabreport.render.formatting import markdown_literal
 
 
 @pytest.fixture(scope="module")

@@ -118,7 +118,7 @@ def test_theory_is_memoised_in_the_user_cache_and_read_back_without_scipy(tmp_pa
     import subprocess
     import sys
 
-    from stabreport.cache import package_digest
+    from stabreport.core.cache import package_digest
 
     env = {**os.environ, "STABREPORT_USER_CACHE": str(tmp_path / "cache")}
     script = ("import sys; from stabreport.cli import main; main(sys.argv[1:]); "

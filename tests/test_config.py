@@ -1,6 +1,6 @@
 import pytest
 
-from stabreport.config import load_report
+from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 
 

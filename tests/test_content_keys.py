@@ -53,7 +53,7 @@ def copy(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(PROJECT / "stabreport", source / "stabreport",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    (source / "stabreport" / "default_report.yml").write_text(TINY_REPORT)
+    (source / "stabreport" / "report" / "default_report.yml").write_text(TINY_REPORT)
     root = copy_project(tmp_path / "project", config=None)
     build(root, source)
     return root, source

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stabreport.cache import Store
-from stabreport.engine import Task, block_generator, setting_key, simulate_norms, simulate_setting
-from stabreport.executors import LocalExecutor, run_tasks
+from stabreport.core.cache import Store
+from stabreport.core.engine import Task, block_generator, setting_key, simulate_norms, simulate_setting
+from stabreport.core.executors import LocalExecutor, run_tasks
 from stabreport.experiments import get_experiment
 
 PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
@@ -27,7 +27,7 @@ def test_tangent_path_samples_the_full_jacobians_column_length(overrides):
 def test_the_full_path_in_float32_gives_float64s_distributions(overrides):
     # The full path multiplies in float32 for speed; over 2,000 networks every metric's
     # distribution must be float64's (two-sample KS; 4 metrics, so each at 1e-3 / 4).
-    from stabreport.engine import block_generator
+    from stabreport.core.engine import block_generator
     from stabreport.experiments.mlp import PRODUCT_DTYPE, simulate
 
     assert PRODUCT_DTYPE == np.float32
@@ -91,7 +91,7 @@ def test_results_do_not_depend_on_how_many_threads_blas_may_use():
 
     params = MLP.canonical_params({"scale": 0.2, "depth": 8})
     here = simulate_setting(MLP, params, 120, seed=9, threads=1).metrics["log10_mean_abs"]
-    script = ("import sys; from stabreport.engine import simulate_setting; "
+    script = ("import sys; from stabreport.core.engine import simulate_setting; "
               "from stabreport.experiments import get_experiment; m = get_experiment('mlp'); "
               "r = simulate_setting(m, m.canonical_params({'scale': 0.2, 'depth': 8}), 120, 9, "
               "threads=1); sys.stdout.buffer.write(r.metrics['log10_mean_abs'].tobytes())")

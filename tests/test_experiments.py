@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stabreport.engine import block_generator, setting_key, simulate_setting
+from stabreport.core.engine import block_generator, setting_key, simulate_setting
 from stabreport.experiments import get_experiment
-from stabreport.nn import ACTIVATIONS
+from stabreport.experiments.nn import ACTIVATIONS
 
 PRODUCTS, MLP = get_experiment("products"), get_experiment("mlp")
 

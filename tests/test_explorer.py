@@ -9,7 +9,7 @@ import pytest
 from helpers import PROJECT, SMALL_CONFIG, copy_project
 
 from stabreport.cli import main
-from stabreport.config import load_report
+from stabreport.report.config import load_report
 from stabreport.errors import BuildError
 
 
@@ -46,7 +46,7 @@ def test_cells_are_exactly_what_the_printed_command_reports(site, capsys):
 
 
 def test_each_readout_is_in_the_sites_words_from_its_own_numbers(site):
-    from stabreport.formatting import pow10
+    from stabreport.render.formatting import pow10
 
     data = explorer_data(site)
     report = load_report(site / "stabreport.yml")
@@ -89,8 +89,8 @@ def test_the_config_narrows_the_grid_only_to_what_the_declaration_offers(tmp_pat
 
 def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp_path, monkeypatch):
     from stabreport import explorer
-    from stabreport.build import make_environment, run_experiments
-    from stabreport.cite import site_info
+    from stabreport.publish.build import make_environment, run_experiments
+    from stabreport.render.cite import site_info
     from stabreport.experiments import experiments
 
     text = SMALL_CONFIG.split("explorer:")[0] + (

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from stabreport.fingerprint import MANIFEST, read_manifest
-from stabreport.lock import project_lock
+from stabreport.publish.fingerprint import MANIFEST, read_manifest
+from stabreport.publish.lock import project_lock
 from stabreport.paths import GENERATED, SITE, TIMINGS, VOLATILE
 
 from helpers import PLUGIN_CONFIG, SESSION_EPOCH, SMALL_CONFIG, copy_project

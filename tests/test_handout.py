@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from stabreport import __version__
-from stabreport.build import GENERATED
-from stabreport.cite import site_url
+from stabreport.publish.build import GENERATED
+from stabreport.render.cite import site_url
 from stabreport.cli import main
-from stabreport.fingerprint import changed_since_built
-from stabreport.handout import HANDOUT, build_handout, page_numbers, reproducible
+from stabreport.publish.fingerprint import changed_since_built
+from stabreport.publish.handout import HANDOUT, build_handout, page_numbers, reproducible
 from stabreport.paths import NAV
-from stabreport.site import RECORD, site_inputs_digest
+from stabreport.publish.site import RECORD, site_inputs_digest
 
 SUPERSCRIPT_DIGITS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl"})

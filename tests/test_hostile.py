@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from helpers import PLUGIN_SECTIONS, PLUGIN_SWEEPS, small_config
 
-from stabreport.build import build_report
-from stabreport.config import load_report
+from stabreport.publish.build import build_report
+from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 
 BIN = Path(sys.executable).parent

@@ -17,7 +17,7 @@ from babel.messages.pofile import read_po
 
 from helpers import PROJECT
 from stabreport import i18n
-from stabreport.config import load_report
+from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 
 CATALOGUE = PROJECT / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"

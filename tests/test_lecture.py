@@ -6,8 +6,8 @@ so a quote is allowed one decade of rounding on top of the statistic's own sprea
 import numpy as np
 import pytest
 
-from stabreport.config import load_report
-from stabreport.engine import simulate_setting
+from stabreport.report.config import load_report
+from stabreport.core.engine import simulate_setting
 
 QUOTE_RESOLUTION = 1.0  # decades: the lecture quotes exponents, not mantissas
 REPETITIONS = 12  # repetitions of the lecture's statistic per setting

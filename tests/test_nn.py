@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stabreport.nn import ACTIVATIONS, INITIALISERS
+from stabreport.experiments.nn import ACTIVATIONS, INITIALISERS
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))

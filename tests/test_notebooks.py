@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from stabreport.build import GENERATED
-from stabreport.config import load_report
-from stabreport.notebooks import ARCHIVE, FOLDER, notebook_pages
+from stabreport.publish.build import GENERATED
+from stabreport.report.config import load_report
+from stabreport.render.notebooks import ARCHIVE, FOLDER, notebook_pages
 
 pytestmark = pytest.mark.site
 
@@ -179,11 +179,11 @@ def test_notebooks_are_stored_without_outputs_and_with_numbered_cells(site, page
 RENDER = """
 import hashlib, json, sys
 from pathlib import Path
-from stabreport.build import setting_tasks
-from stabreport.cite import site_url
-from stabreport.config import load_report
-from stabreport.notebooks import notebook_files
-from stabreport.render import make_environment
+from stabreport.publish.build import setting_tasks
+from stabreport.render.cite import site_url
+from stabreport.report.config import load_report
+from stabreport.render.notebooks import notebook_files
+from stabreport.render.views import make_environment
 
 root = Path(sys.argv[1])
 report = load_report(root / "stabreport.yml")

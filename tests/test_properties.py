@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stabreport.cli import main
-from stabreport.config import load_report
+from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 from stabreport.experiments import get_experiment
-from stabreport.formatting import orders, pow10, signed
+from stabreport.render.formatting import orders, pow10, signed
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
                     st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12))

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from stabreport.claims import median_standard_error
+from stabreport.report.claims import median_standard_error
 from stabreport.cli import main
-from stabreport.engine import block_generator, setting_key, simulate_norms, simulate_setting
+from stabreport.core.engine import block_generator, setting_key, simulate_norms, simulate_setting
 from stabreport.experiments import get_experiment
 from stabreport.experiments.mlp import dead_fraction
-from stabreport.nn import ACTIVATIONS
+from stabreport.experiments.nn import ACTIVATIONS
 
 MLP, RESNET, PRODUCTS = get_experiment("mlp"), get_experiment("resnet"), get_experiment("products")
 

@@ -3,12 +3,12 @@ import re
 import pytest
 from helpers import PROJECT, synthetic_results
 
-from stabreport.build import render_site
-from stabreport.config import load_report
+from stabreport.publish.build import render_site
+from stabreport.report.config import load_report
 from stabreport.errors import BuildError
-from stabreport.figures import draw, trajectory_data
-from stabreport.formatting import markdown_literal, orders, pow10, signed
-from stabreport.render import make_environment, render_pages
+from stabreport.render.figures import draw, trajectory_data
+from stabreport.render.formatting import markdown_literal, orders, pow10, signed
+from stabreport.render.views import make_environment, render_pages
 
 
 @pytest.mark.parametrize("log10_value,text", [

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from stabreport.build import GENERATED, build_report
-from stabreport.cite import site_url
+from stabreport.publish.build import GENERATED, build_report
+from stabreport.render.cite import site_url
 from stabreport.cli import main
 
 

@@ -8,13 +8,13 @@ import threading
 import numpy as np
 import pytest
 
-from stabreport.cache import Store
-from stabreport.config import Sweep
+from stabreport.core.cache import Store
+from stabreport.report.config import Sweep
 from stabreport.errors import ConfigError
-from stabreport.executors import DaskExecutor, LocalExecutor, run_tasks
+from stabreport.core.executors import DaskExecutor, LocalExecutor, run_tasks
 from stabreport.experiments import get_experiment
-from stabreport.phase import phase_diagram
-from stabreport.sweeps import cell_theory, parse_grid, summarise, sweep_tasks
+from stabreport.render.phase import phase_diagram
+from stabreport.core.sweeps import cell_theory, parse_grid, summarise, sweep_tasks
 
 MLP, PRODUCTS = get_experiment("mlp"), get_experiment("products")
 
@@ -147,7 +147,7 @@ def test_cells_sized_by_the_theory_reach_the_standard_error_they_were_sized_for(
     # the spread actually measured must then be near the target: above it only by the noise of
     # a standard deviation estimated from n runs (relative sd 1/sqrt(2n), under 13 % with 30+
     # runs: 3 of them allowed), and not far below it unless the cell sits at MIN_CELL_RUNS.
-    from stabreport.sweeps import MEDIAN_EFFICIENCY, MIN_CELL_RUNS
+    from stabreport.core.sweeps import MEDIAN_EFFICIENCY, MIN_CELL_RUNS
 
     if figure == "dead":
         axes = (parse_grid(MLP, "scale=0.3:1.5:3:log"), parse_grid(MLP, "width=2,3"))
@@ -199,7 +199,7 @@ def test_crossing_error_is_the_spread_of_the_crossing_over_resampled_gains():
     # redraws estimate a standard deviation to 1.1 %, so 5 % is a 4-sigma band.
     from types import SimpleNamespace
 
-    from stabreport.phase import crossing_error, zero_crossing
+    from stabreport.render.phase import crossing_error, zero_crossing
 
     scales, gains, errors = [0.1, 0.2, 0.4], [-0.05, -0.02, 0.03], [0.001, 0.002, 0.003]
     cells = [SimpleNamespace(standard_error=lambda measure, e=e: e) for e in errors]

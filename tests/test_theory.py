@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from stabreport.claims import median_standard_error
-from stabreport.engine import simulate_setting
+from stabreport.report.claims import median_standard_error
+from stabreport.core.engine import simulate_setting
 from stabreport.experiments import get_experiment
-from stabreport.nn import ACTIVATIONS
+from stabreport.experiments.nn import ACTIVATIONS
 from stabreport.experiments.mlp import gated_critical_scale
 from stabreport.experiments.products import critical_scale_for as products_critical_scale
 from stabreport.theory import LN10

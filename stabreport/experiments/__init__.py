@@ -9,7 +9,7 @@ from functools import lru_cache
 from importlib import metadata
 
 from ..errors import ConfigError, StabreportError
-from ..params import Param
+from ..core.params import Param
 from .base import (LN10, MATRIX_METRICS, Experiment, Explore, Metric, Simulation, Theory, finish,
                    log10_mean_abs, log_values, renormalise)
 

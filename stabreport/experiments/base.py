@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import numpy as np
 
 from ..errors import ConfigError
-from ..i18n import _
-from ..params import Param
+from ..render.i18n import _
+from ..core.params import Param
 
 if TYPE_CHECKING:  # the theory's types; importing them would load scipy
     from ..theory import Prediction
@@ -170,7 +170,7 @@ class Explore:
 @dataclass(frozen=True)
 class Experiment:
     # The words a reader sees (title, summary, step_label, step_plural, the parameters' help)
-    # are declared in English, marked with N_ (from stabreport.i18n) so that they enter the
+    # are declared in English, marked with N_ (from stabreport.render.i18n) so that they enter the
     # catalogue, and translated where they are shown.
     name: str
     title: str  # a heading for the experiment, e.g. "Products of random matrices"

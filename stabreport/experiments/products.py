@@ -10,9 +10,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..formatting import Words
-from ..i18n import N_, _
-from ..params import Param
+from ..render.formatting import Words
+from ..render.i18n import N_, _
+from ..core.params import Param
 from .base import LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish, log_values
 
 STEPS_PER_DRAW = 25  # factors drawn per call: one (steps, k, k, runs) draw is the same stream

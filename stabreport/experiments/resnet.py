@@ -14,10 +14,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import ConfigError
-from ..formatting import Words
-from ..i18n import N_, _
-from ..nn import ACTIVATIONS, INITIALISERS, introduce
-from ..params import Param
+from ..render.formatting import Words
+from ..render.i18n import N_, _
+from .nn import ACTIVATIONS, INITIALISERS, introduce
+from ..core.params import Param
 from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
                    log10_mean_abs, log_values, renormalise)
 

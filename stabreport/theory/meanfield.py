@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..nn import Activation
+from ..experiments.nn import Activation
 
 
 FINE_REACH = 50.0  # beyond |x| = 50 every activation here is flat or linear to float precision

@@ -18,9 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from .paths import TIMINGS, VOLATILE
+from ..paths import TIMINGS, VOLATILE
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the stabreport package
 MANIFEST = ".manifest.json"
 VERSIONED = ("numpy", "scipy", "matplotlib", "jinja2", "mkdocs", "mkdocs-material", "pyyaml")
 

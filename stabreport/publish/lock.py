@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .paths import LOCK
+from ..paths import LOCK
 
 
 @contextmanager

@@ -18,12 +18,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from .errors import BuildError
+from ..errors import BuildError
 from .fingerprint import changed_since_built, manifest_text, tree_digest
 from .lock import project_lock
-from . import i18n
-from .paths import GENERATED, NAV, SITE, fault_error, project_root, recover, swap_in
-from .processes import die_with_parent
+from ..render import i18n
+from ..paths import GENERATED, NAV, SITE, fault_error, project_root, recover, swap_in
+from ..core.processes import die_with_parent
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout

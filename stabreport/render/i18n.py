@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 SOURCE = "en"  # the language the templates and the code are written in
 LOCALES = Path("locales")

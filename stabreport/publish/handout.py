@@ -43,10 +43,10 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from . import i18n
-from .errors import BuildError, ConfigError
-from .paths import GENERATED, NAV, TIMINGS
-from .processes import die_with_parent
+from ..render import i18n
+from ..errors import BuildError, ConfigError
+from ..paths import GENERATED, NAV, TIMINGS
+from ..core.processes import die_with_parent
 
 HANDOUT = "handout.pdf"  # in the site's root, beside index.html
 PRINT_PAGE = ".handout.html"  # the page Chromium prints: in the staging tree while it prints
@@ -246,7 +246,7 @@ def _linker(page: str, site_url: str, ids: dict[str, set[str]]) -> Callable[[str
 def _site_info(root: Path, staging: Path, language: str = "en") -> tuple[Any, dict[str, Any]]:
     """The site's identity (a cite.SiteInfo) and provenance, from the files the build published
     beside the pages; the title and address of the `language` edition."""
-    from .cite import SiteInfo, site_url
+    from ..render.cite import SiteInfo, site_url
 
     def read(name: str) -> str:
         if not (staging / name).is_file():

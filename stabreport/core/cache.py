@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from .paths import fault_error
+from ..paths import fault_error
 
 FORMAT = "stabreport-cache-1"  # the layout of an entry file, not of what it holds
 
@@ -179,7 +179,7 @@ def _source(module: str) -> tuple[Path, bool] | None:
 # Words only: how the site says things (translations, number formats), which no simulation or
 # theory computes with. An experiment imports them for its descriptions; editing them must not
 # invalidate every result.
-WORDS_ONLY = frozenset({"stabreport.i18n", "stabreport.formatting"})
+WORDS_ONLY = frozenset({"stabreport.render.i18n", "stabreport.render.formatting"})
 
 
 @lru_cache(maxsize=None)

@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from .cache import Store
-from .config import Axis, Report, Sweep
-from .errors import BuildError, StabreportError
-from .experiments import Experiment, experiments
+from ..core.cache import Store
+from ..report.config import Axis, Report, Sweep
+from ..errors import BuildError, StabreportError
+from ..experiments import Experiment, experiments
 from .i18n import N_, _
-from .results import per_step_quantiles
-from .sweeps import cell_theory, critical_scale
+from ..core.results import per_step_quantiles
+from ..core.sweeps import cell_theory, critical_scale
 
 EXPLORE_PAGE = "explore"  # the page registry's id of the explorer
 MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads

@@ -22,16 +22,16 @@ from markupsafe import Markup
 
 from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
-from .claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
-from .config import Report, Setting
-from .errors import BuildError
-from .experiments import experiments
+from ..report.claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
+from ..report.config import Report, Setting
+from ..errors import BuildError
+from ..experiments import experiments
 from .figures import FORMATS, FigureData, data_json, findings
 from .formatting import ConfigText, Words, attribute_literal, orders, pow10, signed
-from .pages import FigureSpec
+from ..report.pages import FigureSpec
 from .phase import STABLE_DECADES
-from .results import Result
-from .theory import Prediction
+from ..core.results import Result
+from ..theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
 
@@ -177,7 +177,7 @@ def localized(report: Report) -> Report:
     unchanged. The report itself where that language is English."""
     if i18n.current() == i18n.SOURCE:
         return report
-    from . import config as config_module
+    from ..report import config as config_module
 
     def translate(value: Any) -> Any:
         if isinstance(value, tuple):
@@ -369,7 +369,7 @@ class SweepPrecision:
 
 
 def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
-    from .config import SWEEP_FIGURES
+    from ..report.config import SWEEP_FIGURES
 
     out = []
     for sweep in report.sweeps:

@@ -22,8 +22,8 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .cache import Store, canonical_json, code_digest, content_key
-from .errors import ConfigError
-from .experiments import Experiment, get_experiment
+from ..errors import ConfigError
+from ..experiments import Experiment, get_experiment
 from .results import NormResult, Result
 
 PATHS = ("full", "tangent")
@@ -225,7 +225,7 @@ class Task:
         module and every stabreport module it imports), parameters, runs, seed, numpy."""
         experiment = get_experiment(self.experiment)
         return {"path": self.path, "experiment": self.experiment,
-                "code": code_digest("stabreport.engine", *experiment.modules),
+                "code": code_digest("stabreport.core.engine", *experiment.modules),
                 "params": dict(self.params), "runs": self.runs, "seed": self.seed,
                 "spectrum": self.spectrum, "numpy": np.__version__}
 

@@ -17,9 +17,9 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
-from .config import Page, Report
-from .engine import Task
-from .errors import BuildError, ConfigError
+from ..report.config import Page, Report
+from ..core.engine import Task
+from ..errors import BuildError, ConfigError
 
 FOLDER = "notebooks"  # under docs/generated, so served at <site>/notebooks/
 ARCHIVE = "stabreport-notebooks.zip"

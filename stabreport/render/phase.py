@@ -8,8 +8,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from .config import Sweep
-from .sweeps import Cell
+from ..report.config import Sweep
+from ..core.sweeps import Cell
 
 STABLE_DECADES = 3.0  # "alive": the gradient stays within 10^±3 over the whole depth
 

@@ -19,9 +19,9 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import i18n
-from .cache import WORDS_ONLY, Store, canonical_json, code_digest, content_key
-from .config import Section
-from .errors import BuildError
+from ..core.cache import WORDS_ONLY, Store, canonical_json, code_digest, content_key
+from ..report.config import Section
+from ..errors import BuildError
 from .i18n import _
 from .phase import STABLE_DECADES
 
@@ -441,8 +441,8 @@ def _curve_label(meta: Mapping[str, Any], label: str) -> str:
     families = dict(zip(meta.get("curves", ()), meta.get("families", ())))
     if i18n.current() == i18n.SOURCE or label not in families:
         return label
-    from .errors import StabreportError
-    from .experiments import get_experiment
+    from ..errors import StabreportError
+    from ..experiments import get_experiment
 
     name, family = families[label]
     try:
@@ -787,7 +787,7 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
         import os
         from concurrent.futures import ProcessPoolExecutor
 
-        from .processes import die_with_parent
+        from ..core.processes import die_with_parent
 
         context = multiprocessing.get_context("spawn")  # as the experiments' workers
         with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context,

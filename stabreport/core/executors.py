@@ -15,8 +15,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 from .cache import Store
 from .engine import Task, check_memory, default_jobs, execute, load_result, store_result
-from .errors import ConfigError
-from .experiments import get_experiment
+from ..errors import ConfigError
+from ..experiments import get_experiment
 from .processes import die_with_parent
 from .results import NormResult, Result
 

@@ -10,8 +10,9 @@ from typing import Sequence
 import yaml
 from mkdocs.utils.yaml import get_yaml_loader
 
-from . import __version__, i18n
-from .config import Report
+from .. import __version__
+from . import i18n
+from ..report.config import Report
 
 DEFAULT_SITE_URL = "https://stabreport.github.io/stabreport/"
 

@@ -15,13 +15,13 @@ from typing import Any, Mapping
 import numpy as np
 
 from .cache import Store, code_digest, memo_json
-from .claims import median_standard_error
-from .config import SWEEP_FIGURES, Axis, Sweep, grid_axis
+from ..report.claims import median_standard_error
+from ..report.config import SWEEP_FIGURES, Axis, Sweep, grid_axis
 from .engine import Task
-from .errors import ConfigError
-from .experiments import Experiment, get_experiment
+from ..errors import ConfigError
+from ..experiments import Experiment, get_experiment
 from .results import NormResult, Result
-from .theory import LN10
+from ..theory import LN10
 
 
 def parse_grid(experiment: Experiment, text: str) -> Axis:

@@ -28,28 +28,29 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from markupsafe import Markup
 
-from . import __version__, i18n
-from .cache import Store, code_digest, memo_json
-from .cite import citation_cff, site_info
-from .claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
+from .. import __version__
+from ..render import i18n
+from ..core.cache import Store, code_digest, memo_json
+from ..render.cite import citation_cff, site_info
+from ..report.claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
                      measure_setting, path_claim, theory_claim)
-from .config import Report, Sweep, load_report
-from .engine import Task, default_jobs
-from .errors import BuildError, ConfigError
-from .executors import Executor, LocalExecutor, Progress, run_tasks
-from .explorer import explorer_page, explorer_sweeps
-from .figures import (FigureData, dead_data, depth_data, distribution_data, draw_all, gain_data,
+from ..report.config import Report, Sweep, load_report
+from ..core.engine import Task, default_jobs
+from ..errors import BuildError, ConfigError
+from ..core.executors import Executor, LocalExecutor, Progress, run_tasks
+from ..render.explorer import explorer_page, explorer_sweeps
+from ..render.figures import (FigureData, dead_data, depth_data, distribution_data, draw_all, gain_data,
                       law_data, phase_data, spectrum_data, trajectory_data)
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
-from .pages import FigureSpec, figure_specs, gain_settings
-from .paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
+from ..report.pages import FigureSpec, figure_specs, gain_settings
+from ..paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
                     recover, swap_in)
-from .phase import PhaseDiagram, phase_diagram
-from .render import build_context, make_environment, render_pages
-from .results import NormResult, Result
-from .sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
-from .theory import GainCurve, Prediction, gain_curve
+from ..render.phase import PhaseDiagram, phase_diagram
+from ..render.views import build_context, make_environment, render_pages
+from ..core.results import NormResult, Result
+from ..core.sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
+from ..theory import GainCurve, Prediction, gain_curve
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,7 @@ class Edition:
     language: str  # "en", "zh", ...
     name: str  # the language's own name, for the switcher
     pages: dict[str, str]  # file name -> Markdown (and the footer)
-    figures: list[Any]  # stabreport.figures.Figure, drawn in this language
+    figures: list[Any]  # stabreport.render.figures.Figure, drawn in this language
     files: dict[str, bytes]  # notebooks and the explorer's script, in this language
     nav: list[tuple[str, str]]  # (title, file) in navigation order
     site_name: str  # the report's title: the header and the browser tab
@@ -381,8 +382,8 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
                 languages: Sequence[str] | None = None) -> Rendered:
     """Every step after the experiments: predict, check, figure data, draw, render, once per
     language for the words (the numbers are the same objects in every edition). Writes nothing."""
-    from .notebooks import notebook_files
-    from .render import localized
+    from ..render.notebooks import notebook_files
+    from ..render.views import localized
 
     evidence = gather(report, runs, store)
     checks = check(report, evidence)

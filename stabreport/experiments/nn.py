@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .i18n import N_, _
+from ..render.i18n import N_, _
 
 Array = np.ndarray
 

@@ -17,9 +17,9 @@ from markupsafe import Markup
 from scipy import stats
 
 from .config import ClaimSpec, Report, Setting
-from .i18n import N_, _
-from .results import NormResult, Result
-from .theory import Prediction
+from ..render.i18n import N_, _
+from ..core.results import NormResult, Result
+from ..theory import Prediction
 
 Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one
 KS_ALPHA = 1e-3  # an exact law is rejected when the KS test's p-value falls below this

@@ -41,12 +41,12 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import ConfigError
-from .experiments import Experiment, experiments, get_experiment, names
-from .formatting import ConfigText, Words
-from .i18n import N_
-from .params import Param
-from .paths import CONFIG, MAX_CONFIG_BYTES
+from ..errors import ConfigError
+from ..experiments import Experiment, experiments, get_experiment, names
+from ..render.formatting import ConfigText, Words
+from ..render.i18n import N_
+from ..core.params import Param
+from ..paths import CONFIG, MAX_CONFIG_BYTES
 
 DEFAULT_NORM_RUNS = 2000
 DEFAULT_SWEEP_RUNS = 200
@@ -1078,7 +1078,7 @@ def _check_cells(claims: list[ClaimSpec], sweeps: list[Sweep], document: Any) ->
 
 
 def default_text() -> str:
-    return resources.files("stabreport").joinpath("default_report.yml").read_text(encoding="utf-8")
+    return resources.files("stabreport.report").joinpath("default_report.yml").read_text(encoding="utf-8")
 
 
 def load_report(path: str | Path | None = None, text: str | None = None) -> Report:
