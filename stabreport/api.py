@@ -19,7 +19,7 @@ from typing import Any, Mapping
 
 from .core.cache import Store
 from .report.claims import measure_setting
-from .report.config import Setting, Verdicts
+from .report.model import Setting, Verdicts
 from .core.engine import run_setting, validate_run_options
 from .errors import ConfigError
 from .experiments import get_experiment, names

@@ -54,7 +54,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"stabreport {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    commands.add_parser("list", help="every experiment, where it comes from, and its parameters")
+    listing = commands.add_parser("list", help="every experiment, where it comes from, and its "
+                                  "parameters; or the files a project's build uses")
+    shown = listing.add_mutually_exclusive_group()
+    shown.add_argument("--templates", action="store_true",
+                       help="every template the build uses, and whether the project's own or the "
+                            "one stabreport ships")
+    shown.add_argument("--files", action="store_true",
+                       help="every template, asset and catalogue the build uses, and from where")
+    listing.add_argument("--root", default=".", help="project root (with --templates, --files)")
+
+    new = commands.add_parser("new", help="start a report project in a new folder")
+    new.add_argument("directory", help="the folder to create (it must not exist, or be empty)")
+    new.add_argument("--from-default", action="store_true",
+                     help="the whole lecture report (its config and its pages' prose) to edit, "
+                          "instead of a small report of one page, one section and one sweep")
 
     run = commands.add_parser("run", help="run one setting and print its results")
     run.add_argument("experiment", help="an experiment's name (see `stabreport list`)")
@@ -115,6 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
     site.add_argument("--root", default=".", help="project root")
     site.add_argument("--no-handout", action="store_true",
                       help="leave the PDF handout out (for a machine without Chromium)")
+    serve = commands.add_parser("serve", help="build docs/, then preview the site with `mkdocs "
+                                "serve`, re-rendering when a template or the config changes")
+    serve.add_argument("--root", default=".", help="project root")
+    serve.add_argument("--dev-addr", default="127.0.0.1:8000", metavar="IP:PORT",
+                       help="where to serve (default 127.0.0.1:8000)")
     return parser
 
 
@@ -136,7 +155,18 @@ def _executor(args: argparse.Namespace):
     return make_executor(args.executor, args.jobs, args.scheduler)
 
 
-def cmd_list() -> None:
+def cmd_list(args: argparse.Namespace) -> None:
+    if args.templates or args.files:
+        from .paths import project_root
+        from .project import KINDS, Project
+
+        project = Project(project_root(args.root))
+        for kind in ("templates",) if args.templates else tuple(KINDS):
+            for name, path in project.files(kind).items():
+                origin = project.origin(path)
+                where = KINDS[kind] / name if origin == "project" else path
+                print(f"{kind}/{name}  {origin}  {where}")
+        return
     from .experiments import experiments
 
     for experiment in experiments():
@@ -233,7 +263,7 @@ def _print_table(experiment, params, seed: int, runs: int, result) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> None:
     from .core.cache import Store
-    from .report.config import Sweep
+    from .report.model import Sweep
     from .core.engine import validate_run_options
     from .core.executors import Progress, run_tasks
     from .experiments import get_experiment
@@ -294,7 +324,7 @@ def cmd_build(args: argparse.Namespace) -> None:
     from .paths import GENERATED, find_config, project_root, recover
 
     executor = _executor(args)
-    root = project_root(args.root, "templates")
+    root = project_root(args.root)
     config = find_config(root, args.config)
     with project_lock(root):
         # Under the lock: a build killed mid-swap left the old tree aside, and only here is it
@@ -330,6 +360,31 @@ def cmd_site(args: argparse.Namespace) -> None:
     build_site(Path(args.root), handout=not args.no_handout)
 
 
+def cmd_new(args: argparse.Namespace) -> None:
+    from .project import new_project
+
+    created = new_project(Path(args.directory), from_default=args.from_default)
+    print(f"created {created}: cd {created} && stabreport build && stabreport site", file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+
+    from .paths import project_root
+    from .project import Project
+    from .publish.build import build_report
+
+    root = project_root(args.root)
+    build_report(root=root)
+    config = Project(root).write_mkdocs_config()
+    done = subprocess.run([sys.executable, "-m", "mkdocs", "serve", "--config-file", config.name,
+                           "--dev-addr", args.dev_addr], cwd=root,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    if done.returncode:
+        raise StabreportError(f"mkdocs serve stopped with exit code {done.returncode}")
+
+
 def cmd_clean(args: argparse.Namespace) -> None:
     from .publish.build import clean
     from .paths import project_root
@@ -337,8 +392,9 @@ def cmd_clean(args: argparse.Namespace) -> None:
     clean(project_root(args.root, "mkdocs.yml"))
 
 
-COMMANDS = {"list": lambda args: cmd_list(), "run": cmd_run, "build": cmd_build,
-            "sweep": cmd_sweep, "figure": cmd_figure, "site": cmd_site, "clean": cmd_clean}
+COMMANDS = {"list": cmd_list, "new": cmd_new, "run": cmd_run, "build": cmd_build,
+            "sweep": cmd_sweep, "figure": cmd_figure, "site": cmd_site, "serve": cmd_serve,
+            "clean": cmd_clean}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,7 +15,7 @@ FOOTER = ".footer.html"  # provenance line for every page's footer; a dot file, 
 NAV = ".site.json"  # the site's name and navigation (page registry), for the MkDocs plugin
 TIMINGS = "timings.md"  # the one generated page that varies between builds of the same inputs
 VOLATILE = ".volatile.json"  # the hash of what varies (the timings), so that it is verified too
-LOCK = ".stabreport.publish.lock"  # held while a build writes, so that two builds never interleave
+LOCK = ".stabreport.lock"  # held while a build writes, so that two builds never interleave
 
 CONFIG = "stabreport.yml"  # the report config's overrides, next to mkdocs.yml
 MAX_CONFIG_BYTES = 1 << 20  # a report config is a page of YAML, not a data file

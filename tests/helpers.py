@@ -1,13 +1,12 @@
 """Shared helpers: a small copy of the project to build sites in, and synthetic results."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from stabreport.publish.build import Runs
-from stabreport.report.config import Report
+from stabreport.report.model import Report
 from stabreport.core.results import Result
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -74,12 +73,16 @@ SMALL_CONFIG = small_config()
 PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS, PLUGIN_SWEEPS, languages=BOTH)
 
 
+# A test project's MkDocs settings: its address (with the same override as this repository's),
+# over the base configuration the package ships.
+MKDOCS = 'site_url: !ENV [STABREPORT_SITE_URL, "https://stabreport.github.io/stabreport/"]\n'
+
+
 def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
-    """The parts of the project a site build reads: templates, hand-written docs, mkdocs.yml."""
-    shutil.copytree(PROJECT / "templates", target / "templates")
-    shutil.copytree(PROJECT / "locales", target / "locales")
-    shutil.copytree(PROJECT / "docs", target / "docs", ignore=shutil.ignore_patterns("generated"))
-    shutil.copy(PROJECT / "mkdocs.yml", target / "mkdocs.yml")
+    """A report project as a user has one: a folder with its stabreport.yml and mkdocs.yml; the
+    templates, assets and catalogues come from the installed package."""
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "mkdocs.yml").write_text(MKDOCS)
     if config is not None:
         (target / "stabreport.yml").write_text(config)
     return target

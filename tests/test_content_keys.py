@@ -53,6 +53,9 @@ def copy(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(PROJECT / "stabreport", source / "stabreport",
                     ignore=shutil.ignore_patterns("__pycache__"))
+    # The templates are the package stabreport.templates (the repository's top-level templates/).
+    shutil.copytree(PROJECT / "templates", source / "stabreport" / "templates",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     (source / "stabreport" / "report" / "default_report.yml").write_text(TINY_REPORT)
     root = copy_project(tmp_path / "project", config=None)
     build(root, source)

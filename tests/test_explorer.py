@@ -104,7 +104,7 @@ def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp
     assert [s.experiment.name for s in sweeps] == [e.name for e in declared]
     assert [s.cells for s in sweeps] == [2, 1, 1] and all(s.runs == 10 for s in sweeps)
     runs = run_experiments(report, None, tasks=[], sweeps=sweeps, stream=open("/dev/null", "w"))
-    env = make_environment(PROJECT / "templates", report)
+    env = make_environment([PROJECT / "templates"], report)
     site = site_info(tmp_path, report, "2026-11-29")
     view, script = explorer.explorer_page(env, report, runs, site, None)
     assert view["cells"] == 4 and script.startswith(b"// Written by `stabreport build`")

@@ -20,9 +20,9 @@ from stabreport import i18n
 from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 
-CATALOGUE = PROJECT / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
-TEMPLATE = PROJECT / "locales" / "messages.pot"
-GLOSSARY = PROJECT / "locales" / "glossary.md"
+CATALOGUE = PROJECT / "stabreport" / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+TEMPLATE = PROJECT / "stabreport" / "locales" / "messages.pot"
+GLOSSARY = PROJECT / "stabreport" / "locales" / "glossary.md"
 
 
 @pytest.fixture(scope="module")
@@ -210,7 +210,7 @@ def test_the_chinese_search_index_is_cut_into_words_with_the_course_terms_whole(
     data = json.loads(index[index.index("{"):index.rindex("}") + 1])
     assert "\\u200b" in data["config"]["separator"]
     text = " ".join(doc["text"] for doc in data["docs"])
-    words = (PROJECT / "locales" / "zh_CN" / "jieba.txt").read_text(encoding="utf-8").split()[::3]
+    words = (PROJECT / "stabreport" / "locales" / "zh_CN" / "jieba.txt").read_text(encoding="utf-8").split()[::3]
     found = [w for w in words if f"\u200b{w}\u200b" in text]
     assert {"激活函数", "初始化", "残差网络"} <= set(found), found
     english = (site / "site" / "search" / "search_index.js").read_text(encoding="utf-8")

@@ -183,11 +183,12 @@ from stabreport.publish.build import setting_tasks
 from stabreport.render.cite import site_url
 from stabreport.report.config import load_report
 from stabreport.render.notebooks import notebook_files
+from stabreport.project import Project
 from stabreport.render.views import make_environment
 
 root = Path(sys.argv[1])
 report = load_report(root / "stabreport.yml")
-env = make_environment(root / "templates", report)
+env = make_environment(Project(root).folders("templates"), report)
 files = notebook_files(env, report, setting_tasks(report, paths=("full",)), site_url(root))
 again = notebook_files(env, report, setting_tasks(report, paths=("full",)), site_url(root))
 assert again == files, "a second render in the same process gave other bytes"

@@ -88,7 +88,7 @@ class _Page:
 def test_missing_variable_fails_with_template_name_and_line(tmp_path):
     (tmp_path / "broken.md.j2").write_text("# Title\n\nfine line\n{{ report.nope }}\n")
     (tmp_path / "ok.md.j2").write_text("{{ report.seed }}\n")
-    env = make_environment(tmp_path, load_report())
+    env = make_environment([tmp_path], load_report())
     with pytest.raises(BuildError) as caught:
         render_pages(env, {"report": load_report(), "pages": [_Page("ok"), _Page("broken")]})
     assert "templates/broken.md.j2:4" in str(caught.value)
@@ -98,7 +98,7 @@ def test_missing_variable_fails_with_template_name_and_line(tmp_path):
 def test_syntax_error_names_template_and_line(tmp_path):
     (tmp_path / "bad.md.j2").write_text("line\n{% for x in %}\n")
     with pytest.raises(BuildError, match=r"templates/bad.md.j2:2"):
-        render_pages(make_environment(tmp_path, load_report()), {"pages": [_Page("bad")]})
+        render_pages(make_environment([tmp_path], load_report()), {"pages": [_Page("bad")]})
 
 
 def test_config_text_is_escaped_in_pages():

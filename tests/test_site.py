@@ -103,17 +103,23 @@ def test_bad_config_exits_2_and_leaves_previous_output_intact(site, capsys):
 
 
 def test_failing_template_leaves_previous_output_intact(site, capsys):
+    """A project's own copy of a page's template, broken: the build names the project's file and
+    line, and the last good output stays; without the copy, the shipped template is back."""
+    from stabreport.project import shipped
+
     before = _tree_digest(site / GENERATED)
     template = site / "templates" / "products.md.j2"
-    good = template.read_text()
+    template.parent.mkdir()
     try:
-        template.write_text(good + "\n{{ no_such_value }}\n")
+        template.write_text((shipped("templates") / "products.md.j2").read_text()
+                            + "\n{{ no_such_value }}\n")
         code = main(["build", "--root", str(site)])
         err = capsys.readouterr().err
     finally:
-        template.write_text(good)
+        template.unlink()
+        template.parent.rmdir()
     assert code == 1
-    assert "templates/products.md.j2" in err and "no_such_value" in err
+    assert "templates/products.md.j2:" in err and "no_such_value" in err, err
     assert _tree_digest(site / GENERATED) == before
 
 

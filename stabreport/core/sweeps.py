@@ -16,7 +16,7 @@ import numpy as np
 
 from .cache import Store, code_digest, memo_json
 from ..report.claims import median_standard_error
-from ..report.config import SWEEP_FIGURES, Axis, Sweep, grid_axis
+from ..report.model import SWEEP_FIGURES, Axis, Sweep, grid_axis
 from .engine import Task
 from ..errors import ConfigError
 from ..experiments import Experiment, get_experiment

@@ -34,7 +34,8 @@ from ..core.cache import Store, code_digest, memo_json
 from ..render.cite import citation_cff, site_info
 from ..report.claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
                      measure_setting, path_claim, theory_claim)
-from ..report.config import Report, Sweep, load_report
+from ..report.config import load_report
+from ..report.model import Report, Sweep
 from ..core.engine import Task, default_jobs
 from ..errors import BuildError, ConfigError
 from ..core.executors import Executor, LocalExecutor, Progress, run_tasks
@@ -47,6 +48,7 @@ from ..report.pages import FigureSpec, figure_specs, gain_settings
 from ..paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
                     recover, swap_in)
 from ..render.phase import PhaseDiagram, phase_diagram
+from ..project import Project
 from ..render.views import build_context, make_environment, render_pages
 from ..core.results import NormResult, Result
 from ..core.sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
@@ -394,7 +396,7 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
             for c in checks.failed_site_claims))
     specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
     datas = [figure_data(spec, report, evidence) for spec in specs]
-    env = make_environment(root / "templates", report)
+    env = make_environment(Project(root).folders("templates"), report)
     about = provenance(root)
     tasks = setting_tasks(report, paths=("full",))
     data: dict[str, bytes] = {}

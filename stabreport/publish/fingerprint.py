@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from ..paths import TIMINGS, VOLATILE
+from ..project import MKDOCS, Project
 
 PACKAGE = Path(__file__).resolve().parents[1]  # the stabreport package
 MANIFEST = ".manifest.json"
@@ -83,17 +84,33 @@ def plugin_packages() -> list[Path]:
     return sorted(folders)
 
 
+def files_digest(files: Mapping[str, Path]) -> str:
+    """One hash of files named by their relative paths (where they are read from aside)."""
+    digest = hashlib.sha256()
+    for name, path in sorted(files.items()):
+        digest.update(name.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def project_files(root: Path, *kinds: str) -> dict[str, Path]:
+    """The files of `kinds` a project's build uses (its own, else the package's), as
+    "<kind>/<relative path>"."""
+    project = Project(root)
+    return {f"{kind}/{name}": path for kind in kinds for name, path in project.files(kind).items()}
+
+
 def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
     plugins = {str(folder): tree_digest(_files(folder) if folder.is_dir() else [folder], folder.parent)
                for folder in plugin_packages()}
     parts = {
         "code": tree_digest(_files(PACKAGE), PACKAGE),
         "plugins": plugins,
-        "templates": tree_digest(_files(root / "templates"), root),
-        "locales": tree_digest(_files(root / "locales"), root),  # the editions' words
+        # The templates and the editions' words used, the project's or the package's.
+        "project": files_digest(project_files(root, "templates", "locales")),
         "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,
-        "mkdocs": hashlib.sha256((root / "mkdocs.yml").read_bytes()).hexdigest()
-        if (root / "mkdocs.yml").is_file() else None,
+        "mkdocs": hashlib.sha256((root / MKDOCS).read_bytes()).hexdigest()
+        if (root / MKDOCS).is_file() else None,
         "versions": versions(), "commit": git_commit(root), "date": build_date(), "strict": strict,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

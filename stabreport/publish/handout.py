@@ -46,6 +46,7 @@ from markupsafe import Markup
 from ..render import i18n
 from ..errors import BuildError, ConfigError
 from ..paths import GENERATED, NAV, TIMINGS
+from ..project import Project
 from ..core.processes import die_with_parent
 
 HANDOUT = "handout.pdf"  # in the site's root, beside index.html
@@ -275,12 +276,10 @@ def _edition(root: Path, language: str) -> dict[str, Any]:
 
 
 def _site_assets(root: Path) -> tuple[list[str], list[str]]:
-    """The site's own stylesheets and scripts (mkdocs.yml's extra_css and extra_javascript):
-    KaTeX, how the site calls it, and the site's styling of figures. Not the theme's."""
-    from mkdocs.utils.yaml import get_yaml_loader
-
-    with (root / "mkdocs.yml").open(encoding="utf-8") as handle:
-        config = yaml.load(handle, Loader=get_yaml_loader(yaml.SafeLoader)) or {}
+    """The site's own stylesheets and scripts (extra_css and extra_javascript of the site's
+    MkDocs configuration): KaTeX, how the site calls it, and the site's styling of figures. Not
+    the theme's."""
+    config = Project(root).mkdocs_settings()
 
     def paths(key: str) -> list[str]:
         return [item if isinstance(item, str) else item["path"] for item in config.get(key) or []]
@@ -324,7 +323,8 @@ def print_page(root: Path, staging: Path, language: str = "en") -> tuple[str, li
             tuple((anchor, _joined(parts, link)) for anchor, parts in article.sections)
             if kept else (), reduced[name]))
     stylesheets, scripts = _site_assets(root)
-    env = Environment(loader=FileSystemLoader(str(root / "templates")), autoescape=True,
+    env = Environment(loader=FileSystemLoader([str(p) for p in Project(root).folders("templates")]),
+                      autoescape=True,
                       undefined=StrictUndefined, keep_trailing_newline=True,
                       extensions=["jinja2.ext.i18n"])
     i18n.install(env)

@@ -2,7 +2,9 @@
 
 - on_files: the pages, figures and data generated under docs/generated/ are served from the site
   root (docs/generated/mlp.md → /mlp.html, docs/generated/figures/x.svg → /figures/x.svg), so
-  URLs do not carry the name of a build folder.
+  URLs do not carry the name of a build folder; the assets stabreport ships (KaTeX, Vega, the
+  site's scripts and stylesheets) are published under /assets/, each unless the project's docs/
+  has a file of the same path.
 - on_page_markdown: a site built without the handout drops the home page's link to it.
 - on_post_build: the addresses of the first releases, /<page>/ (directory URLs), go on working:
   each is a small page that forwards to /<page>.html with its #fragment, so citations given out
@@ -38,6 +40,7 @@ from ..render import i18n
 from .build import build_report
 from ..errors import StabreportError
 from ..paths import FOOTER, GENERATED, NAV
+from ..project import Project
 from .site import HANDOUT_ENV, LANGUAGE_ENV
 
 # What every edition shares: the downloads (CSV, JSON) and the site's citation and provenance.
@@ -140,6 +143,13 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
                 published[uri] = path
         self.pages = sorted(uri[:-3] for uri in published if uri.endswith(".md") and "/" not in uri
                             and uri != "index.md")
+        # The package's assets (KaTeX, Vega, scripts, stylesheets), but where the project's docs/
+        # has a file of the same path: that one overrides the shipped one.
+        project = Project(self.generated.parent.parent)
+        for name, path in project.files("assets").items():
+            uri = f"assets/{name}"
+            if project.origin(path) == "stabreport" and files.get_file_from_path(uri) is None:
+                files.append(File.generated(config, uri, abs_src_path=str(path)))
         for uri, path in sorted(published.items()):
             if files.get_file_from_path(uri) is not None:
                 raise PluginError(f"docs/{uri} and {path.relative_to(self.generated.parent.parent)} "

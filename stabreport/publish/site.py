@@ -19,16 +19,17 @@ import time
 from pathlib import Path
 
 from ..errors import BuildError
-from .fingerprint import changed_since_built, manifest_text, tree_digest
+from .fingerprint import changed_since_built, files_digest, manifest_text, project_files, tree_digest
 from .lock import project_lock
 from ..render import i18n
 from ..paths import GENERATED, NAV, SITE, fault_error, project_root, recover, swap_in
 from ..core.processes import die_with_parent
+from ..project import MKDOCS, PACKAGE, Project
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout
 LANGUAGE_ENV = "STABREPORT_LANGUAGE"  # the edition MkDocs builds (unset: English)
-HANDOUT_CODE = Path(__file__).with_name("handout.py")
+PRINT_TEMPLATE = "handout.html.j2"  # the handout's words, a template (see handout.py)
 
 
 def editions(root: Path) -> list[str]:
@@ -41,24 +42,31 @@ def editions(root: Path) -> list[str]:
 
 
 def site_inputs_digest(root: Path, handout: bool = True) -> str:
-    files = [p for p in (root / "docs").rglob("*") if p.is_file()]
-    files += [root / "mkdocs.yml"]
-    files += [p for p in (root / "locales").rglob("*") if p.is_file()]  # jieba's dictionary
-    if handout:  # its words are a template of the project's
-        files += [root / "templates" / "handout.html.j2"]
+    """What the site is made of: the project's docs/ (the generated pages among them), its
+    mkdocs.yml, the assets and catalogues it uses (its own or the package's), and stabreport's
+    own code and data (the plugin, the base configuration, the handout's printer)."""
+    files = {f"docs/{p.relative_to(root / 'docs').as_posix()}": p
+             for p in (root / "docs").rglob("*") if p.is_file()} if (root / "docs").is_dir() else {}
+    files |= project_files(root, "assets", "locales")  # jieba's dictionary among the catalogues
+    if handout:  # its words are a template
+        files |= {k: v for k, v in project_files(root, "templates").items()
+                  if k == f"templates/{PRINT_TEMPLATE}"}
+    if (root / MKDOCS).is_file():
+        files[MKDOCS] = root / MKDOCS
     return hashlib.sha256(json.dumps({
-        "inputs": tree_digest(files, root),
+        "inputs": files_digest(files),
+        "code": tree_digest([p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts],
+                            PACKAGE),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "site_url": os.environ.get("STABREPORT_SITE_URL"),
-        # The handout's code prints it: a changed handout.py is a new handout.
-        "handout": hashlib.sha256(HANDOUT_CODE.read_bytes()).hexdigest() if handout else None,
+        "handout": handout,
     }).encode()).hexdigest()
 
 
 def build_site(root: Path, stream=sys.stderr, handout: bool = True) -> bool:
     """Build site/, with the PDF handout unless `handout` is false, unless it holds exactly what
     a build of the same inputs wrote; return whether it was built."""
-    root = project_root(root, "mkdocs.yml")
+    root = project_root(root)
     with project_lock(root, stream):
         return _build_site(root, stream, handout)
 
@@ -81,13 +89,14 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
     parent = os.getpid()
     try:
         languages = editions(root)
+        config = Project(root).write_mkdocs_config()  # the base with the project's mkdocs.yml over it
         for language in languages:  # English first: MkDocs empties the folder it builds into
             target = staging if language == i18n.SOURCE else staging / language
             env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", LANGUAGE_ENV: language,
                    HANDOUT_ENV: "1" if handout else "0"}  # the plugin drops links to a missing one
             # Not --quiet: it would hide the warnings that --strict counts.
             done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                                   "--site-dir", str(target)], cwd=root, env=env, capture_output=True,
+                                   "--config-file", config.name, "--site-dir", str(target)], cwd=root, env=env, capture_output=True,
                                   text=True, preexec_fn=lambda: die_with_parent(parent))
             if done.returncode != 0:
                 problems = [line for line in (done.stderr + done.stdout).splitlines()

@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Sequence
 
 import yaml
-from mkdocs.utils.yaml import get_yaml_loader
 
 from .. import __version__
 from . import i18n
-from ..report.config import Report
+from ..report.model import Report
 
 DEFAULT_SITE_URL = "https://stabreport.github.io/stabreport/"
 
@@ -46,13 +45,11 @@ class SiteInfo:
 
 
 def site_url(root: Path) -> str:
-    """`site_url` from mkdocs.yml (the one place it is set; `!ENV` tags are honoured)."""
-    config_file = root / "mkdocs.yml"
-    if not config_file.is_file():
-        return DEFAULT_SITE_URL
-    with config_file.open(encoding="utf-8") as handle:
-        config = yaml.load(handle, Loader=get_yaml_loader(yaml.SafeLoader)) or {}
-    url = config.get("site_url") or DEFAULT_SITE_URL
+    """`site_url` of the site's MkDocs configuration (the project's mkdocs.yml over the base: the
+    one place it is set; `!ENV` tags are honoured)."""
+    from ..project import Project
+
+    url = Project(root).mkdocs_settings().get("site_url") or DEFAULT_SITE_URL
     return url if url.endswith("/") else url + "/"
 
 

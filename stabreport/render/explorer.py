@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..core.cache import Store
-from ..report.config import Axis, Report, Sweep
+from ..report.model import Axis, Report, Sweep
 from ..errors import BuildError, StabreportError
 from ..experiments import Experiment, experiments
 from .i18n import N_, _

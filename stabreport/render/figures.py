@@ -20,7 +20,7 @@ import numpy as np
 
 from . import i18n
 from ..core.cache import WORDS_ONLY, Store, canonical_json, code_digest, content_key
-from ..report.config import Section
+from ..report.model import Section
 from ..errors import BuildError
 from .i18n import _
 from .phase import STABLE_DECADES

@@ -57,16 +57,23 @@ def current() -> str:
 
 
 def catalogue_path(root: Path, code: str) -> Path:
-    """locales/<code>/LC_MESSAGES/messages.po, or locales/<code>_<TERRITORY>/... (zh → zh_CN)."""
-    base = Path(root) / LOCALES
-    found = sorted(p for p in base.glob(f"{code}*/LC_MESSAGES/{DOMAIN}.po")
-                   if p.parts[-3] == code or p.parts[-3].startswith(code + "_"))
-    if len(found) != 1:
-        offered = sorted({p.parts[-3].split("_")[0] for p in base.glob(f"*/LC_MESSAGES/{DOMAIN}.po")})
-        what = "no catalogue" if not found else f"{len(found)} catalogues"
-        raise ConfigError(f"languages got {code!r}: {what} at {LOCALES}/{code}[_XX]/LC_MESSAGES/"
-                          f"{DOMAIN}.po; allowed: " + ", ".join([SOURCE, *offered]))
-    return found[0]
+    """locales/<code>/LC_MESSAGES/messages.po, or locales/<code>_<TERRITORY>/... (zh → zh_CN):
+    the project's own catalogue if it has one, else the one stabreport ships."""
+    from ..project import Project
+
+    folders = Project(Path(root)).folders("locales")
+    offered: set[str] = set()
+    for base in folders:
+        found = sorted(p for p in base.glob(f"{code}*/LC_MESSAGES/{DOMAIN}.po")
+                       if p.parts[-3] == code or p.parts[-3].startswith(code + "_"))
+        if len(found) > 1:
+            raise ConfigError(f"languages got {code!r}: {len(found)} catalogues at {base}/{code}[_XX]/"
+                              f"LC_MESSAGES/{DOMAIN}.po; allowed: one")
+        if found:
+            return found[0]
+        offered |= {p.parts[-3].split("_")[0] for p in base.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    raise ConfigError(f"languages got {code!r}: no catalogue at {LOCALES}/{code}[_XX]/LC_MESSAGES/"
+                      f"{DOMAIN}.po; allowed: " + ", ".join([SOURCE, *sorted(offered)]))
 
 
 def catalogue_digest(root: Path, code: str) -> str:

@@ -17,7 +17,7 @@ import jinja2
 import nbformat
 from markupsafe import Markup
 
-from ..report.config import Page, Report
+from ..report.model import Page, Report
 from ..core.engine import Task
 from ..errors import BuildError, ConfigError
 

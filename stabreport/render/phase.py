@@ -8,7 +8,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..report.config import Sweep
+from ..report.model import Sweep
 from ..core.sweeps import Cell
 
 STABLE_DECADES = 3.0  # "alive": the gradient stays within 10^±3 over the whole depth

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import jinja2
-from markdown.extensions.toc import slugify
 import numpy as np
 from markupsafe import Markup
 
 from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
 from ..report.claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
-from ..report.config import Report, Setting
+from ..report.model import Report, Setting
 from ..errors import BuildError
 from ..experiments import experiments
 from .figures import FORMATS, FigureData, data_json, findings
@@ -177,7 +176,7 @@ def localized(report: Report) -> Report:
     unchanged. The report itself where that language is English."""
     if i18n.current() == i18n.SOURCE:
         return report
-    from ..report import config as config_module
+    from ..report import model as config_module
 
     def translate(value: Any) -> Any:
         if isinstance(value, tuple):
@@ -369,7 +368,7 @@ class SweepPrecision:
 
 
 def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
-    from ..report.config import SWEEP_FIGURES
+    from ..report.model import SWEEP_FIGURES
 
     out = []
     for sweep in report.sweeps:
@@ -412,11 +411,21 @@ def section_template(env: jinja2.Environment, section_id: str, default: str) -> 
     raise BuildError(f"section {section_id}: no template {default!r} and no sections/generic.md.j2")
 
 
-def make_environment(templates: Path, report: Report) -> jinja2.Environment:
+def _anchor(text: Any) -> str:
+    """The id MkDocs gives a heading of this text (Markdown's own slugify, imported only when a
+    page is rendered: stabreport.api does not load Markdown)."""
+    from markdown.extensions.toc import slugify
+
+    return slugify(str(_original(text)), "-")
+
+
+def make_environment(templates: Sequence[Path], report: Report) -> jinja2.Environment:
+    """The Jinja environment of a project: its template folders in order (the project's own,
+    then stabreport's), then what plug-in experiments ship; the first match wins, so a project
+    overrides any shipped template by putting one at the same relative path."""
     shipped = {name: source for e in experiments() for name, source in e.templates.items()}
     env = jinja2.Environment(
-        # The project's templates first: a project can override what a plug-in ships.
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(templates)),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(t) for t in templates]),
                                     jinja2.DictLoader(shipped)]),
         undefined=jinja2.StrictUndefined,
         autoescape=True,  # text from the config never becomes markup
@@ -455,7 +464,7 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
             # marked there with N_(), in the language being rendered (no %-formatting, unlike _()).
             "t": i18n._,
             # A heading's id in every edition: the one its English words give (as MkDocs would).
-            "anchor": lambda text: slugify(str(_original(text)), "-")}
+            "anchor": _anchor}
 
 
 # Chinese and Japanese put no space after their full-width punctuation, and a browser shows a
@@ -508,5 +517,7 @@ def _describe_template_error(error: Exception, page: str, env: jinja2.Environmen
         path = Path(frame.filename).resolve()
         for root in roots:
             if path.is_relative_to(root):
-                return f"templates/{path.relative_to(root).as_posix()}:{frame.lineno}: {message}"
+                # The project's own template as the project names it; a shipped one by its path.
+                where = "templates" if root == roots[0] else str(root)
+                return f"{where}/{path.relative_to(root).as_posix()}:{frame.lineno}: {message}"
     return f"templates/{page}: {message}"

@@ -14,9 +14,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 from markupsafe import Markup
-from scipy import stats
 
-from .config import ClaimSpec, Report, Setting
+from .model import ClaimSpec, Report, Setting
 from ..render.i18n import N_, _
 from ..core.results import NormResult, Result
 from ..theory import Prediction
@@ -95,6 +94,8 @@ def measure_setting(result: Result, norms: NormResult | None) -> Measured | None
     norm_u = norms.log10_norm_u if norms is not None else full_norm_u
     if len(norm_u) == 0 or len(full_norm_u) == 0:
         return None
+    from scipy import stats  # here: stabreport.api loads no scipy.stats until a setting is measured
+
     path_ks = float(stats.ks_2samp(full_norm_u, norm_u).pvalue) if norms is not None else None
     return Measured(float(np.median(norm_u)), max(median_standard_error(norm_u), 1e-12),
                     len(norm_u), float(np.median(result.log10_mean_abs)), path_ks)
@@ -103,6 +104,8 @@ def measure_setting(result: Result, norms: NormResult | None) -> Measured | None
 def agreement(measured: Measured, norm_u: np.ndarray, prediction: Prediction,
               tolerance: float) -> Agreement:
     """Theory against measurement; `norm_u` the column lengths `measured` was taken from."""
+    from scipy import stats
+
     ks = float(stats.kstest(norm_u, prediction.cdf_log10).pvalue) if prediction.exact else None
     return Agreement(measured, prediction.median_log10_norm_u,
                      (measured.median_norm_u - prediction.median_log10_norm_u) / measured.se_median_norm_u,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Page, Report
+from .model import Page, Report
 
 GAIN_PAGE = "theory"  # where the gain-against-scale figure goes
 

@@ -1,0 +1,206 @@
+"""A report project: its folder, and the package's files under it (standard library and PyYAML).
+
+stabreport ships everything a build needs as package data: the templates (stabreport.templates,
+the repository's top-level templates/), the site's assets (stabreport/assets/: KaTeX, Vega, the
+iframe-worker shim with their licences, stylesheets, scripts), the editions' catalogues
+(stabreport/locales/), the base MkDocs configuration (stabreport/publish/mkdocs.yml) and the
+default report. A project is a folder with a stabreport.yml and whatever it overrides, by the
+same relative path, the way MkDocs themes are overridden with `custom_dir`:
+templates/sections/relu-normal.md.j2 in a project replaces the shipped one; docs/assets/… replaces
+the shipped asset of the same path; locales/zh_CN/LC_MESSAGES/messages.po the shipped catalogue.
+Everything the project does not override comes from the package.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .paths import CONFIG
+
+PACKAGE = Path(__file__).resolve().parent
+MKDOCS = "mkdocs.yml"  # a project's own MkDocs settings (optional): they override the base
+EFFECTIVE_MKDOCS = ".stabreport-mkdocs.yml"  # what MkDocs reads: the base with the project's over it
+BASE_MKDOCS = PACKAGE / "publish" / "mkdocs.yml"
+
+# The kinds of file a project can override: where the project keeps them, relative to its root.
+KINDS = {"templates": Path("templates"), "assets": Path("docs") / "assets", "locales": Path("locales")}
+
+
+@lru_cache(maxsize=None)
+def shipped(kind: str) -> Path:
+    """The package's folder of `kind` (templates, assets, locales)."""
+    if kind == "templates":  # a package of its own: setuptools maps the top-level templates/
+        return Path(str(resources.files("stabreport.templates"))).resolve()
+    return PACKAGE / kind
+
+
+def _files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py"}
+
+
+@dataclass(frozen=True)
+class Project:
+    """A project root and the package's defaults under it."""
+
+    root: Path
+
+    def own(self, kind: str) -> Path | None:
+        """The project's folder of `kind`, unless it is the package's own (in this repository,
+        whose top-level templates/ is the package's templates)."""
+        folder = self.root / KINDS[kind]
+        if not folder.is_dir() or folder.resolve() == shipped(kind):
+            return None
+        return folder
+
+    def folders(self, kind: str) -> list[Path]:
+        """Where files of `kind` are looked up, first match wins: the project's, then the package's."""
+        own = self.own(kind)
+        return ([own] if own is not None else []) + [shipped(kind)]
+
+    def files(self, kind: str) -> dict[str, Path]:
+        """Every file of `kind` by its relative path, each from where it is used."""
+        merged: dict[str, Path] = {}
+        for folder in reversed(self.folders(kind)):
+            merged.update(_files(folder))
+        return dict(sorted(merged.items()))
+
+    def find(self, kind: str, relative: str) -> Path | None:
+        for folder in self.folders(kind):
+            candidate = folder / relative
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def origin(self, path: Path) -> str:
+        """Where a file found by `files` or `find` comes from: "project" or "stabreport"."""
+        return "stabreport" if any(path.is_relative_to(shipped(k)) for k in KINDS) else "project"
+
+    # --- MkDocs ---------------------------------------------------------------------------------
+
+    def mkdocs_settings(self) -> dict[str, Any]:
+        """The MkDocs configuration the site is built with: the package's base, with the
+        project's mkdocs.yml over it (mappings merge key by key, anything else replaces, as
+        MkDocs' own INHERIT does); `!ENV` tags are resolved."""
+        settings = _load_yaml(BASE_MKDOCS)
+        own = self.root / MKDOCS
+        if own.is_file():
+            project = _load_yaml(own)
+            if not isinstance(project, dict):
+                raise ConfigError(f"{own}: got a {type(project).__name__}; allowed: a mapping of "
+                                  "MkDocs settings such as site_url")
+            settings = merge(settings, project)
+        return settings
+
+    def write_mkdocs_config(self) -> Path:
+        """The effective MkDocs configuration, written beside the project's own (relative paths
+        in it, docs_dir and watch, are the project's), only when its bytes change."""
+        import yaml
+
+        settings = self.mkdocs_settings()
+        # `mkdocs serve` re-renders when the report's own files change (the plugin rebuilds).
+        watched = [name for name in ("templates", "locales", CONFIG, MKDOCS) if (self.root / name).exists()]
+        if watched:
+            settings["watch"] = list(dict.fromkeys([*(settings.get("watch") or []), *watched]))
+        text = ("# Written by stabreport from its base configuration and this project's mkdocs.yml;\n"
+                "# edit mkdocs.yml instead (see `stabreport list --files`).\n"
+                + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+        path = self.root / EFFECTIVE_MKDOCS
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            staging = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            staging.write_text(text, encoding="utf-8")
+            staging.replace(path)
+        return path
+
+
+def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: nested mappings merge key by key, other values replace."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _load_yaml(path: Path) -> Any:
+    """A MkDocs YAML file with `!ENV` tags resolved as MkDocs resolves them (its own constructor,
+    from pyyaml-env-tag, without importing MkDocs)."""
+    import yaml
+    from yaml_env_tag import construct_env_tag
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!ENV", construct_env_tag)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=Loader) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({str(error).splitlines()[0]}); allowed: a "
+                          "MkDocs configuration") from None
+
+
+# --- a new project ------------------------------------------------------------------------------
+
+SKELETON = PACKAGE / "report" / "skeleton"  # what `stabreport new` writes (gitignore → .gitignore)
+DEFAULT_PROSE = ("*.md.j2", "sections/*.md.j2")  # what --from-default copies: the pages' prose
+
+
+def new_project(target: Path, from_default: bool = False) -> Path:
+    """Start a report project in `target` (a new or empty folder): a small report of one page,
+    one section and one sweep, or (`from_default`) the lecture's whole report with its pages'
+    and sections' prose copied into templates/ to edit. Written into a staging folder first, so
+    that a failure leaves nothing half-written."""
+    import shutil
+    import tempfile
+
+    from .report.config import default_text
+
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        what = "a file" if not target.is_dir() else "a folder that is not empty"
+        raise ConfigError(f"new got {str(target)!r}: {what}; allowed: a new folder, or an empty one")
+    parent = target.resolve().parent
+    if not parent.is_dir():
+        raise ConfigError(f"new got {str(target)!r}: {parent} does not exist; allowed: a folder "
+                          "whose parent exists")
+    staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}-new-"))
+    try:
+        for path in sorted(SKELETON.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                name = path.relative_to(SKELETON).as_posix()
+                if from_default and name.startswith("templates/"):
+                    continue
+                out = staging / (".gitignore" if name == "gitignore" else name)
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, out)
+        if from_default:
+            (staging / CONFIG).write_text(
+                "# The lecture's whole report, to edit: every key below is this project's own.\n"
+                "extends: none\n" + default_text(), encoding="utf-8")
+            templates = shipped("templates")
+            for pattern in DEFAULT_PROSE:
+                for path in sorted(templates.glob(pattern)):
+                    out = staging / "templates" / path.relative_to(templates)
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(path, out)
+        (staging / "docs").mkdir()
+        (staging / "docs" / ".gitignore").write_text("/generated/\n", encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it (mkdtemp's is private)
+        if target.exists():
+            target.rmdir()
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
