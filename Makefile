@@ -2,14 +2,23 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: docs handout test serve bench clean deploy
 
-$(STAMP): pyproject.toml
+# Installs sized to the job: `make docs` installs stabreport with what building the site needs;
+# `make test` adds the test extra (pytest, Playwright, Dask, Jupyter's kernel, ...). pip prints
+# what it fetches as it goes.
+DOCS_STAMP := $(VENV)/.installed-docs
+TEST_STAMP := $(VENV)/.installed-test
+
+$(DOCS_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e .
+	touch $@
+
+$(TEST_STAMP): $(DOCS_STAMP)
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -e '.[test]'
 	touch $@
 
 # The PDF handout (site/handout.pdf) and the browser tests use Debian's Chromium (Playwright's
@@ -35,7 +44,7 @@ $(CJK_FONT):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk
 
-docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM)) $(if $(HAS_CJK),,$(CJK_FONT))
+docs: $(DOCS_STAMP) $(if $(BROWSER),,$(CHROMIUM)) $(if $(HAS_CJK),,$(CJK_FONT))
 	$(BIN)/stabreport build --strict
 	$(BIN)/stabreport site
 
@@ -43,20 +52,19 @@ docs: $(STAMP) $(if $(BROWSER),,$(CHROMIUM)) $(if $(HAS_CJK),,$(CJK_FONT))
 handout: docs
 	@echo "site/handout.pdf"
 
-test: $(STAMP) $(CHROMIUM) $(if $(HAS_CJK),,$(CJK_FONT))
+test: $(TEST_STAMP) $(CHROMIUM) $(if $(HAS_CJK),,$(CJK_FONT))
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench.py
 
-serve: $(STAMP)
-	$(BIN)/stabreport build
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+serve: $(DOCS_STAMP)
+	$(BIN)/stabreport serve --dev-addr 127.0.0.1:8000
 
 # Publish site/ to the gh-pages branch of this repository (MkDocs' own GitHub Pages deploy).
 deploy: docs
-	$(BIN)/mkdocs gh-deploy --force --no-history --dirty
+	$(BIN)/mkdocs gh-deploy --config-file .stabreport-mkdocs.yml --force --no-history --dirty
 
 clean:
 	-$(BIN)/stabreport clean
-	rm -rf site docs/generated .stabreport-cache test-output
+	rm -rf site docs/generated .stabreport-cache .stabreport-mkdocs.yml test-output

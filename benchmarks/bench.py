@@ -225,11 +225,16 @@ def tangent_path(normals_per_s: float, quick: bool) -> list[Row]:
 
 
 def fresh_project(source: Path, project: Path) -> Path:
-    """A copy of what a site build of `source` reads (templates, hand-written docs, mkdocs.yml),
-    with no generated output and no cache."""
-    shutil.copytree(source / "templates", project / "templates")
-    shutil.copytree(source / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
+    """What a site build of `source` reads beside its installed package, with no generated
+    output and no cache: its mkdocs.yml (the templates, assets and catalogues are package data),
+    and at commits from before they were, its templates, hand-written docs and catalogues."""
+    project.mkdir(parents=True, exist_ok=True)
     shutil.copy(source / "mkdocs.yml", project / "mkdocs.yml")
+    if not (source / "templates" / "__init__.py").exists():
+        shutil.copytree(source / "templates", project / "templates")
+        shutil.copytree(source / "docs", project / "docs", ignore=shutil.ignore_patterns("generated"))
+        if (source / "locales").is_dir():
+            shutil.copytree(source / "locales", project / "locales")
     return project
 
 
@@ -250,7 +255,10 @@ def docs_build_times() -> list[Row]:
 
         cold = make_docs()
         warm = make_docs()
-        template = project / "templates" / "index.md.j2"
+        template = project / "templates" / "index.md.j2"  # the project's own copy, edited
+        if not template.exists():
+            template.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(ROOT / "templates" / "index.md.j2", template)
         template.write_text(template.read_text() + "\nOne more sentence from a template edit.\n")
         edited = make_docs()
     return [

@@ -321,10 +321,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 def cmd_build(args: argparse.Namespace) -> None:
     from .publish.fingerprint import build_fingerprint, up_to_date
     from .publish.lock import project_lock
-    from .paths import GENERATED, find_config, project_root, recover
+    from .paths import GENERATED, PROJECT_FILES, find_config, project_root, recover
 
     executor = _executor(args)
-    root = project_root(args.root)
+    root = project_root(args.root, PROJECT_FILES)
     config = find_config(root, args.config)
     with project_lock(root):
         # Under the lock: a build killed mid-swap left the old tree aside, and only here is it
@@ -371,11 +371,11 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import os
     import subprocess
 
-    from .paths import project_root
+    from .paths import PROJECT_FILES, project_root
     from .project import Project
     from .publish.build import build_report
 
-    root = project_root(args.root)
+    root = project_root(args.root, PROJECT_FILES)
     build_report(root=root)
     config = Project(root).write_mkdocs_config()
     done = subprocess.run([sys.executable, "-m", "mkdocs", "serve", "--config-file", config.name,
@@ -387,9 +387,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_clean(args: argparse.Namespace) -> None:
     from .publish.build import clean
-    from .paths import project_root
+    from .paths import PROJECT_FILES, project_root
 
-    clean(project_root(args.root, "mkdocs.yml"))
+    clean(project_root(args.root, PROJECT_FILES))
 
 
 COMMANDS = {"list": cmd_list, "new": cmd_new, "run": cmd_run, "build": cmd_build,

@@ -80,16 +80,19 @@ def _check_regular_file(path: Path, what: str) -> None:
                           f"most {MAX_CONFIG_BYTES:,} bytes")
 
 
-def project_root(root: str | Path, needs: str | None = None) -> Path:
-    """`root` checked before anything is written to it: an existing folder holding `needs`
-    (templates/ to build, mkdocs.yml for the site), so that no lock or output lands elsewhere."""
+PROJECT_FILES = (CONFIG, "mkdocs.yml")  # a folder with either is a report project
+
+
+def project_root(root: str | Path, needs: tuple[str, ...] | None = None) -> Path:
+    """`root` checked before anything is written to it: an existing folder holding one of
+    `needs` (a project's stabreport.yml or mkdocs.yml), so that no lock or output lands elsewhere."""
     path = Path(root)
     if not path.is_dir():
         raise StabreportError(f"--root got {str(root)!r}: "
                               + ("not a directory" if path.exists() else "no such directory"))
-    if needs is not None and not (path / needs).exists():
-        raise ConfigError(f"--root got {str(root)!r}: no {needs} there; allowed: a stabreport "
-                          f"project's root (the folder with mkdocs.yml and templates/)")
+    if needs is not None and not any((path / name).exists() for name in needs):
+        raise ConfigError(f"--root got {str(root)!r}: no {' or '.join(needs)} there; allowed: a "
+                          "stabreport project's root (`stabreport new DIR` starts one)")
     return path
 
 

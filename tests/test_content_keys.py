@@ -103,7 +103,7 @@ def test_a_change_to_the_simulation_changes_the_published_numbers(copy):
 def test_a_change_to_an_activations_derivative_changes_the_published_numbers(copy):
     root, source = copy
     before = column(root, "sigmoid-trajectory", "median", step="8")
-    edit(source, "nn.py", "log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),",
+    edit(source, "experiments/nn.py", "log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),",
          "log_slope=lambda x: np.log(1.25) + _LOG_QUARTER + _log_sech2(0.5 * x),")
     build(root, source)
     after = column(root, "sigmoid-trajectory", "median", step="8")

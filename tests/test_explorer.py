@@ -88,7 +88,7 @@ def test_the_config_narrows_the_grid_only_to_what_the_declaration_offers(tmp_pat
 
 
 def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp_path, monkeypatch):
-    from stabreport import explorer
+    from stabreport.render import explorer
     from stabreport.publish.build import make_environment, run_experiments
     from stabreport.render.cite import site_info
     from stabreport.experiments import experiments
@@ -119,7 +119,7 @@ def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp
 def test_a_declared_grid_without_its_width_or_depth_is_refused(monkeypatch):
     from dataclasses import replace
 
-    from stabreport import explorer
+    from stabreport.render import explorer
     from stabreport.errors import StabreportError
     from stabreport.experiments import Explore, get_experiment
 

@@ -1,5 +1,6 @@
 """Faults lose nothing: bad config, failing template or experiment, SIGKILL at any moment, two
 builds at once. And two builds of the same inputs give the same bytes."""
+import contextlib
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from stabreport.publish.fingerprint import MANIFEST, read_manifest
+from stabreport.project import shipped
 from stabreport.publish.lock import project_lock
 from stabreport.paths import GENERATED, SITE, TIMINGS, VOLATILE
 
@@ -61,6 +63,19 @@ def project(tmp_path_factory):
     return root
 
 
+@contextlib.contextmanager
+def _stylesheet_changed(project: Path):
+    """The project's own copy of a shipped stylesheet, with a change: a change that needs a new
+    site. Removed afterwards, so that the shipped one is back."""
+    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
+    css.parent.mkdir(parents=True)
+    css.write_text((shipped("assets") / "stylesheets" / "extra.css").read_text() + "/* a change */\n")
+    try:
+        yield
+    finally:
+        shutil.rmtree(project / "docs" / "assets")
+
+
 def _set_seed(root: Path, seed: int | None) -> None:
     """Another seed forces a real build; None restores the project's own config."""
     (root / "stabreport.yml").write_text(SMALL_CONFIG + (f"seed: {seed}\n" if seed else ""))
@@ -99,17 +114,12 @@ def test_builds_killed_at_random_moments_leave_a_consistent_tree(project):
 
 def test_a_site_build_killed_between_renames_keeps_the_last_site(project):
     index = (project / SITE / "index.html").read_bytes()
-    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
-    original = css.read_text()
-    css.write_text(original + "/* a change that needs a new site */\n")
-    try:
+    with _stylesheet_changed(project):
         done = _run(project, "site", "--no-handout", env=_environment(STABREPORT_FAULT="site-between-renames"),
                     check=False)
         assert done.returncode == -signal.SIGKILL
         assert not (project / SITE).exists()  # killed with the old site set aside...
         _run(project, "site", "--no-handout", env=_environment())  # ...which the next run puts back first
-    finally:
-        css.write_text(original)
     _run(project, "site", "--no-handout", env=_environment())
     assert (project / SITE / "index.html").read_bytes() == index
     assert not list(project.glob(".site-*-*"))
@@ -328,10 +338,9 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.parametrize("command", [["build", "--no-cache", "--jobs", "2"], ["site"]])
 def test_a_killed_build_leaves_no_process_running(project, command):
-    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
-    original = css.read_text()
-    if command == ["site"]:  # a change that needs a new site
-        css.write_text(original + "/* a change */\n")
+    changes = contextlib.ExitStack()
+    if command == ["site"]:
+        changes.enter_context(_stylesheet_changed(project))
     _set_seed(project, 55)
     process = subprocess.Popen([str(BIN / "stabreport"), *command, "--root", str(project)],
                                env=_environment(), stdout=subprocess.DEVNULL,
@@ -350,7 +359,7 @@ def test_a_killed_build_leaves_no_process_running(project, command):
             time.sleep(0.1)
         assert [p for p in started if _running(p)] == [], "processes outlived the killed build"
     finally:
-        css.write_text(original)
+        changes.close()
         _set_seed(project, None)
     # The next build removes what the dead one staged, under the lock.
     _run(project, "build", "--strict", env=_environment())
@@ -368,16 +377,12 @@ def test_a_full_disk_or_read_only_output_is_one_line_and_keeps_the_output(projec
     _run(project, "build", "--strict", env=_environment())
     _run(project, "site", "--no-handout", env=_environment())
     before = (_tree(project / GENERATED), _tree(project / SITE))
-    css = project / "docs" / "assets" / "stylesheets" / "extra.css"
-    original = css.read_text()
-    if command == "site":
-        css.write_text(original + "/* a change */\n")
-    else:
+    if command == "build":
         _set_seed(project, 91)  # a change to write
     try:
-        done = _run(project, command, env=_environment(STABREPORT_FAULT=fault), check=False)
+        with _stylesheet_changed(project) if command == "site" else contextlib.nullcontext():
+            done = _run(project, command, env=_environment(STABREPORT_FAULT=fault), check=False)
     finally:
-        css.write_text(original)
         _set_seed(project, None)
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from helpers import PLUGIN_SECTIONS, PLUGIN_SWEEPS, small_config
 
+from stabreport.project import Project
 from stabreport.publish.build import build_report
 from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
@@ -88,8 +89,10 @@ def hostile_site(site, tmp_path_factory):
     shutil.copytree(site, root, ignore=shutil.ignore_patterns("site", "serve-root"))
     (root / "stabreport.yml").write_text(hostile_config())
     build_report(root=root, stream=open(os.devnull, "w"))
-    done = subprocess.run([str(BIN / "mkdocs"), "build", "--strict"], cwd=root, capture_output=True,
-                          text=True, env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
+    config = Project(root).write_mkdocs_config()  # the base configuration with the project's over it
+    done = subprocess.run([str(BIN / "mkdocs"), "build", "--strict", "--config-file", config.name],
+                          cwd=root, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert done.returncode == 0, done.stderr
     return root
 

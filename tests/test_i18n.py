@@ -16,7 +16,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from helpers import PROJECT
-from stabreport import i18n
+from stabreport.render import i18n
 from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 

@@ -22,7 +22,7 @@ from ..errors import BuildError
 from .fingerprint import changed_since_built, files_digest, manifest_text, project_files, tree_digest
 from .lock import project_lock
 from ..render import i18n
-from ..paths import GENERATED, NAV, SITE, fault_error, project_root, recover, swap_in
+from ..paths import GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root, recover, swap_in
 from ..core.processes import die_with_parent
 from ..project import MKDOCS, PACKAGE, Project
 
@@ -66,7 +66,7 @@ def site_inputs_digest(root: Path, handout: bool = True) -> str:
 def build_site(root: Path, stream=sys.stderr, handout: bool = True) -> bool:
     """Build site/, with the PDF handout unless `handout` is false, unless it holds exactly what
     a build of the same inputs wrote; return whether it was built."""
-    root = project_root(root)
+    root = project_root(root, PROJECT_FILES)
     with project_lock(root, stream):
         return _build_site(root, stream, handout)
 
