@@ -160,12 +160,19 @@ def cmd_list(args: argparse.Namespace) -> None:
         from .paths import project_root
         from .project import KINDS, Project
 
+        from .experiments import experiments
+
         project = Project(project_root(args.root))
         for kind in ("templates",) if args.templates else tuple(KINDS):
-            for name, path in project.files(kind).items():
+            files = project.files(kind)
+            for name, path in files.items():
                 origin = project.origin(path)
                 where = KINDS[kind] / name if origin == "project" else path
                 print(f"{kind}/{name}  {origin}  {where}")
+            if kind == "templates":  # what plug-in experiments ship, where nothing above has it
+                for experiment in experiments():
+                    for name in sorted(set(experiment.templates) - set(files)):
+                        print(f"templates/{name}  plug-in  {experiment.source}")
         return
     from .experiments import experiments
 

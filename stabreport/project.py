@@ -12,6 +12,7 @@ Everything the project does not override comes from the package.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -86,9 +87,11 @@ class Project:
     # --- MkDocs ---------------------------------------------------------------------------------
 
     def mkdocs_settings(self) -> dict[str, Any]:
-        """The MkDocs configuration the site is built with: the package's base, with the
-        project's mkdocs.yml over it (mappings merge key by key, anything else replaces, as
-        MkDocs' own INHERIT does); `!ENV` tags are resolved."""
+        """The MkDocs configuration the site is built with, as stabreport reads it (the site's
+        address, its scripts and stylesheets): the package's base, with the project's
+        mkdocs.yml over it (mappings merge key by key, anything else replaces, as MkDocs'
+        INHERIT does); `!ENV` tags are resolved, tags only MkDocs resolves (`!!python/name:`,
+        `!relative`) read as None."""
         settings = _load_yaml(BASE_MKDOCS)
         own = self.root / MKDOCS
         if own.is_file():
@@ -100,22 +103,39 @@ class Project:
         return settings
 
     def write_mkdocs_config(self) -> Path:
-        """The effective MkDocs configuration, written beside the project's own (relative paths
-        in it, docs_dir and watch, are the project's), only when its bytes change."""
-        import yaml
-
-        settings = self.mkdocs_settings()
+        """The configuration MkDocs reads, beside the project's own (so that its relative paths,
+        docs_dir and watch, are the project's): the project's mkdocs.yml as written, inheriting
+        the package's base (MkDocs' own INHERIT, which keeps every tag MkDocs knows); written
+        only when its bytes change. A project's settings that would break the site are refused."""
+        own = self.root / MKDOCS
+        text = own.read_text(encoding="utf-8") if own.is_file() else ""
+        project = _load_yaml(own) if own.is_file() else {}
+        if not isinstance(project, dict):
+            raise ConfigError(f"{own}: got a {type(project).__name__}; allowed: a mapping of "
+                              "MkDocs settings such as site_url")
+        for key, allowed in (("INHERIT", "no INHERIT (the base configuration stabreport ships "
+                                         "is inherited already)"),
+                             ("docs_dir", "docs_dir left out (stabreport writes docs/generated)")):
+            if key in project and not (key == "docs_dir" and project[key] in ("docs", "docs/")):
+                raise ConfigError(f"{own}: {key} got {project[key]!r}; allowed: {allowed}")
+        plugins = self.mkdocs_settings().get("plugins") or []
+        names = [next(iter(p)) if isinstance(p, dict) else p for p in plugins]
+        if "stabreport" not in names:
+            raise ConfigError(f"{own}: plugins got {names}; allowed: a list that keeps stabreport "
+                              "(with search and offline, as the base has them: a list replaces "
+                              "the base's)")
+        lines = ["# Written by stabreport: this project's mkdocs.yml over the base configuration",
+                 "# stabreport ships; edit mkdocs.yml instead (`stabreport list --files`).",
+                 f"INHERIT: {json.dumps(str(BASE_MKDOCS))}"]
         # `mkdocs serve` re-renders when the report's own files change (the plugin rebuilds).
         watched = [name for name in ("templates", "locales", CONFIG, MKDOCS) if (self.root / name).exists()]
-        if watched:
-            settings["watch"] = list(dict.fromkeys([*(settings.get("watch") or []), *watched]))
-        text = ("# Written by stabreport from its base configuration and this project's mkdocs.yml;\n"
-                "# edit mkdocs.yml instead (see `stabreport list --files`).\n"
-                + yaml.safe_dump(settings, sort_keys=False, allow_unicode=True))
+        if watched and "watch" not in project:
+            lines.append(f"watch: {json.dumps(watched)}")
+        effective = "\n".join(lines) + "\n" + text
         path = self.root / EFFECTIVE_MKDOCS
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            staging = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            staging.write_text(text, encoding="utf-8")
+        if not path.is_file() or path.read_text(encoding="utf-8") != effective:
+            staging = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+            staging.write_text(effective, encoding="utf-8")
             staging.replace(path)
         return path
 
@@ -133,7 +153,8 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any
 
 def _load_yaml(path: Path) -> Any:
     """A MkDocs YAML file with `!ENV` tags resolved as MkDocs resolves them (its own constructor,
-    from pyyaml-env-tag, without importing MkDocs)."""
+    from pyyaml-env-tag, without importing MkDocs); any other tag (`!!python/name:…`,
+    `!relative`) reads as None: stabreport reads none of the settings that use them."""
     import yaml
     from yaml_env_tag import construct_env_tag
 
@@ -141,6 +162,8 @@ def _load_yaml(path: Path) -> Any:
         pass
 
     Loader.add_constructor("!ENV", construct_env_tag)
+    Loader.add_multi_constructor("", lambda loader, suffix, node: None)
+    Loader.add_multi_constructor("tag:yaml.org,2002:python/", lambda loader, suffix, node: None)
     try:
         with path.open(encoding="utf-8") as handle:
             return yaml.load(handle, Loader=Loader) or {}
@@ -165,12 +188,13 @@ def new_project(target: Path, from_default: bool = False) -> Path:
 
     from .report.config import default_text
 
+    given, target = str(target), target.resolve()  # "." and "$PWD" name the folder itself
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         what = "a file" if not target.is_dir() else "a folder that is not empty"
-        raise ConfigError(f"new got {str(target)!r}: {what}; allowed: a new folder, or an empty one")
-    parent = target.resolve().parent
+        raise ConfigError(f"new got {given!r}: {what}; allowed: a new folder, or an empty one")
+    parent = target.parent
     if not parent.is_dir():
-        raise ConfigError(f"new got {str(target)!r}: {parent} does not exist; allowed: a folder "
+        raise ConfigError(f"new got {given!r}: {parent} does not exist; allowed: a folder "
                           "whose parent exists")
     staging = Path(tempfile.mkdtemp(dir=parent, prefix=f".{target.name}-new-"))
     try:
@@ -184,7 +208,8 @@ def new_project(target: Path, from_default: bool = False) -> Path:
                 shutil.copyfile(path, out)
         if from_default:
             (staging / CONFIG).write_text(
-                "# The lecture's whole report, to edit: every key below is this project's own.\n"
+                "# The lecture's whole report, to edit. `extends: none`: every key below is this\n"
+                "# project's own (it was stabreport's default report, whose comments follow).\n"
                 "extends: none\n" + default_text(), encoding="utf-8")
             templates = shipped("templates")
             for pattern in DEFAULT_PROSE:
@@ -194,12 +219,22 @@ def new_project(target: Path, from_default: bool = False) -> Path:
                     shutil.copyfile(path, out)
         (staging / "docs").mkdir()
         (staging / "docs" / ".gitignore").write_text("/generated/\n", encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it (mkdtemp's is private)
-        if target.exists():
-            target.rmdir()
-        staging.rename(target)
+        if target.exists():  # an empty folder of the user's: it keeps its mode and owner
+            moved = []
+            try:
+                for child in sorted(staging.iterdir()):
+                    child.rename(target / child.name)
+                    moved.append(target / child.name)
+            except BaseException:
+                for path in moved:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+                raise
+            staging.rmdir()
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)  # a folder as mkdir makes it (mkdtemp's is private)
+            staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -178,17 +178,48 @@ def test_new_refuses_a_folder_that_holds_anything_and_writes_nothing(tmp_path, c
 
 
 def test_the_mkdocs_settings_are_the_base_with_the_project_over_it(tmp_path):
-    (tmp_path / "mkdocs.yml").write_text(
-        "site_url: !ENV [STABREPORT_TEST_URL, 'https://example.org/r/']\n"
-        "theme: {features: [navigation.tabs]}\nextra: {analytics: none}\n")
+    own = ("site_url: !ENV [STABREPORT_TEST_URL, 'https://example.org/r/']\n"
+           "theme: {features: [navigation.tabs]}\n"
+           "extra:\n  analytics: none\n  emoji: !!python/name:material.extensions.emoji.twemoji\n")
+    (tmp_path / "mkdocs.yml").write_text(own)
     settings = Project(tmp_path).mkdocs_settings()
     assert settings["site_url"] == "https://example.org/r/"
     assert settings["theme"]["name"] == "material"  # the base's, kept where not overridden
     assert settings["theme"]["features"] == ["navigation.tabs"]  # a list replaces
     assert settings["extra"]["analytics"] == "none" and settings["extra"]["polyfills"]
     assert "pymdownx.arithmatex" in json.dumps(settings["markdown_extensions"])
+    # What MkDocs reads: the project's file as written (every tag kept), inheriting the base.
     written = Project(tmp_path).write_mkdocs_config()
-    assert written.name == ".stabreport-mkdocs.yml" and "https://example.org/r/" in written.read_text()
+    assert written.name == ".stabreport-mkdocs.yml" and written.read_text().endswith(own)
+    from stabreport.project import BASE_MKDOCS
+
+    assert f"INHERIT: {json.dumps(str(BASE_MKDOCS))}\n" in written.read_text()
+
+
+@pytest.mark.parametrize("own,said", [
+    ("plugins: [search]\n", "plugins got ['search']; allowed: a list that keeps stabreport"),
+    ("INHERIT: base.yml\n", "INHERIT got 'base.yml'; allowed: no INHERIT"),
+    ("docs_dir: pages\n", "docs_dir got 'pages'; allowed: docs_dir left out"),
+    ("site_url: [unclosed\n", "not valid YAML"),
+])
+def test_mkdocs_settings_that_would_break_the_site_are_one_clear_line(tmp_path, own, said):
+    from stabreport.errors import ConfigError
+
+    (tmp_path / "mkdocs.yml").write_text(own)
+    with pytest.raises(ConfigError) as error:
+        Project(tmp_path).write_mkdocs_config()
+    assert said in str(error.value) and "\n" not in str(error.value), str(error.value)
+    assert not (tmp_path / ".stabreport-mkdocs.yml").exists()
+
+
+def test_new_starts_a_report_in_the_empty_folder_it_is_run_in(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir(mode=0o750)
+    monkeypatch.chdir(here)
+    assert main(["new", "."]) == 0
+    assert (here / "stabreport.yml").is_file() and (here / "templates" / "index.md.j2").is_file()
+    assert here.stat().st_mode & 0o777 == 0o750  # the user's folder, as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
 
 
 def test_the_public_api_imports_no_mkdocs_markdown_pydantic_or_scipy_stats():

@@ -48,7 +48,7 @@ from ..report.pages import FigureSpec, figure_specs, gain_settings
 from ..paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
                     recover, swap_in)
 from ..render.phase import PhaseDiagram, phase_diagram
-from ..project import Project
+from ..project import EFFECTIVE_MKDOCS, Project
 from ..render.views import build_context, make_environment, render_pages
 from ..core.results import NormResult, Result
 from ..core.sweeps import Cell, critical_scale, summarise_sweep, sweep_tasks
@@ -536,3 +536,4 @@ def clean(root: str | Path = ".") -> None:
     root = Path(root)
     for path in (root / GENERATED, root / CACHE, root / "site"):
         shutil.rmtree(path, ignore_errors=True)
+    (root / EFFECTIVE_MKDOCS).unlink(missing_ok=True)  # written again by the next site build

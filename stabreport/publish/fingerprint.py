@@ -100,6 +100,15 @@ def project_files(root: Path, *kinds: str) -> dict[str, Path]:
     return {f"{kind}/{name}": path for kind in kinds for name, path in project.files(kind).items()}
 
 
+def mkdocs_digest(root: Path) -> str:
+    """The project's mkdocs.yml as written and its settings as read (`!ENV` resolved): a new
+    address in STABREPORT_SITE_URL is a new build and a new site."""
+    own = root / MKDOCS
+    return hashlib.sha256(json.dumps({
+        "text": own.read_text(encoding="utf-8") if own.is_file() else None,
+        "settings": Project(root).mkdocs_settings()}, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
     plugins = {str(folder): tree_digest(_files(folder) if folder.is_dir() else [folder], folder.parent)
                for folder in plugin_packages()}
@@ -109,8 +118,8 @@ def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
         # The templates and the editions' words used, the project's or the package's.
         "project": files_digest(project_files(root, "templates", "locales")),
         "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,
-        "mkdocs": hashlib.sha256((root / MKDOCS).read_bytes()).hexdigest()
-        if (root / MKDOCS).is_file() else None,
+        # The site's settings as the build reads them (site_url with its !ENV resolved).
+        "mkdocs": mkdocs_digest(root),
         "versions": versions(), "commit": git_commit(root), "date": build_date(), "strict": strict,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -103,15 +103,20 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
             if search is not None:
                 # The theme's separator for the language (for Chinese it includes \u200b, which
                 # is how jieba's words are marked), and jieba's dictionary of the course's terms.
-                words = i18n.catalogue_path(root, self.language).parent.parent / "jieba.txt"
-                if words.is_file() and hasattr(search.config, "jieba_dict_user"):
+                folder = i18n.catalogue_path(root, self.language).parent.parent.name
+                words = Project(root).find("locales", f"{folder}/jieba.txt")  # the project's, else shipped
+                if words is not None and hasattr(search.config, "jieba_dict_user"):
                     search.config.jieba_dict_user = str(words)
         return config
 
     def on_pre_build(self, *, config) -> None:
         if getattr(self, "serving", False) and self.config.render_on_serve:
+            root = Path(config.config_file_path).parent
             try:
-                build_report(root=Path(config.config_file_path).parent)
+                # An edited mkdocs.yml: the effective configuration is written again, and MkDocs,
+                # which watches it, rebuilds with it.
+                Project(root).write_mkdocs_config()
+                build_report(root=root)
             except StabreportError as error:
                 raise PluginError(f"stabreport build failed:\n{error}") from None
 

@@ -19,12 +19,13 @@ import time
 from pathlib import Path
 
 from ..errors import BuildError
-from .fingerprint import changed_since_built, files_digest, manifest_text, project_files, tree_digest
+from .fingerprint import (changed_since_built, files_digest, manifest_text, mkdocs_digest,
+                          project_files, tree_digest)
 from .lock import project_lock
 from ..render import i18n
 from ..paths import GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root, recover, swap_in
 from ..core.processes import die_with_parent
-from ..project import MKDOCS, PACKAGE, Project
+from ..project import PACKAGE, Project
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout
@@ -51,14 +52,12 @@ def site_inputs_digest(root: Path, handout: bool = True) -> str:
     if handout:  # its words are a template
         files |= {k: v for k, v in project_files(root, "templates").items()
                   if k == f"templates/{PRINT_TEMPLATE}"}
-    if (root / MKDOCS).is_file():
-        files[MKDOCS] = root / MKDOCS
     return hashlib.sha256(json.dumps({
         "inputs": files_digest(files),
+        "mkdocs": mkdocs_digest(root),
         "code": tree_digest([p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts],
                             PACKAGE),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
-        "site_url": os.environ.get("STABREPORT_SITE_URL"),
         "handout": handout,
     }).encode()).hexdigest()
 

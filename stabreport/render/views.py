@@ -507,17 +507,28 @@ def _exists(env: jinja2.Environment, name: str) -> bool:
 
 
 def _describe_template_error(error: Exception, page: str, env: jinja2.Environment) -> str:
+    """Where a template failed: a project's own template as the project names it
+    (templates/<name>:<line>), a shipped one by its path in the package."""
+    from ..project import shipped
+
+    package = shipped("templates")
+
+    def where(path: Path, root: Path) -> str:
+        return str(path) if root == package else f"templates/{path.relative_to(root).as_posix()}"
+
+    searchpath = getattr(getattr(env.loader, "loaders", [env.loader])[0], "searchpath", [])
+    roots = [Path(p).resolve() for p in searchpath]
     if isinstance(error, jinja2.TemplateSyntaxError):
+        found = Path(error.filename).resolve() if error.filename else None
+        for root in roots:
+            if found is not None and found.is_relative_to(root):
+                return f"{where(found, root)}:{error.lineno}: {error.message}"
         return f"templates/{error.name or page}:{error.lineno}: {error.message}"
     message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
     # Jinja maps its frames back to template files and lines: report the innermost one.
-    searchpath = getattr(getattr(env.loader, "loaders", [env.loader])[0], "searchpath", [])
-    roots = [Path(p).resolve() for p in searchpath]
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename).resolve()
         for root in roots:
             if path.is_relative_to(root):
-                # The project's own template as the project names it; a shipped one by its path.
-                where = "templates" if root == roots[0] else str(root)
-                return f"{where}/{path.relative_to(root).as_posix()}:{frame.lineno}: {message}"
+                return f"{where(path, root)}:{frame.lineno}: {message}"
     return f"templates/{page}: {message}"
