@@ -92,15 +92,18 @@ class Project:
         mkdocs.yml over it (mappings merge key by key, anything else replaces, as MkDocs'
         INHERIT does); `!ENV` tags are resolved, tags only MkDocs resolves (`!!python/name:`,
         `!relative`) read as None."""
-        settings = _load_yaml(BASE_MKDOCS)
+        return merge(_load_yaml(BASE_MKDOCS), self._own_mkdocs()[1])
+
+    def _own_mkdocs(self) -> tuple[str, dict[str, Any]]:
+        """The project's mkdocs.yml as written and as read ("" and {} where it has none)."""
         own = self.root / MKDOCS
-        if own.is_file():
-            project = _load_yaml(own)
-            if not isinstance(project, dict):
-                raise ConfigError(f"{own}: got a {type(project).__name__}; allowed: a mapping of "
-                                  "MkDocs settings such as site_url")
-            settings = merge(settings, project)
-        return settings
+        if not own.is_file():
+            return "", {}
+        project = _load_yaml(own)
+        if not isinstance(project, dict):
+            raise ConfigError(f"{own}: got a {type(project).__name__}; allowed: a mapping of "
+                              "MkDocs settings such as site_url")
+        return own.read_text(encoding="utf-8"), project
 
     def write_mkdocs_config(self) -> Path:
         """The configuration MkDocs reads, beside the project's own (so that its relative paths,
@@ -108,17 +111,14 @@ class Project:
         the package's base (MkDocs' own INHERIT, which keeps every tag MkDocs knows); written
         only when its bytes change. A project's settings that would break the site are refused."""
         own = self.root / MKDOCS
-        text = own.read_text(encoding="utf-8") if own.is_file() else ""
-        project = _load_yaml(own) if own.is_file() else {}
-        if not isinstance(project, dict):
-            raise ConfigError(f"{own}: got a {type(project).__name__}; allowed: a mapping of "
-                              "MkDocs settings such as site_url")
-        for key, allowed in (("INHERIT", "no INHERIT (the base configuration stabreport ships "
-                                         "is inherited already)"),
-                             ("docs_dir", "docs_dir left out (stabreport writes docs/generated)")):
-            if key in project and not (key == "docs_dir" and project[key] in ("docs", "docs/")):
-                raise ConfigError(f"{own}: {key} got {project[key]!r}; allowed: {allowed}")
-        plugins = self.mkdocs_settings().get("plugins") or []
+        text, project = self._own_mkdocs()
+        if "INHERIT" in project:
+            raise ConfigError(f"{own}: INHERIT got {project['INHERIT']!r}; allowed: no INHERIT (the "
+                              "base configuration stabreport ships is inherited already)")
+        if project.get("docs_dir", "docs") not in ("docs", "docs/"):
+            raise ConfigError(f"{own}: docs_dir got {project['docs_dir']!r}; allowed: docs_dir left "
+                              "out (stabreport writes docs/generated)")
+        plugins = merge(_load_yaml(BASE_MKDOCS), project).get("plugins") or []
         names = [next(iter(p)) if isinstance(p, dict) else p for p in plugins]
         if "stabreport" not in names:
             raise ConfigError(f"{own}: plugins got {names}; allowed: a list that keeps stabreport "

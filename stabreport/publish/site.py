@@ -49,14 +49,16 @@ def site_inputs_digest(root: Path, handout: bool = True) -> str:
     files = {f"docs/{p.relative_to(root / 'docs').as_posix()}": p
              for p in (root / "docs").rglob("*") if p.is_file()} if (root / "docs").is_dir() else {}
     files |= project_files(root, "assets", "locales")  # jieba's dictionary among the catalogues
-    if handout:  # its words are a template
-        files |= {k: v for k, v in project_files(root, "templates").items()
-                  if k == f"templates/{PRINT_TEMPLATE}"}
+    printed = Project(root).find("templates", PRINT_TEMPLATE) if handout else None
+    if printed is not None:  # its words are a template, the project's or the package's
+        files[f"templates/{PRINT_TEMPLATE}"] = printed
     return hashlib.sha256(json.dumps({
         "inputs": files_digest(files),
         "mkdocs": mkdocs_digest(root),
-        "code": tree_digest([p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts],
-                            PACKAGE),
+        # The code and its configuration (the plugin, the handout's printer, the base mkdocs.yml);
+        # the shipped assets and catalogues are in `inputs` already, as used.
+        "code": tree_digest([p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".yml")
+                             and "__pycache__" not in p.parts], PACKAGE),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "handout": handout,
     }).encode()).hexdigest()
