@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
+from .core.results import FULL, PATHS, TANGENT
 from .errors import ConfigError, StabreportError
+from .render.kinds import DEFAULT_SWEEP_FIGURE, FIGURES
 
 
 LONG_RUN_SECONDS = 3.0  # a run predicted to take longer shows a progress bar with the time left
@@ -76,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a parameter (repeatable)")
     run.add_argument("--runs", type=_whole_number, help="independent runs (default: per experiment)")
     run.add_argument("--seed", type=_whole_number, default=0, help="integer seed (default 0)")
-    run.add_argument("--path", choices=("full", "tangent"), default="full",
+    run.add_argument("--path", choices=PATHS, default=FULL,
                      help="full: form every matrix (default); tangent: the fast path for ‖M u‖")
     run.add_argument("--per-step", action="store_true",
                      help="with --json: add the median and 5–95 %% quantiles after every step")
@@ -97,9 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--standard-error", type=_positive_float, metavar="SE",
                        help="size each cell by the theory for this standard error of what --figure "
                             "plots (as the report's sweeps do); default: --runs in every cell")
-    sweep.add_argument("--figure", choices=("phase", "depth", "dead"), default="phase",
-                       help="what --standard-error is of: phase (median log10 gain per step), depth "
-                            "(median), dead (dead fraction); default phase")
+    sweep.add_argument("--figure", choices=FIGURES.select(lambda k: k.scope == "sweep"),
+                       default=DEFAULT_SWEEP_FIGURE,
+                       help="the sweep figure whose plotted statistic --standard-error is of (the "
+                            f"registered sweep figures; default {DEFAULT_SWEEP_FIGURE})")
     sweep.add_argument("--seed", type=_whole_number, default=0, help="integer seed (default 0)")
     sweep.add_argument("--json", action="store_true", help="print exactly one JSON object")
     _add_executor_options(sweep)
@@ -197,13 +200,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     runs = experiment.default_runs if args.runs is None else args.runs
     validate_run_options(runs, args.seed, "--")
-    if args.path == "tangent" and not experiment.has_tangent(params):
-        raise ConfigError(f"--path got 'tangent' but {experiment.name} with these parameters has "
-                          "no fast path; allowed: --path full" +
+    if args.path == TANGENT and not experiment.has_tangent(params):
+        raise ConfigError(f"--path got {TANGENT!r} but {experiment.name} with these parameters has "
+                          f"no fast path; allowed: --path {FULL}" +
                           (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
     # Refused before anything runs if it would not fit; a bar with the time left if it is long.
-    spectrum = args.path == "full" and experiment.spectrum and args.spectrum
-    values = len(experiment.all_metrics) if args.path == "full" else 1
+    spectrum = args.path == FULL and experiment.spectrum and args.spectrum
+    values = len(experiment.all_metrics) if args.path == FULL else 1
     cost = check_memory(experiment, params, runs, args.path, default_jobs(),
                         per_run_output=64 * values if args.json else 0, spectrum=spectrum)
     bar = None

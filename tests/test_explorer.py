@@ -111,9 +111,11 @@ def test_the_explorer_sweeps_follow_the_declarations_and_the_data_is_bounded(tmp
     monkeypatch.setattr(explorer, "MAX_COMPRESSED", 1000)
     with pytest.raises(BuildError, match="compressed; allowed: at most"):
         explorer.explorer_page(env, report, runs, site, None)
-    # Without the page in the registry there is no explorer to compute.
-    monkeypatch.setattr(explorer, "EXPLORE_PAGE", "no-such-page")
-    assert explorer.explorer_sweeps(report) == ()
+    # Without a page that declares the explorer there is no explorer to compute.
+    from dataclasses import replace
+
+    plain = replace(report, pages=tuple(replace(p, explorer=False) for p in report.pages))
+    assert explorer.explorer_sweeps(plain) == ()
 
 
 def test_a_declared_grid_without_its_width_or_depth_is_refused(monkeypatch):

@@ -6,7 +6,8 @@ from helpers import PROJECT, synthetic_results
 from stabreport.publish.build import render_site
 from stabreport.report.config import load_report
 from stabreport.errors import BuildError
-from stabreport.render.figures import draw, trajectory_data
+from stabreport.render.figures import draw
+from stabreport.render.kinds.trajectory import trajectory_data
 from stabreport.render.formatting import markdown_literal, orders, pow10, signed
 from stabreport.render.views import make_environment, render_pages
 

@@ -174,7 +174,7 @@ def test_cells_sized_by_the_theory_reach_the_standard_error_they_were_sized_for(
         if cell.runs > MIN_CELL_RUNS:
             assert error >= target / 2, (cell.params, cell.runs, error)
     if figure == "phase":  # the distribution-free error the page prints agrees on average
-        ratios = [c.standard_error("gain_per_step") / target for c in cells]
+        ratios = [c.standard_error("log10_gain_per_step") / target for c in cells]
         assert 0.7 <= float(np.median(ratios)) <= 1.3, ratios
 
 

@@ -24,16 +24,15 @@ import numpy as np
 from .cache import Store, canonical_json, code_digest, content_key
 from ..errors import ConfigError
 from ..experiments import Experiment, get_experiment
-from .results import NormResult, Result
+from .results import FULL, PATHS, TANGENT, NormResult, Result  # noqa: F401 (re-exported)
 
-PATHS = ("full", "tangent")
 TANGENT_BLOCK = 2048  # runs per random stream on the tangent path
 
 
-def setting_key(experiment: Experiment, params: Mapping[str, Any], path: str = "full") -> tuple[int, ...]:
+def setting_key(experiment: Experiment, params: Mapping[str, Any], path: str = FULL) -> tuple[int, ...]:
     """Four 32-bit words identifying (experiment, params, path): the SeedSequence spawn key."""
     identity: dict[str, Any] = {"experiment": experiment.name, "params": dict(params)}
-    if path != "full":  # the full path's key predates the others: keep its numbers
+    if path != FULL:  # the full path's key predates the others: keep its numbers
         identity["path"] = path
     digest = hashlib.sha256(canonical_json(identity).encode()).digest()
     return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
@@ -103,12 +102,12 @@ def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path:
     adds bytes per run kept by the caller (for instance a JSON list of every run); the spectrum
     costs at most a k×k product and a QR factorisation (about 15 products' time) per step."""
     steps = experiment.steps(params)
-    block = experiment.block_runs(params) if path == "full" else TANGENT_BLOCK
+    block = experiment.block_runs(params) if path == FULL else TANGENT_BLOCK
     in_flight = min(threads, -(-runs // block)) * experiment.working_bytes(params, min(block, runs), path)
-    per_run = ((steps + 1) * 4 + 8 * len(experiment.metrics)) if path == "full" else (steps + 1) * 8
+    per_run = ((steps + 1) * 4 + 8 * len(experiment.metrics)) if path == FULL else (steps + 1) * 8
     # Each block's results, then their concatenation: twice what is kept.
     kept = runs * (2 * per_run + per_run_output)
-    flops = (2 + 32 * spectrum) * runs * steps * experiment.width(params) ** 3 if path == "full" else 0
+    flops = (2 + 32 * spectrum) * runs * steps * experiment.width(params) ** 3 if path == FULL else 0
     return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept)
 
 
@@ -168,7 +167,7 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
     if spectrum and not experiment.spectrum:
         raise ConfigError(f"{experiment.name} does not track its spectrum; allowed: a run without it")
     threads = threads or default_jobs()
-    check_memory(experiment, params, runs, "full", threads, label=name)
+    check_memory(experiment, params, runs, FULL, threads, label=name)
     started = time.perf_counter()
     key = setting_key(experiment, params)
     extra = {"spectrum": True} if spectrum else {}
@@ -194,9 +193,9 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
                           "--path full" + (" (the fast path needs Gaussian weights)"
                                            if experiment.tangent is not None else ""))
     threads = threads or default_jobs()
-    check_memory(experiment, params, runs, "tangent", threads, label=name)
+    check_memory(experiment, params, runs, TANGENT, threads, label=name)
     started = time.perf_counter()
-    key = setting_key(experiment, params, "tangent")
+    key = setting_key(experiment, params, TANGENT)
     tangent = experiment.tangent
     parts = _map_blocks(lambda index, size: tangent(params, size, block_generator(seed, key, index)),
                         _blocks(runs, TANGENT_BLOCK), threads, progress)
@@ -212,7 +211,7 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
 class Task:
     """One computation: a setting on one path. Plain data, so it can cross to a worker process."""
 
-    path: str  # "full" or "tangent"
+    path: str  # FULL or TANGENT
     experiment: str
     params: Mapping[str, Any]
     runs: int
@@ -237,12 +236,12 @@ class Task:
         """Relative work: random numbers drawn (k² per step on the full path, k on the tangent)."""
         experiment = get_experiment(self.experiment)
         width = experiment.width(self.params)
-        return self.runs * experiment.steps(self.params) * (width * width if self.path == "full" else width)
+        return self.runs * experiment.steps(self.params) * (width * width if self.path == FULL else width)
 
 
 def execute(task: Task, threads: int = 1) -> Result | NormResult:
     experiment = get_experiment(task.experiment)
-    if task.path == "full":
+    if task.path == FULL:
         return simulate_setting(experiment, task.params, task.runs, task.seed, task.name, threads,
                                 spectrum=task.spectrum)
     return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads)
@@ -266,7 +265,7 @@ def load_result(store: Store | None, task: Task) -> Result | NormResult | None:
         arrays = {name: np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
                   for name, data in parts.items()}
         dead = int(arrays.pop("dead"))
-        if task.path == "full":
+        if task.path == FULL:
             experiment = get_experiment(task.experiment)
             names = [m.name for m in experiment.all_metrics if m.name in arrays]
             return Result(task.experiment, dict(task.params), task.seed, task.runs, dead,
@@ -285,14 +284,14 @@ def store_result(store: Store | None, task: Task, result: Result | NormResult) -
 
 def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                 store: Store | None = None, name: str | None = None, jobs: int | None = None,
-                path: str = "full", progress: Callable[[int], None] | None = None,
+                path: str = FULL, progress: Callable[[int], None] | None = None,
                 spectrum: bool = False) -> Result | NormResult:
     """One setting's result on one path, from the cache when it holds exactly this computation."""
     task = Task(path, experiment.name, dict(params), runs, seed, name or experiment.name, spectrum)
     cached = load_result(store, task)
     if cached is not None:
         return cached
-    if path == "full":
+    if path == FULL:
         result = simulate_setting(experiment, task.params, runs, seed, task.name,
                                   jobs or default_jobs(), progress, spectrum)
     else:

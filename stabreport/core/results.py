@@ -10,6 +10,11 @@ from typing import Any, Mapping
 
 import numpy as np
 
+# The computation paths, declared once: every other module names them by these constants.
+FULL = "full"  # the experiment's `simulate`: every matrix (mean |M_ij|, the norms, the metrics)
+TANGENT = "tangent"  # its fast path: the column length ‖M u‖ after every step, O(width) a step
+PATHS = (FULL, TANGENT)
+
 
 def log10_mean_of_pow10(log10_values: np.ndarray) -> float:
     """log10 of the arithmetic mean of 10**x, computed without ever forming 10**x."""
@@ -114,7 +119,7 @@ class Result(_Outcome):
         return out
 
     def to_json(self) -> dict[str, Any]:
-        out = self._head("full")
+        out = self._head(FULL)
         for name, values in self.metrics.items():
             out[name] = [float(v) for v in values]
         summary = self.summary
@@ -148,5 +153,5 @@ class NormResult(_Outcome):
         return {"trajectory": self.trajectory, "dead": np.array(self.dead)}
 
     def to_json(self) -> dict[str, Any]:
-        return {**self._head("tangent"), "log10_norm_u": [float(v) for v in self.log10_norm_u],
+        return {**self._head(TANGENT), "log10_norm_u": [float(v) for v in self.log10_norm_u],
                 "summary": quantile_summary(self.log10_norm_u)}

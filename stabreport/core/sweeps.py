@@ -16,11 +16,14 @@ import numpy as np
 
 from .cache import Store, code_digest, memo_json
 from ..report.claims import median_standard_error
-from ..report.model import SWEEP_FIGURES, Axis, Sweep, grid_axis
+from ..report.model import Axis, Sweep, grid_axis
+from ..report.statistics import CELL_STATISTICS, MEDIAN_EFFICIENCY  # noqa: F401 (the tests size by it)
+
+GAIN, DEAD = "log10_gain_per_step", "dead_fraction"  # the cell statistics a cell's JSON lists
 from .engine import Task
 from ..errors import ConfigError
 from ..experiments import Experiment, get_experiment
-from .results import NormResult, Result
+from .results import FULL, TANGENT, NormResult, Result
 from ..theory import LN10
 
 
@@ -53,11 +56,10 @@ def cell_path(experiment: Experiment, params: Mapping[str, Any], metric: str | N
     """The column length comes from the fast path where it applies; other metrics need M.
     `metric`: what the cell measures (default: the experiment's sweep metric)."""
     metric = metric or experiment.sweep_metric
-    return "tangent" if metric == "log10_norm_u" and experiment.has_tangent(params) else "full"
+    return TANGENT if metric == "log10_norm_u" and experiment.has_tangent(params) else FULL
 
 
 MIN_CELL_RUNS = 30  # enough for a cell's 5 % and 95 % quantiles to mean something
-MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)  # SE of a normal sample's median, in units of sd/√n
 
 
 def cell_runs(sweep: Sweep, experiment: Experiment, params: Mapping[str, Any],
@@ -68,18 +70,10 @@ def cell_runs(sweep: Sweep, experiment: Experiment, params: Mapping[str, Any],
     (all of them where there is no target or no theory), rounded up to a multiple of ten."""
     if sweep.standard_error is None:
         return sweep.runs
-    measure = SWEEP_FIGURES[sweep.figure].measure
-    dead = theory.get("dead_fraction")
-    if measure == "dead_fraction":
-        if dead is None:
-            return sweep.runs
-        needed = dead * (1 - dead) / sweep.standard_error**2
-    else:
-        sd = theory.get("sd")
-        if sd is None:
-            return sweep.runs
-        target = sweep.standard_error * (experiment.steps(params) if measure == "gain_per_step" else 1)
-        needed = (MEDIAN_EFFICIENCY * sd / target) ** 2 / max(1 - (dead or 0.0), 1e-3)
+    needed = CELL_STATISTICS.get(sweep.plotted).runs_needed(theory, sweep.standard_error,
+                                                            experiment.steps(params))
+    if needed is None:
+        return sweep.runs
     return int(min(sweep.runs, max(MIN_CELL_RUNS, 10 * math.ceil(needed / 10))))
 
 
@@ -116,14 +110,8 @@ class Cell:
     steps: int = 1  # what the gain per step divides by
 
     def standard_error(self, measure: str) -> float | None:
-        """The standard error of what a figure plots: "median", "gain_per_step" or
-        "dead_fraction" (the binomial one, at the measured share)."""
-        if measure == "dead_fraction":
-            p = self.dead_fraction
-            return float(np.sqrt(p * (1 - p) / self.runs))
-        if self.median_standard_error is None:
-            return None
-        return self.median_standard_error / (self.steps if measure == "gain_per_step" else 1)
+        """The standard error of a cell statistic (what a figure plots), as it declares it."""
+        return CELL_STATISTICS.get(measure).standard_error(self)
 
     @property
     def dead_standard_error(self) -> float:
@@ -138,8 +126,8 @@ class Cell:
                 "median": self.median, "q05": self.q05, "q95": self.q95,
                 "log10_gain_per_step": self.log10_gain_per_step,
                 "standard_error": {"median": self.median_standard_error,
-                                   "log10_gain_per_step": self.standard_error("gain_per_step"),
-                                   "dead_fraction": self.standard_error("dead_fraction")},
+                                   "log10_gain_per_step": self.standard_error(GAIN),
+                                   "dead_fraction": self.standard_error(DEAD)},
                 "theory": None if self.theory_median is None and self.theory_dead_fraction is None
                 else {"median": self.theory_median, "log10_gain_per_step": self.theory_gain_per_step,
                       "dead_fraction": self.theory_dead_fraction}}

@@ -32,16 +32,18 @@ from .. import __version__
 from ..render import i18n
 from ..core.cache import Store, code_digest, memo_json
 from ..render.cite import citation_cff, site_info
-from ..report.claims import (Agreement, ClaimResult, Measured, agreement, dead_law_claim, evaluate_claim,
-                     measure_setting, path_claim, theory_claim)
+from ..report.claims import (Agreement, ClaimResult, Measured, agreement, evaluate_claim, measure_setting,
+                             path_claim, theory_claim)
 from ..report.config import load_report
 from ..report.model import Report, Sweep
-from ..core.engine import Task, default_jobs
+from ..report.checks import ClaimContext
+from ..report.statistics import CELL_STATISTICS, SETTING_STATISTICS, SettingFacts
+from ..core.engine import FULL, PATHS, TANGENT, Task, default_jobs
 from ..errors import BuildError, ConfigError
 from ..core.executors import Executor, LocalExecutor, Progress, run_tasks
 from ..render.explorer import explorer_page, explorer_sweeps
-from ..render.figures import (FigureData, dead_data, depth_data, distribution_data, draw_all, gain_data,
-                      law_data, phase_data, spectrum_data, trajectory_data)
+from ..render.figures import FigureData, draw_all
+from ..render.kinds import FIGURES, FigureRequest
 from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, manifest_text, versions
 from .lock import project_lock
 from ..report.pages import FigureSpec, figure_specs, gain_settings
@@ -83,7 +85,7 @@ class Runs:
 # --- run_experiments --------------------------------------------------------------------------------
 
 def setting_tasks(report: Report, ids: Iterable[str] | None = None,
-                  paths: Sequence[str] = ("full", "tangent")) -> list[Task]:
+                  paths: Sequence[str] = PATHS) -> list[Task]:
     """Tasks for the settings `ids` (all by default): the full path, and the fast path where the
     experiment has one for these parameters."""
     wanted = set(ids) if ids is not None else None
@@ -91,12 +93,13 @@ def setting_tasks(report: Report, ids: Iterable[str] | None = None,
     for s in report.settings:
         if wanted is not None and s.id not in wanted:
             continue
-        if "full" in paths:
-            spectrum = "spectrum" in report.section(s.section).figures and s.experiment.spectrum
-            tasks.append(Task("full", s.experiment.name, dict(s.params), s.runs, report.seed, s.id,
+        if FULL in paths:
+            spectrum = s.experiment.spectrum and any(
+                FIGURES.get(kind).spectrum for kind in report.section(s.section).figures)
+            tasks.append(Task(FULL, s.experiment.name, dict(s.params), s.runs, report.seed, s.id,
                               spectrum))
-        if "tangent" in paths and s.experiment.has_tangent(s.params):
-            tasks.append(Task("tangent", s.experiment.name, dict(s.params), s.norm_runs,
+        if TANGENT in paths and s.experiment.has_tangent(s.params):
+            tasks.append(Task(TANGENT, s.experiment.name, dict(s.params), s.norm_runs,
                               report.seed, s.id))
     return tasks
 
@@ -129,8 +132,8 @@ def run_experiments(report: Report, store: Store | None, executor: Executor | No
     finally:
         progress.close()
     by_task = dict(zip(map(id, every), results))
-    full = {t.name: by_task[id(t)] for t in setting_part if t.path == "full"}
-    norms = {t.name: by_task[id(t)] for t in setting_part if t.path == "tangent"}
+    full = {t.name: by_task[id(t)] for t in setting_part if t.path == FULL}
+    norms = {t.name: by_task[id(t)] for t in setting_part if t.path == TANGENT}
     return Runs(full, {s.id: norms.get(s.id) for s in report.settings},
                 {sweep_id: [by_task[id(t)] for t in part] for sweep_id, part in sweep_part.items()})
 
@@ -164,6 +167,13 @@ def lecture_statistic_median(setting, result: Result) -> float | None:
     return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean
 
 
+def setting_facts(setting: Any, runs: Runs, measured: Mapping[str, Measured | None],
+                  lecture: Mapping[str, float | None]) -> SettingFacts:
+    """What a setting statistic reads of one setting."""
+    return SettingFacts(setting, runs.full[setting.id], runs.norms.get(setting.id),
+                        measured[setting.id], lecture[setting.id])
+
+
 def check(report: Report, evidence: Evidence) -> Checks:
     runs, predictions = evidence.runs, evidence.predictions
     statistic = {s.id: lecture_statistic_median(s, runs.full[s.id]) for s in report.settings}
@@ -174,32 +184,23 @@ def check(report: Report, evidence: Evidence) -> Checks:
                   for s in report.settings}
 
     def setting_statistic(setting_id: str, name: str) -> float | None:
-        result, found = runs.full[setting_id], measured[setting_id]
-        if name == "dead_fraction":
-            return result.dead_fraction
-        if found is None:  # every run died
-            return None
-        return {"median_log10_mean_abs": lambda: found.median_mean_abs,
-                "median_log10_norm_u": lambda: found.median_norm_u,
-                "lecture_statistic": lambda: statistic[setting_id],
-                "sv_spread": lambda: float(np.median(result.metrics["log10_sv_q90"]
-                                                     - result.metrics["log10_sv_q10"]))
-                if "log10_sv_q90" in result.metrics else None}[name]()
+        return SETTING_STATISTICS.get(name).read(setting_facts(report.setting(setting_id), runs,
+                                                               measured, statistic))
 
     def cell_statistic(sweep_id: str, series: str, at: Mapping[str, Any], name: str) -> float | None:
         cells = evidence.cells.get(sweep_id, ())  # a render from synthetic runs has no sweeps
         cell = next((c for c in cells
                      if c.series == series and all(c.params[k] == v for k, v in at.items())), None)
-        return math.nan if cell is None else getattr(cell, name)
+        return math.nan if cell is None else CELL_STATISTICS.get(name).read(cell)
 
-    claims = [evaluate_claim(spec, report, statistic, setting_statistic, cell_statistic)
-              for spec in report.claims]
+    context = ClaimContext(report, statistic, setting_statistic, cell_statistic)
+    claims = [evaluate_claim(spec, context) for spec in report.claims]
     theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings
                      if agreements[s.id] is not None]
     theory_claims += [path_claim(s, measured[s.id]) for s in report.settings
                       if measured[s.id] is not None and measured[s.id].path_ks_pvalue is not None]
-    theory_claims += [dead_law_claim(sweep, evidence.cells[sweep.id]) for sweep in report.sweeps
-                      if sweep.figure == "dead" and sweep.id in evidence.cells]
+    theory_claims += [claim for sweep in report.sweeps if sweep.id in evidence.cells
+                      for claim in FIGURES.get(sweep.figure).claims(sweep, evidence.cells[sweep.id])]
     return Checks(measured, agreements, claims, theory_claims)
 
 
@@ -253,22 +254,11 @@ def phase_diagrams(report: Report, cells: Mapping[str, list[Cell]],
     """The phase-diagram sweeps as diagrams; the theory's critical scale per row memoised."""
     diagrams = []
     for sweep in report.sweeps:
-        if sweep.figure != "phase" or sweep.id not in cells:
+        if not FIGURES.get(sweep.figure).diagram or sweep.id not in cells:
             continue
         diagrams.append(phase_diagram(sweep, cells[sweep.id],
                                       partial(critical_scale, sweep.experiment, store=store)))
     return diagrams
-
-
-def lecture_points(report: Report, diagram: PhaseDiagram) -> list[tuple[float, int, str]]:
-    """The report's settings that sit on this diagram: same experiment and fixed parameters."""
-    sweep, points = diagram.sweep, []
-    for setting in report.settings:
-        if setting.experiment is not sweep.experiment or setting.params.get(diagram.x_key) is None:
-            continue
-        if all(setting.params.get(k) == v for k, v in sweep.params.items()):
-            points.append((setting.params[diagram.x_key], setting.params[diagram.row_key], setting.label))
-    return points
 
 
 # --- figure data ----------------------------------------------------------------------------------
@@ -292,27 +282,8 @@ def gather(report: Report, runs: Runs, store: Store | None,
 
 
 def figure_data(spec: FigureSpec, report: Report, evidence: Evidence) -> FigureData:
-    runs, predictions = evidence.runs, evidence.predictions
-    if spec.section is not None:
-        section = report.section(spec.section)
-        if spec.kind == "trajectory":
-            return trajectory_data(section, runs.full, predictions)
-        if spec.kind == "distribution":
-            return distribution_data(section, runs.full, predictions)
-        if spec.kind == "spectrum":
-            return spectrum_data(section, runs.full)
-        norm_u = {s.id: runs.log10_norm_u(s.id) for s in section.settings}
-        return law_data(section, norm_u, predictions)
-    if spec.kind == "gain":
-        assert evidence.gains is not None
-        return gain_data(evidence.gains.curves, evidence.gains.points, spec.page)
-    sweep = next(w for w in report.sweeps if w.id == spec.sweep)
-    if spec.kind == "depth":
-        return depth_data(sweep, evidence.cells[sweep.id])
-    if spec.kind == "dead":
-        return dead_data(sweep, evidence.cells[sweep.id])
-    diagram = next(d for d in evidence.diagrams if d.id == spec.sweep)
-    return phase_data(diagram, lecture_points(report, diagram))
+    """The figure's record, from its kind's declaration."""
+    return FIGURES.get(spec.kind).data(FigureRequest(spec, report, evidence))
 
 
 def figure_csv(root: str | Path, figure_id: str, config_path: str | None = None,
@@ -327,13 +298,13 @@ def figure_csv(root: str | Path, figure_id: str, config_path: str | None = None,
     spec = specs[figure_id]
     store = Store(root / CACHE) if use_cache else None
     sweeps = [s for s in report.sweeps if s.id == spec.sweep]
-    paths = ("full", "tangent") if spec.kind != "gain" else ("tangent",)
-    tasks = setting_tasks(report, spec.settings, paths)
-    if spec.kind == "gain":  # the column lengths of settings without a fast path come from M
+    kind = FIGURES.get(spec.kind)
+    tasks = setting_tasks(report, spec.settings, kind.paths)
+    if FULL not in kind.paths:  # the column lengths of settings without a fast path come from M
         fast = {t.name for t in tasks}
-        tasks += [t for t in setting_tasks(report, spec.settings, ("full",)) if t.name not in fast]
+        tasks += [t for t in setting_tasks(report, spec.settings, (FULL,)) if t.name not in fast]
     runs = run_experiments(report, store, LocalExecutor(jobs), stream, tasks, sweeps)
-    evidence = gather(report, runs, store, spec.settings, gains=spec.kind == "gain")
+    evidence = gather(report, runs, store, spec.settings, gains=kind.scope == "report")
     return figure_data(spec, report, evidence).csv()
 
 
@@ -398,7 +369,7 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(Project(root).folders("templates"), report)
     about = provenance(root)
-    tasks = setting_tasks(report, paths=("full",))
+    tasks = setting_tasks(report, paths=(FULL,))
     data: dict[str, bytes] = {}
     editions = []
     for language in languages or report.languages:

@@ -40,6 +40,7 @@ from typing import Any, Callable
 from urllib.parse import urljoin, urlsplit
 
 import yaml
+from ..report.model import HOME
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
@@ -234,7 +235,7 @@ def _linker(page: str, site_url: str, ids: dict[str, set[str]]) -> Callable[[str
         if not parts.path:
             name = page
         elif parts.path in (".", "./", "index.html"):
-            name = "index"
+            name = HOME
         else:
             name = parts.path[:-len(".html")] if parts.path.endswith(".html") else None
         if name in ids:

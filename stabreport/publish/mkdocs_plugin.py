@@ -36,6 +36,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin, event_priority
 from mkdocs.structure.files import File, Files
 
+from ..report.model import HOME
 from ..render import i18n
 from .build import build_report
 from ..errors import StabreportError
@@ -147,7 +148,7 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
             if uri.split("/")[0] not in others:
                 published[uri] = path
         self.pages = sorted(uri[:-3] for uri in published if uri.endswith(".md") and "/" not in uri
-                            and uri != "index.md")
+                            and uri != f"{HOME}.md")
         # The package's assets (KaTeX, Vega, scripts, stylesheets), but where the project's docs/
         # has a file of the same path: that one overrides the shipped one.
         project = Project(self.generated.parent.parent)

@@ -11,7 +11,7 @@ import yaml
 
 from .. import __version__
 from . import i18n
-from ..report.model import Report
+from ..report.model import HOME, Report
 
 DEFAULT_SITE_URL = "https://stabreport.github.io/stabreport/"
 
@@ -41,7 +41,7 @@ class SiteInfo:
     def page_url(self, page: str) -> str:
         """A page's address. Pages are files (`mlp.html`, as the offline plugin builds them), so
         that the same site works from a server and opened from disk."""
-        return self.url if page == "index" else f"{self.url}{page}.html"
+        return self.url if page == HOME else f"{self.url}{page}.html"
 
 
 def site_url(root: Path) -> str:

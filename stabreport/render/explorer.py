@@ -22,15 +22,21 @@ from .i18n import N_, _
 from ..core.results import per_step_quantiles
 from ..core.sweeps import cell_theory, critical_scale
 
-EXPLORE_PAGE = "explore"  # the page registry's id of the explorer
+EXPLORE = "explore"  # the explorer's sweeps' figure: none of the report's (no figure kind)
 MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads
 QUANTILES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # of each cell's final distribution
+
+
+def explorer_page_id(report: Report) -> str | None:
+    """The page that declares `explorer: true` (None: the report has no explorer)."""
+    return next((p.id for p in report.pages if p.explorer), None)
 
 
 def explorer_sweeps(report: Report) -> tuple[Sweep, ...]:
     """One sweep per experiment that declares `explore`, in name order, when the report has the
     explorer page: every parameter of the grid is an axis (choices as well as numbers)."""
-    if not any(page.id == EXPLORE_PAGE for page in report.pages):
+    page = explorer_page_id(report)
+    if page is None:
         return ()
     sweeps = []
     for experiment in experiments():
@@ -50,7 +56,8 @@ def explorer_sweeps(report: Report) -> tuple[Sweep, ...]:
         runs = explore.runs if report.explorer_runs is None else min(explore.runs, report.explorer_runs)
         sweeps.append(Sweep(f"explore-{experiment.name}", f"Explorer: {experiment.title}",
                             experiment, dict(explore.params), axes, runs, report.seed,
-                            EXPLORE_PAGE, "explore", (), explore.standard_error, "log10_norm_u"))
+                            page, EXPLORE, (), explore.standard_error, "log10_norm_u",
+                            measure="median"))
     return tuple(sweeps)
 
 
@@ -208,7 +215,7 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
             dead=cell["dead_fraction"], theory=theory, critical=critical).split())
 
     by_id = {sweep.id: runs.sweeps[sweep.id] for sweep in sweeps}
-    page_url = site.page_url(EXPLORE_PAGE)
+    page_url = site.page_url(explorer_page_id(report))
     from .cite import bibtex_authors, bibtex_escape
 
     script = explorer_script(report, sweeps, by_id, lecture_references(report, sweeps, runs),

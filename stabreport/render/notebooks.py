@@ -18,7 +18,7 @@ import nbformat
 from markupsafe import Markup
 
 from ..report.model import Page, Report
-from ..core.engine import Task
+from ..core.engine import FULL, Task
 from ..errors import BuildError, ConfigError
 
 FOLDER = "notebooks"  # under docs/generated, so served at <site>/notebooks/
@@ -41,7 +41,7 @@ def notebook_files(env: jinja2.Environment, report: Report, tasks: Iterable[Task
     """notebooks/<page>.ipynb for every page with settings and notebooks/stabreport-notebooks.zip,
     by file name under docs/generated. `tasks` are the build's full-path tasks, one per setting:
     each notebook cell runs exactly one of them."""
-    full = {task.name: task for task in tasks if task.path == "full"}
+    full = {task.name: task for task in tasks if task.path == FULL}
     overlay = env.overlay(cache_size=0)  # its own templates: "py" is a filter of the overlay only
     overlay.filters = {**env.filters, "py": _python_literal}
     try:

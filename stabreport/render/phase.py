@@ -9,7 +9,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from ..report.model import Sweep
-from ..core.sweeps import Cell
+from ..core.sweeps import GAIN, Cell
 
 STABLE_DECADES = 3.0  # "alive": the gradient stays within 10^±3 over the whole depth
 
@@ -101,7 +101,7 @@ def crossing_error(cells: Sequence[Cell], gains: Sequence[float]) -> float | Non
     if index is None:
         return None
     g0, g1 = gains[index], gains[index + 1]
-    e0, e1 = (cells[i].standard_error("gain_per_step") for i in (index, index + 1))
+    e0, e1 = (cells[i].standard_error(GAIN) for i in (index, index + 1))
     if e0 is None or e1 is None:
         return None
     return math.hypot(g1 * e0, g0 * e1) / (g1 - g0) ** 2

@@ -23,13 +23,19 @@ from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
 from ..report.claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
 from ..report.model import Report, Setting
+from ..report.statistics import CELL_STATISTICS
 from ..errors import BuildError
 from ..experiments import experiments
-from .figures import FORMATS, FigureData, data_json, findings
+from .figures import FORMATS, FigureData, data_json
+from .kinds import FIGURES, shipped_templates
+from .languages import language
 from .formatting import ConfigText, Words, attribute_literal, orders, pow10, signed
 from ..report.pages import FigureSpec
 from .phase import STABLE_DECADES
-from ..core.results import Result
+from ..core.results import FULL, TANGENT, Result
+from .i18n import N_
+
+PATH_WORDS = {FULL: N_("full"), TANGENT: N_("tangent")}  # the timings page's words for the paths
 from ..theory import Prediction
 
 PAGE_SUFFIX = ".md.j2"
@@ -55,6 +61,7 @@ class FigureView:
     command: str  # prints the figure's CSV download, byte for byte
     json_download: bytes
     original_title: str | None = None  # the English title, in an edition of another language
+    column_lengths: bool = False  # it shows ‖M u‖: the runs behind it are the fast path's
 
 
 @dataclass(frozen=True)
@@ -154,6 +161,7 @@ class PageView:
     summary: str | None
     sections: tuple[SectionView, ...]
     figures: tuple[FigureView, ...]  # every figure on the page, in order
+    home: bool = False  # the home page (report.model.HOME)
 
 
 class Translated(ConfigText):
@@ -200,10 +208,10 @@ def localized(report: Report) -> Report:
     return translate(report)
 
 
-def run_command(setting: Setting, seed: int, path: str = "full", spectrum: bool = False) -> str:
+def run_command(setting: Setting, seed: int, path: str = FULL, spectrum: bool = False) -> str:
     sets = " ".join(f"--set {k}={v}" for k, v in setting.params.items() if v is not None)
-    runs = setting.runs if path == "full" else setting.norm_runs
-    fast = " --path tangent" if path == "tangent" else (" --spectrum" if spectrum else "")
+    runs = setting.runs if path == FULL else setting.norm_runs
+    fast = f" --path {path}" if path != FULL else (" --spectrum" if spectrum else "")
     return f"stabreport run {setting.experiment.name} {sets}{fast} --runs {runs} --seed {seed}"
 
 
@@ -238,7 +246,7 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
         stat_q95=stats[2], stat_count=count, lecture=setting.lecture_log10,
         elapsed=result.elapsed, cached=result.cached,
         command=run_command(setting, seed, spectrum=result.log10_sv is not None),
-        norm_command=run_command(setting, seed, "tangent") if has_norms else None,
+        norm_command=run_command(setting, seed, TANGENT) if has_norms else None,
         measured=measured, theory=theory, agreement=agreement, dead=result.dead,
         spectrum=_spectrum_medians(result), stat_se=stat_se, thresholds=thresholds)
 
@@ -280,9 +288,12 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
                                    (report.verdicts.vanishes_below_log10,
                                     report.verdicts.explodes_above_log10))
                 for section in report.sections for s in section.settings}
-    texts = env.get_template("partials/figure_text.j2").module
-    # The same words without escaping, for the BibTeX entry and the JSON download.
-    plain_texts = env.overlay(autoescape=False).get_template("partials/figure_text.j2").module
+    # Each kind's words (its template's title, caption and alt macros), escaped for the page and
+    # without escaping for the BibTeX entry, the JSON download and the alt text.
+    plain_env = env.overlay(autoescape=False)
+    words = {kind: (env.get_template(FIGURES.get(kind).words).module,
+                    plain_env.get_template(FIGURES.get(kind).words).module)
+             for kind in dict.fromkeys(spec.kind for spec in specs)}
     config = _config_argument(root, report)
     figures = []
     for spec, data in zip(specs, datas):
@@ -291,12 +302,15 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         facts = {"kind": data.kind, "meta": data.meta, "section_title": section.title if section else "",
                  "sweep_title": sweep.title if sweep else "", "number": spec.number,
                  "settings": [settings[i] for i in data.settings if i in settings],
-                 "findings": findings(data)}
+                 "findings": FIGURES.get(data.kind).findings(data)}
+        texts, plain_texts = words[spec.kind]
         title = Markup(" ".join(str(texts.title(facts)).split()))
         caption = Markup(" ".join(str(texts.caption(facts)).split()))
         plain_title = " ".join(str(plain_texts.title(facts)).split())
         plain_caption = Markup(" ".join(str(plain_texts.caption(facts)).split())).striptags()
-        alt = " ".join(str(plain_texts.alt(facts)).split())
+        # The alt text: the title as a sentence, then what the figure shows in numbers.
+        alt = " ".join((i18n._("%(title)s.") % {"title": plain_title} + " "
+                        + str(plain_texts.alt(facts))).split())
         original_title = None
         if i18n.current() != i18n.SOURCE:  # for citations: the title the English edition gives
             english = {**facts, "section_title": _original(facts["section_title"]),
@@ -313,7 +327,7 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         figures.append(FigureView(data.id, data.kind, spec.number, spec.page, spec.section,
                                   data.settings, data.meta, title, caption, plain_title, alt,
                                   tuple(FORMATS), figure_command(data.id, config), download,
-                                  original_title))
+                                  original_title, FIGURES.get(data.kind).column_lengths))
     tables: dict[str, int] = {}
     sections = []
     for section in report.sections:
@@ -329,11 +343,11 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
             template=section_template(env, section.id, section.experiment.template),
             introduction=_introduction(section)))
     pages = [PageView(p.id, p.title, p.summary, tuple(s for s in sections if s.page == p.id),
-                      tuple(f for f in figures if f.page == p.id)) for p in report.pages]
-    timings = [{"setting": s.id, "path": path, "runs": result.runs, "cached": result.cached,
-                "seconds": result.elapsed}
+                      tuple(f for f in figures if f.page == p.id), p.home) for p in report.pages]
+    timings = [{"setting": s.id, "path": path, "path_name": i18n._(PATH_WORDS[path]),
+                "runs": result.runs, "cached": result.cached, "seconds": result.elapsed}
                for s in report.settings
-               for path, result in (("full", runs.full[s.id]), ("tangent", runs.norms.get(s.id)))
+               for path, result in ((FULL, runs.full[s.id]), (TANGENT, runs.norms.get(s.id)))
                if result is not None]
     return {
         "report": report, "site": site, "build": build_info, "pages": pages,
@@ -365,17 +379,18 @@ class SweepPrecision:
     over_target: int  # cells whose error exceeds the target (held at the sweep's `runs`)
     crossing_error: float | None  # the largest standard error of a crossing, in grid steps
     agreement_margin: float | None  # the smallest margin of a crossing's agreement verdict
+    plots: str = ""  # what the figure plots, in words (the cell statistic's, marked with N_)
+    plots_title: str = ""
+    diagram: bool = False  # its figure is a phase diagram (critical scale per row)
 
 
 def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
-    from ..report.model import SWEEP_FIGURES
-
     out = []
     for sweep in report.sweeps:
         cells = evidence.cells.get(sweep.id)
         if not cells:
             continue
-        figure = SWEEP_FIGURES[sweep.figure]
+        figure = FIGURES.get(sweep.figure).sweep
         errors = [e for e in (c.standard_error(figure.measure) for c in cells) if e is not None]
         target = sweep.standard_error
         diagram = next((d for d in evidence.diagrams or () if d.id == sweep.id), None)
@@ -386,7 +401,9 @@ def sweep_precision(report: Report, evidence: Any) -> list[SweepPrecision]:
             sweep, figure.measure, figure.unit, figure.why, len(cells),
             min(c.runs for c in cells), max(c.runs for c in cells), max(errors, default=None),
             sum(1 for e in errors if target is not None and e > 1.5 * target),
-            max(crossing, default=None), min(margins, default=None)))
+            max(crossing, default=None), min(margins, default=None),
+            CELL_STATISTICS.get(figure.measure).plots, CELL_STATISTICS.get(figure.measure).plots_title,
+            FIGURES.get(sweep.figure).diagram))
     return out
 
 
@@ -424,6 +441,7 @@ def make_environment(templates: Sequence[Path], report: Report) -> jinja2.Enviro
     then stabreport's), then what plug-in experiments ship; the first match wins, so a project
     overrides any shipped template by putting one at the same relative path."""
     shipped = {name: source for e in experiments() for name, source in e.templates.items()}
+    shipped |= shipped_templates()  # the words of plug-in figure kinds
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader([str(t) for t in templates]),
                                     jinja2.DictLoader(shipped)]),
@@ -478,7 +496,7 @@ _FULL_WIDTH_SPACE = re.compile(rf"(?<=[。，；：！？）」』、])[ \t]+(?=
 
 def closed_up(text: str) -> str:
     """A page in the language being rendered, without the spaces its script does not use."""
-    if i18n.current() not in ("zh", "ja"):
+    if not language(i18n.current()).spaceless:
         return text
     return _FULL_WIDTH_SPACE.sub("", text)
 

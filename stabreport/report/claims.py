@@ -122,6 +122,7 @@ class CheckResult:
     log10_value: float | None  # the number behind it (None where every run died)
     holds: bool
     kind: str = "verdict"  # verdict, least_extreme, bound (a statistic within bounds), theory
+    on_statistic: bool = False  # its number is the lecture's statistic (shown in its own column)
 
 
 @dataclass(frozen=True)
@@ -141,70 +142,14 @@ class ClaimResult:
 DIED = N_("every run died")
 
 
-def evaluate_claim(spec: ClaimSpec, report: Report, statistic: Mapping[str, float | None],
-                   setting_statistic: Callable[[str, str], float | None],
-                   cell_statistic: Callable[[str, str, Mapping[str, Any], str], float | None]
-                   ) -> ClaimResult:
-    """`statistic`: setting id → median of the lecture's statistic (log10), which verdicts use
-    (None where every run died); the two functions give the other statistics bounds check.
-    The words of the result (expected, observed) are in the language being rendered; what
-    holds is decided on the verdicts' English keys."""
-    checks = []
-    for check in spec.checks:
-        if check.kind == "verdict":
-            setting = report.setting(check.setting)
-            value = statistic[setting.id]
-            verdict = None if value is None else report.verdicts.of(value)
-            holds = verdict is not None and (verdict == check.value) != check.negate
-            observed = _(DIED) if verdict is None else _(verdict)
-            expected = _(NOT_VERBS[check.value] if check.negate else VERBS[check.value])
-            checks.append(CheckResult(setting.id, setting.label, expected, observed, value, holds,
-                                      "verdict"))
-        elif check.kind == "least_extreme":  # the expected setting is the closest to 1
-            among = [report.setting(i) for i in check.among]
-            living = [s for s in among if statistic[s.id] is not None]
-            closest = min(living, key=lambda s: abs(statistic[s.id])) if living else None
-            for setting in among:
-                value = statistic[setting.id]
-                is_expected = setting.id == check.setting
-                observed = _(DIED) if value is None else _("closest to 1") if setting is closest \
-                    else _("%(decades)s decades from 1") % {"decades": f"{abs(value):.1f}"}
-                checks.append(CheckResult(
-                    setting.id, setting.label,
-                    _("closest to 1") if is_expected else _("further from 1"),
-                    observed, value, (setting is closest) == is_expected and value is not None,
-                    "least_extreme"))
-        else:  # a statistic of a setting or of a sweep's cell within bounds
-            if check.kind == "setting_bound":
-                label = report.setting(check.setting).label
-                value = setting_statistic(check.setting, check.statistic)
-            else:
-                at = dict(check.at)
-                sweep = next(w for w in report.sweeps if w.id == check.sweep)
-                curve = next(c for c in sweep.curves if c.id == check.series)
-                label = Markup(_("{curve}, {at}")).format(
-                    curve=curve.label if curve.id else sweep.title,
-                    at=_(", ").join(f"{_(k)} {v}" for k, v in at.items()))
-                value = cell_statistic(check.sweep, check.series, at, check.statistic)
-            computed = value is not None and not math.isnan(value)
-            holds = computed and (check.at_least is None or value >= check.at_least) \
-                and (check.at_most is None or value <= check.at_most)
-            observed = _(DIED) if value is None else _("not computed in this build") \
-                if not computed else f"{check.statistic} = {value:.3g}"
-            checks.append(CheckResult(check.setting or check.sweep, label,
-                                      _bounds_text(check.statistic, check.at_least, check.at_most),
-                                      observed, value if computed else None, holds, "bound"))
-    return ClaimResult(spec.id, spec.source, spec.section, spec.statement, spec.quote, tuple(checks))
+def evaluate_claim(spec: ClaimSpec, context: Any) -> ClaimResult:
+    """A claim on a build's evidence: each check evaluated by its declaration (report.checks).
+    The words of the result (expected, observed) are in the language being rendered; what holds
+    is decided on the verdicts' English keys."""
+    from .checks import CHECKS
 
-
-def _bounds_text(statistic: str, low: float | None, high: float | None) -> str:
-    def number(value: float) -> str:
-        return f"{value:g}".replace("-", "−")
-
-    if low is not None and high is not None:
-        return _("%(statistic)s between %(low)s and %(high)s") % {
-            "statistic": statistic, "low": number(low), "high": number(high)}
-    return f"{statistic} ≥ {number(low)}" if low is not None else f"{statistic} ≤ {number(high)}"
+    rows = [row for check in spec.checks for row in CHECKS.get(check.kind).evaluate(check, context)]
+    return ClaimResult(spec.id, spec.source, spec.section, spec.statement, spec.quote, tuple(rows))
 
 
 def dead_law_claim(sweep: Any, cells: list[Any]) -> ClaimResult:
@@ -220,12 +165,6 @@ def dead_law_claim(sweep: Any, cells: list[Any]) -> ClaimResult:
                         _("largest |z| = %(z)s") % {"z": f"{worst:.2f}"}, worst,
                         bool(compared) and worst <= Z_LIMIT, "theory")
     return ClaimResult(f"dead-law-{sweep.id}", "site", sweep.page, statement, None, (check,))
-
-
-# What a verdict check needs, by verdict key: the words of the claims' "Needs to" column.
-VERBS = {"vanishes": N_("vanish"), "explodes": N_("explode"), "stays moderate": N_("stay moderate")}
-NOT_VERBS = {"vanishes": N_("does not vanish"), "explodes": N_("does not explode"),
-             "stays moderate": N_("does not stay moderate")}
 
 
 def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:

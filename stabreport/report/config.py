@@ -20,7 +20,7 @@ import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Mapping, Union
+from typing import Annotated, Any, Callable, Literal, Mapping, Union
 
 import yaml
 from pydantic import (
@@ -44,17 +44,20 @@ from pydantic_core import PydanticCustomError
 from ..errors import ConfigError
 from ..experiments import Experiment, experiments, get_experiment, names
 from ..render.formatting import ConfigText, Words
-from .model import (SWEEP_FIGURES, Axis, CheckSpec, ClaimSpec, Page, Report, Section, Series,  # noqa: F401
+from .model import (Axis, CheckSpec, ClaimSpec, Page, Report, Section, Series,  # noqa: F401
                     Setting, Sweep, SweepFigure, Verdicts, grid_axis)
-from ..render.i18n import N_
+from ..core.registry import Registry
+from ..render.kinds import DEFAULT_SWEEP_FIGURE, FIGURES, default_kinds, kinds
+from .checks import CHECKS, check_type
+from .statistics import CELL_STATISTICS, SETTING_STATISTICS
+from ..render.i18n import N_, SOURCE
 from ..core.params import Param
 from ..paths import CONFIG, MAX_CONFIG_BYTES
 
 DEFAULT_NORM_RUNS = 2000
 DEFAULT_SWEEP_RUNS = 200
+DEFAULT_SWEEP_PAGE = "phase"  # a sweep without a `page:`
 MAX_SWEEP_CELLS = 20_000  # per sweep in a config: every cell is validated and built into a page
-DEFAULT_FIGURES = ("trajectory", "distribution", "law")
-FIGURE_KINDS = DEFAULT_FIGURES + ("spectrum",)  # figures a section can ask for
 
 def _integral(value: Any) -> Any:
     """1e9 written for a count is the whole number it is."""
@@ -264,6 +267,18 @@ def _reference(kind: str):
 
 SettingId = Annotated[Slug, _reference("setting")]
 SectionId = Annotated[Slug, _reference("section")]
+def _registered(scope: str) -> Callable[[str], str]:
+    """A validator: the name of a registered figure kind of this scope (its ValueError lists
+    the registered ones)."""
+    def check(name: str) -> str:
+        allowed = kinds(scope)
+        if name not in allowed:
+            raise ValueError(f"a figure kind of scope {scope!r}: one of {', '.join(allowed)}")
+        return name
+
+    return check
+
+
 VerdictWord = Literal["vanishes", "stays moderate", "explodes"]
 
 
@@ -284,83 +299,22 @@ class PageFile(_Strict):
     id: Slug
     title: Text | None = None
     summary: Text | None = None
+    figures: list[Annotated[str, AfterValidator(_registered("report"))]] = Field(default_factory=list)
+    explorer: bool = False
 
 
-class VerdictCheck(_Strict):
-    setting: SettingId
-    verdict: VerdictWord
+def _statistic(registry: Registry[Any]) -> Callable[[str], str]:
+    """A validator: the name of a registered statistic (its ValueError lists them)."""
+    def check(name: str) -> str:
+        if name not in registry:
+            raise ValueError(f"a registered {registry.what}: one of {', '.join(registry.names())}")
+        return name
+
+    return check
 
 
-class NotVerdictCheck(_Strict):
-    setting: SettingId
-    not_verdict: VerdictWord
-
-
-class LeastExtremeCheck(_Strict):
-    least_extreme: Annotated[list[SettingId], Field(min_length=2)]
-    expect: SettingId
-
-    @model_validator(mode="after")
-    def expected_is_listed(self) -> "LeastExtremeCheck":
-        if self.expect not in self.least_extreme:
-            raise PydanticCustomError("expect", "'expect' set to one of the settings least_extreme lists")
-        return self
-
-
-SETTING_STATISTICS = Literal["median_log10_mean_abs", "median_log10_norm_u", "sv_spread",
-                             "dead_fraction", "lecture_statistic"]
-CELL_STATISTICS = Literal["median", "log10_gain_per_step", "dead_fraction"]
-
-
-class _Bounds(_Strict):
-    at_least: float | None = None
-    at_most: float | None = None
-
-    @model_validator(mode="after")
-    def some_bound(self) -> "_Bounds":
-        if self.at_least is None and self.at_most is None:
-            raise PydanticCustomError("bound", "at_least, at_most or both")
-        if self.at_least is not None and self.at_most is not None and self.at_least > self.at_most:
-            raise PydanticCustomError("bound", "at_least ≤ at_most")
-        return self
-
-
-class SettingBoundCheck(_Bounds):
-    """A statistic of one setting lies within bounds (sv_spread: the median over runs of
-    log10 σ₉₀ − log10 σ₁₀, in decades)."""
-    setting: SettingId
-    statistic: SETTING_STATISTICS
-
-
-class CellBoundCheck(_Bounds):
-    """A statistic of one cell of a sweep lies within bounds: `at` gives the cell's grid values
-    and `series` its curve, where the sweep has several."""
-    sweep: Annotated[Slug, _reference("sweep")]
-    series: Slug | None = None
-    at: dict[str, int | float]
-    statistic: CELL_STATISTICS
-
-
-def _check_kind(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        if "statistic" in value:
-            return "cell bound check" if "sweep" in value else "setting bound check"
-        for kind in ("least_extreme", "not_verdict", "verdict"):
-            if kind in value:
-                return f"{kind} check"
-    return None
-
-
-Check = Annotated[
-    Union[Annotated[VerdictCheck, Tag("verdict check")],
-          Annotated[NotVerdictCheck, Tag("not_verdict check")],
-          Annotated[LeastExtremeCheck, Tag("least_extreme check")],
-          Annotated[SettingBoundCheck, Tag("setting bound check")],
-          Annotated[CellBoundCheck, Tag("cell bound check")]],
-    Discriminator(_check_kind, custom_error_type="check",
-                  custom_error_message="{setting, verdict} or {setting, not_verdict} or "
-                                       "{least_extreme, expect} or {setting, statistic, at_least/"
-                                       "at_most} or {sweep, at, statistic, at_least/at_most}")]
+SettingStatistic = Annotated[str, AfterValidator(_statistic(SETTING_STATISTICS))]
+CellStatisticName = Annotated[str, AfterValidator(_statistic(CELL_STATISTICS))]
 
 
 class ClaimFile(_Strict):
@@ -369,7 +323,7 @@ class ClaimFile(_Strict):
     source: Literal["lecture", "site"] = "lecture"
     statement: Text
     quote: Text | None = None
-    checks: Annotated[list[Check], Field(min_length=1)]
+    checks: Annotated[list[Any], Field(min_length=1)]  # report_schema: the registered checks
 
 
 class RangeFile(_Strict):
@@ -411,7 +365,7 @@ def _section_model(experiment: Experiment) -> type[BaseModel]:
         runs=(Count | None, None),
         norm_runs=(Count | None, None),
         lecture_averages=(Count | None, None),
-        figures=(list[Literal[FIGURE_KINDS]] | None, None),
+        figures=(list[Annotated[str, AfterValidator(_registered("section"))]] | None, None),
         params=(params, params()), settings=(Annotated[list[setting], Field(min_length=1)], ...))
 
 
@@ -423,7 +377,7 @@ class ExplorerFile(_Strict):
 
 
 def _languages(codes: list[str]) -> list[str]:
-    if codes[0] != "en":
+    if codes[0] != SOURCE:
         raise ValueError("'en' first (the language the templates are written in), then the "
                          "site's other languages")
     if len(set(codes)) != len(codes):
@@ -464,7 +418,7 @@ def _sweep_model(experiment: Experiment) -> type[BaseModel]:
     return create_model(
         f"sweep of {experiment.name}", __base__=_Strict, id=(Slug, ...),
         experiment=(Literal[experiment.name], ...), title=(Text, ...), page=(Slug | None, None),
-        figure=(Literal[tuple(k for k, f in SWEEP_FIGURES.items() if f.axes)], "phase"),
+        figure=(Annotated[str, AfterValidator(_registered("sweep"))], DEFAULT_SWEEP_FIGURE),
         params=(_params_model(experiment), _params_model(experiment)()), grid=(grid, ...),
         series=(list[SeriesFile] | None, None), runs=(Count | None, None),
         standard_error=(Annotated[float, Field(gt=0, allow_inf_nan=False)] | None, None))
@@ -500,6 +454,12 @@ def _tagged(models: dict[str, type[BaseModel]]) -> Any:
     return Annotated[Union[tuple(members)], Discriminator(tag)]  # type: ignore[valid-type]
 
 
+def _claim_model() -> type[BaseModel]:
+    """A claim, its checks any of the registered claim checks."""
+    return create_model("claim", __base__=ClaimFile,
+                        checks=(Annotated[list[check_type()], Field(min_length=1)], ...))
+
+
 def report_schema() -> type[BaseModel]:
     """The whole report's model, built from the registered experiments' declarations."""
     sweepable = {e.name: e for e in experiments() if e.sweep_axes and e.scale_param}
@@ -511,7 +471,7 @@ def report_schema() -> type[BaseModel]:
         seed=(Annotated[int, BeforeValidator(_integral), Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
         theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
         pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
-        claims=(list[ClaimFile], []), sweeps=(list[Sweep], []),
+        claims=(list[_claim_model()], []), sweeps=(list[Sweep], []),
         explorer=(ExplorerFile, ExplorerFile()),
         # The site's editions: English at /, each other language at /<code>/ (its catalogue,
         # locales/<code>/LC_MESSAGES/messages.po, is checked when the site is built).
@@ -694,8 +654,8 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
     """The validated model as the plain records the build uses; checks what needs the
     declarations' own logic (dependent parameters, every sweep cell) and ids across sections."""
     problems: list[str] = []
-    pages = [Page(p.id, ConfigText(p.title or p.id), ConfigText(p.summary) if p.summary else None)
-             for p in model.pages]
+    pages = [Page(p.id, ConfigText(p.title or p.id), ConfigText(p.summary) if p.summary else None,
+                  tuple(p.figures), p.explorer) for p in model.pages]
     page_ids = [p.id for p in pages]
     seen: dict[str, str] = {}
     sections: list[Section] = []
@@ -740,7 +700,7 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                 norm_runs=setting.norm_runs or section.norm_runs or DEFAULT_NORM_RUNS,
                 lecture_log10=math.log10(setting.lecture) if setting.lecture else None,
                 lecture_averages=section.lecture_averages or 1))
-        kinds = tuple(DEFAULT_FIGURES if section.figures is None else section.figures)
+        kinds = tuple(default_kinds() if section.figures is None else section.figures)
         sections.append(Section(section.id, ConfigText(section.title), experiment, tuple(settings),
                                 page, kinds))
     claims = [ClaimSpec(c.id, c.section, c.source, ConfigText(c.statement),
@@ -783,17 +743,7 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
 
 
 def _check_spec(check: BaseModel) -> CheckSpec:
-    if isinstance(check, LeastExtremeCheck):
-        return CheckSpec("least_extreme", check.expect, among=tuple(check.least_extreme))
-    if isinstance(check, SettingBoundCheck):
-        return CheckSpec("setting_bound", check.setting, statistic=check.statistic,
-                         at_least=check.at_least, at_most=check.at_most)
-    if isinstance(check, CellBoundCheck):
-        return CheckSpec("cell_bound", "", statistic=check.statistic, at_least=check.at_least,
-                         at_most=check.at_most, sweep=check.sweep, series=check.series or "",
-                         at=tuple(sorted(check.at.items())))
-    return CheckSpec("verdict", check.setting, getattr(check, "verdict", None) or check.not_verdict,
-                     negate=isinstance(check, NotVerdictCheck))
+    return next(c for c in CHECKS.all() if type(check) is c.model).spec(check)
 
 
 def _resolve_sweep(sweep: BaseModel, seed: int, page_ids: list[str], raw: Any) -> Sweep:
@@ -820,20 +770,20 @@ def _resolve_sweep(sweep: BaseModel, seed: int, page_ids: list[str], raw: Any) -
         series.append(Series(curve.id, ConfigText(curve.label or curve.id), curve_experiment,
                              dict(curve.params)))
     figure = sweep.figure
-    shape = SWEEP_FIGURES[figure]
+    kind = FIGURES.get(figure)
+    shape = kind.sweep
     if len(axes) != shape.axes or (series and not shape.curves):
         raise ConfigError(f"sweep {sweep.id!r} (figure {figure!r}) got grid axes "
                           f"{[a.key for a in axes]}{' and series' if series else ''}; allowed: "
                           + ("one axis, and any series" if shape.curves else "two axes and no series"))
-    if figure == "phase" and experiment.param(axes[0].key).kind is not float:
-        raise ConfigError(f"sweep {sweep.id!r}: a phase diagram's first axis is a scale; "
-                          f"got {axes[0].key!r}; allowed: one of "
-                          + ", ".join(a for a in experiment.sweep_axes if experiment.param(a).kind is float))
     result = Sweep(sweep.id, ConfigText(sweep.title), experiment,
                    sweep.params.model_dump(exclude_none=True), tuple(axes),
-                   sweep.runs or DEFAULT_SWEEP_RUNS, seed, sweep.page or "phase", figure,
+                   sweep.runs or DEFAULT_SWEEP_RUNS, seed, sweep.page or DEFAULT_SWEEP_PAGE, figure,
                    tuple(series), shape.standard_error if sweep.standard_error is None
                    else sweep.standard_error)
+    problem = kind.check_sweep(result)
+    if problem:
+        raise ConfigError(f"sweep {sweep.id!r}: {problem}")
     if result.cells > MAX_SWEEP_CELLS:
         raise ConfigError(f"sweep {sweep.id!r} has {result.cells:,} cells; allowed: at most "
                           f"{MAX_SWEEP_CELLS:,} (use `stabreport sweep` for larger grids)")
@@ -845,27 +795,16 @@ def _resolve_sweep(sweep: BaseModel, seed: int, page_ids: list[str], raw: Any) -
 
 
 def _check_cells(claims: list[ClaimSpec], sweeps: list[Sweep], document: Any) -> list[str]:
-    """Every cell a claim names must be a cell of its sweep."""
+    """What each check needs of the report beyond the schema (a cell of its sweep, ...)."""
     problems = []
     by_id = {sweep.id: sweep for sweep in sweeps}
     places = {entry.get("id"): document["claims"].place(i)
               for i, entry in enumerate(document.get("claims") or []) if isinstance(entry, Mapping)}
     for claim in claims:
-        where = places.get(claim.id, "")
         for check in claim.checks:
-            sweep = by_id.get(check.sweep)
-            if check.kind != "cell_bound" or sweep is None:
-                continue
-            curves = [c.id for c in sweep.curves]
-            grid = {a.key: a.values for a in sweep.axes}
-            if check.series not in curves:
-                problems.append(f"{where}: claim {claim.id!r} names series {check.series!r} of sweep "
-                                f"{sweep.id!r}; allowed: " + ", ".join(repr(c) for c in curves))
-            elif set(dict(check.at)) != set(grid) or any(
-                    value not in grid[key] for key, value in check.at):
-                problems.append(f"{where}: claim {claim.id!r} names cell {dict(check.at)} of sweep "
-                                f"{sweep.id!r}; allowed: one value of each of "
-                                + "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in grid.items()))
+            problem = CHECKS.get(check.kind).validate(check, by_id)
+            if problem:
+                problems.append(f"{places.get(claim.id, '')}: claim {claim.id!r} {problem}")
     return problems
 
 

@@ -12,7 +12,6 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..experiments import Experiment
-from ..render.formatting import Words
 from ..render.i18n import N_
 
 @dataclass(frozen=True)
@@ -22,31 +21,12 @@ class SweepFigure:
 
     axes: int  # grid axes (0: any, declared elsewhere; not a figure of the report config)
     curves: bool  # series allowed
-    measure: str  # "gain_per_step" (median log10 gain per step), "median" or "dead_fraction"
+    measure: str  # the cell statistic it plots, whose standard error sizes a cell (a registered
+    # cell statistic: report.statistics)
     standard_error: float  # default target, well below what the figure can show
     # For the method page, in English (N_) and read in the language being rendered (Words).
     unit: str  # of the standard error
     why: str  # why that target is enough
-
-
-SWEEP_FIGURES = {
-    "phase": SweepFigure(2, False, "gain_per_step", 0.002, Words(N_("decades per step")),
-                         Words(N_("neighbouring scales of the default grids differ by about 0.15 "
-                                  "decades per step, so a crossing between them is placed to about "
-                                  "%(share)s of a grid step"), share="1 %")),
-    "depth": SweepFigure(1, True, "median", 0.1, Words(N_("decades")),
-                         Words(N_("the curves span tens to hundreds of decades on the figure's "
-                                  "axis"))),
-    "dead": SweepFigure(2, False, "dead_fraction", 0.015, Words(N_("of the runs")),
-                        Words(N_("the bars of ±2 standard errors stay within ±0.03 of a share drawn "
-                                 "from 0 to 1"))),
-    # The explorer's sweeps come from the experiments' `explore` declarations, not from a config
-    # (axes 0: any number).
-    "explore": SweepFigure(0, False, "median", 0.1, Words(N_("decades")),
-                           Words(N_("the explorer's lines span tens of decades; 0.1 is about a "
-                                    "line's width"))),
-}
-
 
 
 @dataclass(frozen=True)
@@ -72,11 +52,20 @@ class Section:
     figures: tuple[str, ...]  # figure kinds, in order
 
 
+HOME = "index"  # the home page's id: MkDocs publishes index.md at the site's root
+
+
 @dataclass(frozen=True)
 class Page:
-    id: str  # "index" is the home page; others are published at /<id>/
+    id: str  # HOME is the home page; others are published at /<id>/
     title: str
     summary: str | None
+    figures: tuple[str, ...] = ()  # report figures on this page (figure kinds of scope "report")
+    explorer: bool = False  # the page that holds the explorer
+
+    @property
+    def home(self) -> bool:
+        return self.id == HOME
 
 
 @dataclass(frozen=True)
@@ -146,12 +135,23 @@ class Sweep:
     runs: int
     seed: int
     page: str = "phase"
-    figure: str = "phase"  # phase (scale × width or steps), depth (curves), dead (dead fraction)
+    figure: str = "phase"  # a figure kind of scope "sweep" (stabreport.render.kinds)
     series: tuple[Series, ...] = ()  # curves; none: the sweep's experiment and params alone
     # Each cell runs as many networks as the standard error of what the figure plots needs
     # (predicted by the theory, at least MIN_CELL_RUNS), and at most `runs`; None: `runs` each.
     standard_error: float | None = None
     metric: str | None = None  # what each cell measures; None: the experiment's sweep metric
+    measure: str | None = None  # the cell statistic whose standard error sizes a cell; None: what
+    # its figure kind plots (SweepFigure.measure)
+
+    @property
+    def plotted(self) -> str:
+        """The cell statistic that sizes its cells: `measure`, else what its figure plots."""
+        if self.measure is not None:
+            return self.measure
+        from ..render.kinds import FIGURES
+
+        return FIGURES.get(self.figure).sweep.measure
 
     @property
     def curves(self) -> tuple[Series, ...]:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from .model import Page, Report
 
-GAIN_PAGE = "theory"  # where the gain-against-scale figure goes
 
 
 @dataclass(frozen=True)
@@ -18,21 +17,21 @@ class FigureSpec:
     """A figure the report will have, known before anything runs."""
 
     id: str
-    kind: str  # trajectory, distribution, law, spectrum; gain; phase, depth, dead
+    kind: str  # a registered figure kind (stabreport.render.kinds)
     page: str
     number: int  # its number on its page, in order of appearance
     section: str | None = None  # the section it belongs to (section figures)
-    sweep: str | None = None  # the sweep it shows (phase diagrams)
+    sweep: str | None = None  # the sweep it shows (sweep figures)
     settings: tuple[str, ...] = ()  # the settings whose results it needs
 
 
-def _section_kinds(report: Report, section_id: str) -> list[str]:
-    """The figures a section asks for that it can have: a law needs a theory, a spectrum an
-    experiment that tracks one."""
+def section_kinds(report: Report, section_id: str) -> list[str]:
+    """The figures a section asks for that it can have (a law needs a theory, a spectrum an
+    experiment that tracks one: each kind's `available`)."""
+    from ..render.kinds import FIGURES
+
     section = report.section(section_id)
-    with_theory = all(s.experiment.theory is not None for s in section.settings)
-    return [kind for kind in section.figures
-            if (kind != "law" or with_theory) and (kind != "spectrum" or section.experiment.spectrum)]
+    return [kind for kind in section.figures if FIGURES.get(kind).available(section)]
 
 
 def gain_settings(report: Report) -> tuple[str, ...]:
@@ -43,28 +42,37 @@ def gain_settings(report: Report) -> tuple[str, ...]:
 
 
 def figure_specs(report: Report) -> list[FigureSpec]:
-    """Every figure, page by page in navigation order, numbered within its page."""
+    """Every figure, page by page in navigation order, numbered within its page: the sections'
+    figures, then the report figures the page lists, then its sweeps' figures."""
+    from ..render.kinds import FIGURES
+
     specs: list[FigureSpec] = []
-    gains = gain_settings(report)
     for page in report.pages:
         number = 0
         for section in report.sections:
             if section.page != page.id:
                 continue
-            for kind in _section_kinds(report, section.id):
+            for kind in section_kinds(report, section.id):
                 number += 1
-                specs.append(FigureSpec(f"{section.id}-{kind}", kind, page.id, number,
+                specs.append(FigureSpec(FIGURES.get(kind).id_for(section.id), kind, page.id, number,
                                         section=section.id,
                                         settings=tuple(s.id for s in section.settings)))
-        if page.id == GAIN_PAGE and gains:
-            number += 1
-            specs.append(FigureSpec("gain-vs-scale", "gain", page.id, number, settings=gains))
+        for kind in map(FIGURES.get, page.figures):
+            settings = kind.settings(report) if kind.settings else report_settings(report)
+            if settings:
+                number += 1
+                specs.append(FigureSpec(kind.id_for(""), kind.name, page.id, number,
+                                        settings=settings))
         for sweep in report.sweeps:
             if sweep.page == page.id:
                 number += 1
-                specs.append(FigureSpec(f"{sweep.figure}-{sweep.id}", sweep.figure, page.id, number,
-                                        sweep=sweep.id))
+                specs.append(FigureSpec(FIGURES.get(sweep.figure).id_for(sweep.id), sweep.figure,
+                                        page.id, number, sweep=sweep.id))
     return specs
+
+
+def report_settings(report: Report) -> tuple[str, ...]:
+    return tuple(s.id for s in report.settings)
 
 
 def page_of(report: Report, page_id: str) -> Page:
