@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--config", default=None, help="report config (default: ./stabreport.yml if present)")
     build.add_argument("--root", default=".", help="project root holding templates/ and docs/")
     build.add_argument("--no-cache", action="store_true", help="recompute every setting")
-    build.add_argument("--strict", action="store_true", help="fail when a claim of the site does not hold")
+    build.add_argument("--strict", action="store_true", help="fail when a claim of the site does not hold or a config text has no translation")
     _add_executor_options(build)
 
     figure = commands.add_parser("figure", help="print one figure's CSV download, recomputed")
@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     figure.add_argument("--no-cache", action="store_true", help="recompute every result it needs")
     figure.add_argument("--jobs", type=_whole_number, default=None,
                         help="worker processes (default: all cores)")
+
+    words = commands.add_parser("translations", help="list the config text each language of the "
+                                "report lacks a translation of (exit 1 if any)")
+    words.add_argument("--config", default=None, help="report config (default: ./stabreport.yml if present)")
+    words.add_argument("--root", default=".", help="project root holding locales/")
 
     commands.add_parser("clean", help="remove generated docs, the built site and the cache").add_argument(
         "--root", default=".", help="project root")
@@ -236,13 +241,14 @@ def _theory_json(experiment, params) -> dict:
     """The theory's prediction, memoised in the user's cache: computing it imports scipy and
     inverts characteristic functions (about a second), reading it back takes milliseconds. The
     key hashes the source of the theory's packages, so an edited theory is recomputed."""
-    from .core.cache import Store, memo_json, package_digest
+    from .core.cache import Store, memo_json
     from .paths import user_cache
 
     directory = user_cache()
-    return memo_json(Store(directory) if directory else None, "run-theory", {
-        "code": package_digest(*experiment.theory_modules), "experiment": experiment.name,
-        "params": dict(params)}, lambda: experiment.theory.predict(params).as_json())
+    return memo_json(Store(directory) if directory else None, "run-theory",
+                     experiment.theory_modules,
+                     {"experiment": experiment.name, "params": dict(params)},
+                     lambda: experiment.theory.predict(params).as_json())
 
 
 def _print_table(experiment, params, seed: int, runs: int, result) -> None:
@@ -350,6 +356,26 @@ def cmd_build(args: argparse.Namespace) -> None:
                      strict=args.strict, executor=executor)
 
 
+def cmd_translations(args: argparse.Namespace) -> None:
+    """Every config text without a translation, per language of the report; exit 1 if any."""
+    from .paths import find_config, project_root
+    from .publish.build import untranslated_lines
+    from .report.config import load_report
+
+    root = project_root(args.root)
+    report = load_report(find_config(root, args.config))
+    lines = []
+    for language in report.languages[1:]:
+        missing = untranslated_lines(root, report, [language])
+        print(f"{language}: {len(missing)} config text{'s' if len(missing) != 1 else ''} "
+              "without a translation", file=sys.stderr)
+        lines += missing
+    for line in lines:
+        print(line)
+    if lines:
+        raise SystemExit(1)
+
+
 def cmd_figure(args: argparse.Namespace) -> None:
     from .publish.build import figure_csv
 
@@ -404,7 +430,7 @@ def cmd_clean(args: argparse.Namespace) -> None:
 
 COMMANDS = {"list": cmd_list, "new": cmd_new, "run": cmd_run, "build": cmd_build,
             "sweep": cmd_sweep, "figure": cmd_figure, "site": cmd_site, "serve": cmd_serve,
-            "clean": cmd_clean}
+            "clean": cmd_clean, "translations": cmd_translations}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

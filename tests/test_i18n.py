@@ -20,18 +20,25 @@ from stabreport.render import i18n
 from stabreport.report.config import load_report
 from stabreport.errors import ConfigError
 
-CATALOGUE = PROJECT / "stabreport" / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
-TEMPLATE = PROJECT / "stabreport" / "locales" / "messages.pot"
-GLOSSARY = PROJECT / "stabreport" / "locales" / "glossary.md"
+LOCALES = PROJECT / "stabreport" / "locales"
+CATALOGUE = LOCALES / "zh_CN" / "LC_MESSAGES" / "messages.po"
+GLOSSARY = LOCALES / "glossary.md"
+# Two gettext domains: the words of stabreport's code and templates, and the words of the
+# lecture's report config and MkDocs configuration (a project's config has a domain of its own).
+DOMAINS = {"messages": "babel.cfg", "report": "babel-report.cfg"}
+
+
+@pytest.fixture(scope="module", params=sorted(DOMAINS))
+def domain(request) -> str:
+    return request.param
 
 
 @pytest.fixture(scope="module")
-def extracted(tmp_path_factory) -> dict[str, list[str]]:
-    """Every message pybabel extracts now from the templates, the code and the configs, with
-    where it comes from."""
-    out = tmp_path_factory.mktemp("pot") / "messages.pot"
+def extracted(domain, tmp_path_factory) -> dict[str, list[str]]:
+    """Every message pybabel extracts now from the domain's sources, with where it comes from."""
+    out = tmp_path_factory.mktemp("pot") / f"{domain}.pot"
     done = subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F",
-                           "babel.cfg", "-o", str(out), "."], cwd=PROJECT, capture_output=True,
+                           DOMAINS[domain], "-o", str(out), "."], cwd=PROJECT, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stderr
     with out.open("rb") as handle:
@@ -39,8 +46,8 @@ def extracted(tmp_path_factory) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def catalogue():
-    with CATALOGUE.open("rb") as handle:
+def catalogue(domain):
+    with (LOCALES / "zh_CN" / "LC_MESSAGES" / f"{domain}.po").open("rb") as handle:
         return read_po(handle)
 
 
@@ -53,12 +60,25 @@ def test_every_message_has_a_chinese_translation_that_is_not_fuzzy(extracted, ca
     assert fuzzy == [], f"fuzzy translations: {fuzzy[:10]}"
 
 
-def test_the_committed_template_is_what_the_sources_hold(extracted):
-    with TEMPLATE.open("rb") as handle:
+def test_the_committed_template_is_what_the_sources_hold(domain, extracted):
+    with (LOCALES / f"{domain}.pot").open("rb") as handle:
         committed = {m.id for m in read_po(handle) if m.id}
     assert committed == set(extracted), (
-        "locales/messages.pot is out of date: run pybabel extract (README, 'Translating the site'); "
-        f"new: {sorted(set(extracted) - committed)[:5]}, gone: {sorted(committed - set(extracted))[:5]}")
+        f"locales/{domain}.pot is out of date: run pybabel extract -F {DOMAINS[domain]} (README, "
+        f"'Translating the site'); new: {sorted(set(extracted) - committed)[:5]}, "
+        f"gone: {sorted(committed - set(extracted))[:5]}")
+
+
+def test_the_domains_are_apart(tmp_path_factory):
+    """The config's words are not in the code's catalogue and the reverse: a config label is
+    translated by the report's catalogue or not at all."""
+    held = {}
+    for name in DOMAINS:
+        with (LOCALES / f"{name}.pot").open("rb") as handle:
+            held[name] = {m.id for m in read_po(handle) if m.id}
+    assert held["report"] and held["messages"]
+    assert all(where.endswith((".py", ".j2")) for message in read_po((LOCALES / "messages.pot").open("rb"))
+               for where, _ in message.locations), "the code's domain extracts only code and templates"
 
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%%")
@@ -215,3 +235,82 @@ def test_the_chinese_search_index_is_cut_into_words_with_the_course_terms_whole(
     assert {"激活函数", "初始化", "残差网络"} <= set(found), found
     english = (site / "site" / "search" / "search_index.js").read_text(encoding="utf-8")
     assert "激活函数" not in english and "Xavier" in english  # each edition its own index
+
+
+# --- the config's words: the project's catalogue, warnings, --strict, `stabreport translations` ---
+
+# "holds" is a message of the code with a translation (成立): a config text reading the same is
+# still the project's own words, translated only by a report catalogue.
+OWN_WORDS = 'languages: [en, zh]\ntitle: "holds"\nsections:\n  - id: products\n    runs: 20\n' \
+    '    norm_runs: 20\n    title: "Products of our own"\n'
+
+
+def _project(tmp_path: Path, words: dict[str, str] | None) -> Path:
+    from helpers import copy_project, _po
+
+    root = copy_project(tmp_path / "project", OWN_WORDS)
+    po = root / "locales" / "zh_CN" / "LC_MESSAGES" / "report.po"
+    if words is None:
+        po.unlink()
+    else:
+        po.write_text(_po(words), encoding="utf-8")
+    return root
+
+
+def test_a_config_text_is_translated_by_the_report_catalogues_only(tmp_path):
+    from stabreport.render.views import localized
+
+    root = _project(tmp_path, {"Products of our own": "我们自己的乘积"})
+    report = load_report(root / "stabreport.yml")
+    missing: set[str] = set()
+    with i18n.speaking(root, "zh"):
+        assert i18n._("holds") == "成立"  # the code's message is translated ...
+        words = localized(report, missing)
+    assert str(words.title) == "holds" and "holds" in missing  # ... the config's text is not
+    section = next(s for s in words.sections if s.id == "products")
+    assert str(section.title) == "我们自己的乘积" and "Products of our own" not in missing
+    # The lecture's own words come from the report catalogue stabreport ships.
+    lecture = next(s for s in report.sections if s.id == "relu-normal")
+    assert str(next(s for s in words.sections if s.id == "relu-normal").title) != str(lecture.title)
+
+
+def test_untranslated_config_text_warns_once_and_fails_under_strict(tmp_path):
+    import io
+
+    from helpers import synthetic_results
+    from stabreport.errors import BuildError
+    from stabreport.publish.build import render_site
+
+    root = _project(tmp_path, {"Products of our own": "我们自己的乘积"})
+    report = load_report(root / "stabreport.yml")
+    runs = synthetic_results(report, runs=12)
+    said = io.StringIO()
+    render_site(root, report, runs, with_figures=False, stream=said)
+    warnings = [line for line in said.getvalue().splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: zh: no translation of 'holds'; allowed: an entry in "
+                        "locales/zh[_XX]/LC_MESSAGES/report.po (pybabel extract -F babel.cfg, see "
+                        "the README's 'Translating the site'); shown as written"], said.getvalue()
+    with pytest.raises(BuildError) as error:
+        render_site(root, report, runs, strict=True, with_figures=False, stream=io.StringIO())
+    assert "'holds'" in str(error.value) and "Products of our own" not in str(error.value)
+
+
+def test_the_translations_command_lists_what_lacks_a_translation(tmp_path, capsys):
+    from stabreport.cli import main
+
+    root = _project(tmp_path, None)
+    with pytest.raises(SystemExit) as stopped:
+        main(["translations", "--root", str(root)])
+    assert stopped.value.code == 1
+    out, err = capsys.readouterr()
+    listed = out.splitlines()
+    assert "zh: no translation of 'holds'; allowed:" in listed[0] or any(
+        line.startswith("zh: no translation of 'holds'") for line in listed)
+    assert any("'Products of our own'" in line for line in listed)
+    assert all("'Vanishing" not in line for line in listed)  # the lecture's words: shipped
+    assert "zh: 2 config texts without a translation" in err
+    # Translated, the project's words are no longer listed, and the command succeeds.
+    _project(tmp_path, {"holds": "成立", "Products of our own": "我们自己的乘积"})
+    assert main(["translations", "--root", str(root)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "zh: 0 config texts without a translation" in err

@@ -30,7 +30,7 @@ from markupsafe import Markup
 
 from .. import __version__
 from ..render import i18n
-from ..core.cache import Store, code_digest, memo_json
+from ..core.cache import Store, memo_json
 from ..render.cite import citation_cff, site_info
 from ..report.claims import (Agreement, ClaimResult, Measured, agreement, evaluate_claim, measure_setting,
                              path_claim, theory_claim)
@@ -226,9 +226,8 @@ def gain_summary(report: Report, runs: Runs, store: Store | None = None) -> Gain
         experiment = settings[0].experiment
         scales = [experiment.effective_scale(s.params) for s in settings]
         grid = [float(x) for x in np.geomspace(min(scales) / 3, max(scales) * 3, 48)]
-        payload = {"code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
-                   "params": dict(settings[0].params), "scales": grid}
-        curve = GainCurve(**memo_json(store, "gain-curve", payload, lambda: _curve_json(
+        inputs = {"experiment": experiment.name, "params": dict(settings[0].params), "scales": grid}
+        curve = GainCurve(**memo_json(store, "gain-curve", experiment.theory_modules, inputs, lambda: _curve_json(
             gain_curve(experiment, settings[0].params, grid))))
         curves.append(curve)
         for setting, scale in zip(settings, scales):
@@ -352,7 +351,7 @@ class Rendered:
 
 def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
                 with_figures: bool = True, store: Store | None = None,
-                languages: Sequence[str] | None = None) -> Rendered:
+                languages: Sequence[str] | None = None, stream=None) -> Rendered:
     """Every step after the experiments: predict, check, figure data, draw, render, once per
     language for the words (the numbers are the same objects in every edition). Writes nothing."""
     from ..render.notebooks import notebook_files
@@ -360,11 +359,19 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
 
     evidence = gather(report, runs, store)
     checks = check(report, evidence)
-    if strict and checks.failed_site_claims:
-        raise BuildError("claims of the site that do not hold (--strict):\n" + "\n".join(
+    lines = untranslated_lines(root, report, languages or report.languages)
+    problems = []  # under --strict, every problem at once: claims, then words
+    if checks.failed_site_claims:
+        problems.append("claims of the site that do not hold (--strict):\n" + "\n".join(
             f"{c.id}: {_plain(c.statement)} Found: " + "; ".join(
                 f"{_plain(x.label)}: {x.observed}" for x in c.checks)
             for c in checks.failed_site_claims))
+    if lines:
+        problems.append("config text without a translation (--strict):\n" + "\n".join(lines))
+    if strict and problems:
+        raise BuildError("\n".join(problems))
+    for line in lines:  # once per text and language
+        print(f"warning: {line}", file=stream or sys.stderr)
     specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
     datas = [figure_data(spec, report, evidence) for spec in specs]
     env = make_environment(Project(root).folders("templates"), report)
@@ -399,6 +406,30 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
         editions.append(Edition(language, name, pages, figures, files, nav,
                                 html.escape(str(words.title))))
     return Rendered(editions, data)
+
+
+def untranslated_lines(root: Path, report: Report, languages: Sequence[str]) -> list[str]:
+    """One line per config text (a title, a label, a statement) that a language of the report
+    has no translation of, in the report catalogues (the project's, then the lecture's)."""
+    from ..render.views import localized
+
+    lines = []
+    for language in languages:
+        if language == i18n.SOURCE:
+            continue
+        missing: set[str] = set()
+        with i18n.speaking(root, language):
+            localized(report, missing)
+        lines += [untranslated_line(language, text) for text in sorted(missing)]
+    return lines
+
+
+def untranslated_line(language: str, text: str) -> str:
+    """What `stabreport translations` and a build's warning say of config text without a
+    translation."""
+    return (f"{language}: no translation of {text!r}; allowed: an entry in "
+            f"locales/{language}[_XX]/LC_MESSAGES/{i18n.REPORT_DOMAIN}.po (pybabel extract -F "
+            "babel.cfg, see the README's 'Translating the site'); shown as written")
 
 
 def _plain(text: Any) -> str:
@@ -477,7 +508,7 @@ def build_locked(root: Path, config_path: str | None = None, use_cache: bool = T
     report = load_report(config_file)
     store = Store(root / CACHE) if use_cache else None
     runs = run_experiments(report, store, executor, stream)
-    rendered = render_site(root, report, runs, strict=strict, store=store)
+    rendered = render_site(root, report, runs, strict=strict, store=store, stream=stream)
     about = provenance(root)
     extra = {"CITATION.cff": citation_cff(site_info(root, report, about["date"])),
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,

@@ -93,11 +93,12 @@ class StabreportPlugin(BasePlugin[StabreportConfig]):
             # the names of the palette's toggles.
             with i18n.speaking(root, self.language):
                 if config.site_description:
-                    config.site_description = i18n._(config.site_description)
+                    config.site_description = i18n.config_text(config.site_description) \
+                        or config.site_description
                 for scheme in config.theme.get("palette") or []:
                     toggle = scheme.get("toggle") if isinstance(scheme, dict) else None
                     if toggle and toggle.get("name"):
-                        toggle["name"] = i18n._(toggle["name"])
+                        toggle["name"] = i18n.config_text(toggle["name"]) or toggle["name"]
             if config.site_url:
                 config.site_url = config.site_url.rstrip("/") + f"/{self.language}/"
             search = config.plugins.get("material/search") or config.plugins.get("search")

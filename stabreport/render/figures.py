@@ -19,10 +19,10 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from . import i18n
-from ..core.cache import WORDS_ONLY, Store, canonical_json, code_digest, content_key
+from ..core.cache import WORDS_ONLY, Store, canonical_json, content_key
 from ..report.model import Section
 from ..errors import BuildError
-from .i18n import _
+from .i18n import _, config_words
 from .languages import language as declared_language
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ def histograms(data: FigureData, ink: Ink, xlabel: str,
     kinds = by_kind(data)
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
         colour = ink.palette[i % len(ink.palette)]
-        ax.set_title(plain(_(data.meta["labels"][setting])), color=colour)
+        ax.set_title(plain(config_words(data.meta["labels"][setting])), color=colour)
         ax.set_yticks([])
         values = kinds.get(setting)
         if values is None:
@@ -305,10 +305,10 @@ def _figure_key(data: FigureData, language: str, words: str) -> str:
     import matplotlib
 
     font = language_font(language)
-    return content_key("figure", {"code": code_digest(__name__, figure_kind(data.kind).module, *WORDS_ONLY),
-                                  "matplotlib": matplotlib.__version__,
-                                  "data": data.identity(), "language": language, "words": words,
-                                  "font": [font.name, font.stat().st_size] if font else None})
+    return content_key("figure", (__name__, figure_kind(data.kind).module, *WORDS_ONLY),
+                       {"matplotlib": matplotlib.__version__, "data": data.identity(),
+                        "language": language, "words": words,
+                        "font": [font.name, font.stat().st_size] if font else None})
 
 
 def _draw_files(job: tuple[FigureData, str, str]) -> dict[str, bytes]:

@@ -25,7 +25,11 @@ from ..errors import ConfigError
 
 SOURCE = "en"  # the language the templates and the code are written in
 LOCALES = Path("locales")
-DOMAIN = "messages"
+DOMAIN = "messages"  # stabreport's code and templates
+# The report config's words (titles, labels, statements) and mkdocs.yml's: a domain of their
+# own, so that a label is translated only by a translation of that label, never by a message of
+# the code that happens to read the same ("scale 0.5" in a table is not a template's "scale").
+REPORT_DOMAIN = "report"
 
 
 def N_(message: str) -> str:
@@ -40,11 +44,52 @@ LANGUAGE_NAME = N_("English")
 _active: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
     "stabreport_translations", default=_gettext.NullTranslations())
 _code: contextvars.ContextVar[str] = contextvars.ContextVar("stabreport_language", default=SOURCE)
+_report: contextvars.ContextVar[_gettext.NullTranslations] = contextvars.ContextVar(
+    "stabreport_report_translations", default=_gettext.NullTranslations())
 
 
 def _(message: str) -> str:
     """`message` in the language being rendered (itself where the catalogue has no translation)."""
     return _active.get().gettext(message) if message else message
+
+
+def config_text(text: str) -> str | None:
+    """Config text (a title, a label, a statement) in the language being rendered, from the
+    report catalogues only (the project's report.po, then the lecture's); None where they have
+    no translation of it (the text is then shown as written). The source language needs none."""
+    if current() == SOURCE or not text:
+        return text
+    translated = _report.get().gettext(text)
+    return None if translated == text else translated
+
+
+def config_words(text: str) -> str:
+    """A figure's label from the config (a setting's, a series'), in the language being drawn:
+    its report-catalogue translation, else as written (never a code message that reads the same)."""
+    found = config_text(text)
+    return text if found is None else found
+
+
+def report_catalogues(root: Path, code: str) -> list[Path]:
+    """locales/<code>[_XX]/LC_MESSAGES/report.po of the project, then of stabreport: the config
+    words' translations (the project's own labels first, then the lecture's)."""
+    from ..project import Project
+
+    found = []
+    for base in Project(Path(root)).folders("locales"):
+        found += sorted(p for p in base.glob(f"{code}*/LC_MESSAGES/{REPORT_DOMAIN}.po")
+                        if p.parts[-3] == code or p.parts[-3].startswith(code + "_"))[:1]
+    return found
+
+
+def report_translations(root: Path, code: str) -> _gettext.NullTranslations:
+    if code == SOURCE:
+        return _gettext.NullTranslations()
+    paths = report_catalogues(root, code)
+    if not paths:
+        return _gettext.NullTranslations()
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()
+    return _chain(str(paths[0]), tuple(map(str, paths[1:])), digest)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
@@ -76,11 +121,44 @@ def catalogue_path(root: Path, code: str) -> Path:
                       f"{DOMAIN}.po; allowed: " + ", ".join([SOURCE, *sorted(offered)]))
 
 
+@functools.lru_cache(maxsize=1)
+def plugin_packages() -> tuple[str, ...]:
+    """The top-level packages, other than stabreport, that register anything under a
+    `stabreport.*` entry-point group (read from the installed metadata, nothing imported)."""
+    from importlib import metadata
+
+    return tuple(sorted({entry.module.partition(".")[0] for dist in metadata.distributions()
+                         for entry in dist.entry_points if entry.group.startswith("stabreport.")}
+                        - {"stabreport"}))
+
+
+def plugin_catalogues(code: str) -> list[Path]:
+    """The catalogues plug-in packages ship for `code`: a package that registers anything under a
+    `stabreport.*` entry-point group may ship locales/<code>[_XX]/LC_MESSAGES/<package>.po, its
+    own gettext domain (its words cannot collide with stabreport's or another plug-in's)."""
+    from importlib import resources
+
+    found = []
+    for package in plugin_packages():
+        try:
+            base = Path(str(resources.files(package) / "locales"))
+        except (ModuleNotFoundError, TypeError):
+            continue
+        if base.is_dir():
+            found += sorted(p for p in base.glob(f"{code}*/LC_MESSAGES/{package}.po")
+                            if p.parts[-3] == code or p.parts[-3].startswith(code + "_"))[:1]
+    return found
+
+
 def catalogue_digest(root: Path, code: str) -> str:
-    """What the words of `code` are made of: its catalogue's bytes ('' for the source language)."""
+    """What the words of `code` are made of: its catalogues' bytes, the plug-ins' included ('' for
+    the source language)."""
     if code == SOURCE:
         return ""
-    return hashlib.sha256(catalogue_path(root, code).read_bytes()).hexdigest()
+    digest = hashlib.sha256(catalogue_path(root, code).read_bytes())
+    for path in [*plugin_catalogues(code), *report_catalogues(root, code)]:
+        digest.update(f"\0{path.name}\0".encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=None)
@@ -98,22 +176,36 @@ def _compile(path: str, digest: str) -> _gettext.NullTranslations:
 
 
 def translations(root: Path, code: str) -> _gettext.NullTranslations:
-    """The compiled catalogue of `code` (nothing to translate for the source language)."""
+    """The compiled catalogues of `code`: the project's or stabreport's, then the plug-ins' as
+    fallbacks (nothing to translate for the source language)."""
     if code == SOURCE:
         return _gettext.NullTranslations()
     path = catalogue_path(root, code)
-    return _compile(str(path), catalogue_digest(root, code))
+    return _chain(str(path), tuple(map(str, plugin_catalogues(code))), catalogue_digest(root, code))
+
+
+@functools.lru_cache(maxsize=None)
+def _chain(path: str, plugins: tuple[str, ...], digest: str) -> _gettext.NullTranslations:
+    import copy
+
+    # Fallbacks are chained on copies: the compiled catalogues stay as they were.
+    first, *rest = (copy.copy(_compile(p, digest)) for p in (path, *plugins))
+    for fallback in rest:
+        first.add_fallback(fallback)
+    return first
 
 
 @contextmanager
 def speaking(root: Path, code: str) -> Iterator[None]:
     """Render in `code` inside the block."""
-    tokens = (_active.set(translations(root, code)), _code.set(code))
+    tokens = (_active.set(translations(root, code)), _code.set(code),
+              _report.set(report_translations(root, code)))
     try:
         yield
     finally:
         _active.reset(tokens[0])
         _code.reset(tokens[1])
+        _report.reset(tokens[2])
 
 
 def install(env: Any) -> None:

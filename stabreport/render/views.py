@@ -23,7 +23,7 @@ from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
 from ..report.claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
 from ..report.model import Report, Setting
-from ..report.statistics import CELL_STATISTICS
+from ..report.statistics import CELL_STATISTICS, SETTING_STATISTICS, SettingFacts
 from ..errors import BuildError
 from ..experiments import experiments
 from .figures import FORMATS, FigureData, data_json
@@ -99,6 +99,7 @@ class SettingView:
     spectrum: Mapping[str, float] | None = None  # medians of the spectrum metrics, where run
     stat_se: float | None = None  # standard error of stat_median (None: fewer than two values)
     thresholds: tuple[float, float] = (-3.0, 3.0)  # the verdicts' bounds (log10)
+    columns: tuple["ColumnValue", ...] = ()  # the section's statistic columns, in its order
 
     @property
     def verdict_margin(self) -> float | None:
@@ -133,6 +134,18 @@ class SettingView:
 
 
 @dataclass(frozen=True)
+class ColumnValue:
+    """One statistic column of a section's table: its declaration's words and one setting's value."""
+
+    name: str
+    title: str  # the statistic's words (marked with N_; templates translate them with |t)
+    value: float | None  # None: not defined (every run died)
+    log10: bool  # shown as a power of ten; else a plain number
+    places: int
+    unit: str
+
+
+@dataclass(frozen=True)
 class SectionView:
     id: str
     title: str
@@ -147,6 +160,8 @@ class SectionView:
     template: str  # the section's prose
     introduction: Mapping[str, Any] = dataclasses_field(default_factory=dict)  # the experiment's
     # facts about what the section's settings share (see Experiment.introduce)
+    columns: tuple[str, ...] = ()  # the setting statistics its table shows (their titles: first
+    # setting's `columns`)
 
     @property
     def living(self) -> tuple[SettingView, ...]:
@@ -178,19 +193,30 @@ def _original(text: Any) -> Any:
     return getattr(text, "original", text)
 
 
-def localized(report: Report) -> Report:
+def localized(report: Report, missing: set[str] | None = None) -> Report:
     """The report with its words (titles, summaries, labels and statements, the keys
-    i18n.TRANSLATED_KEYS names) in the language being rendered; ids, parameters and numbers
-    unchanged. The report itself where that language is English."""
+    i18n.TRANSLATED_KEYS names, of its records: report.model.RECORDS) in the language being
+    rendered; ids, parameters and numbers unchanged. The report itself where that language is
+    English. Config text is translated from the report catalogues only, and what they lack is
+    added to `missing` (shown as written); words a declaration gives (a plug-in experiment's
+    page title) from the code's catalogues."""
     if i18n.current() == i18n.SOURCE:
         return report
-    from ..report import model as config_module
+    from ..report.model import RECORDS
+
+    def words(old: str) -> str:
+        if not isinstance(old, ConfigText):
+            return i18n._(old)
+        found = i18n.config_text(str(old))
+        if found is None and missing is not None:
+            missing.add(str(old))
+        return old if found is None else found
 
     def translate(value: Any) -> Any:
         if isinstance(value, tuple):
             items = tuple(translate(v) for v in value)
             return items if any(a is not b for a, b in zip(items, value)) else value
-        if not (dataclasses.is_dataclass(value) and type(value).__module__ == config_module.__name__):
+        if not isinstance(value, RECORDS):
             return value
         changes = {}
         for f in dataclasses.fields(value):
@@ -198,7 +224,7 @@ def localized(report: Report) -> Report:
                 continue
             old = getattr(value, f.name)
             if f.name in i18n.TRANSLATED_KEYS and isinstance(old, str) and old:
-                new = Translated(i18n._(old), old)
+                new = Translated(words(old), old)
             else:
                 new = translate(old)
             if new is not old:
@@ -288,6 +314,14 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
                                    (report.verdicts.vanishes_below_log10,
                                     report.verdicts.explodes_above_log10))
                 for section in report.sections for s in section.settings}
+    for section in report.sections:  # the statistics a section's table shows, as declared
+        for s in section.settings:
+            view = settings[s.id]
+            facts = SettingFacts(s, runs.full[s.id], runs.norms.get(s.id), checks.measured[s.id],
+                                 view.stat_median)
+            settings[s.id] = dataclasses.replace(view, columns=tuple(
+                ColumnValue(name, stat.title, stat.read(facts), stat.log10, stat.places, stat.unit)
+                for name, stat in ((n, SETTING_STATISTICS.get(n)) for n in section.columns)))
     # Each kind's words (its template's title, caption and alt macros), escaped for the page and
     # without escaping for the BibTeX entry, the JSON download and the alt text.
     plain_env = env.overlay(autoescape=False)
@@ -341,7 +375,7 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
             table_number=tables[section.page],
             has_theory=all(v.theory is not None for v in views),
             template=section_template(env, section.id, section.experiment.template),
-            introduction=_introduction(section)))
+            introduction=_introduction(section), columns=section.columns))
     pages = [PageView(p.id, p.title, p.summary, tuple(s for s in sections if s.page == p.id),
                       tuple(f for f in figures if f.page == p.id), p.home) for p in report.pages]
     timings = [{"setting": s.id, "path": path, "path_name": i18n._(PATH_WORDS[path]),

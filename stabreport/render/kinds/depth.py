@@ -8,7 +8,7 @@ import numpy as np
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
                        labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
 from ..formatting import Words
-from ..i18n import _, N_  # noqa: F401
+from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
 
@@ -47,7 +47,7 @@ def draw_depth(data: FigureData, ink: Ink) -> Any:
         ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=colour, alpha=0.18,
                         linewidth=0)
         ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=2.0, markersize=4.5,
-                label=plain(_(label)))
+                label=plain(config_words(label)))
         theory = [(r[1], r[5]) for r in own if r[5] != ""]
         if theory:
             ax.plot(*zip(*theory), color=colour, linewidth=1.5, linestyle=DASHED)
@@ -67,7 +67,7 @@ def depth_findings(data: FigureData) -> dict[str, Any]:
     for series, x, median in zip(columns["series"], columns[axis], columns["median"]):
         if median != "" and (series not in ends or x >= ends[series][0]):
             ends[series] = (x, median)
-    return {"ends": [[_(meta["labels"].get(s, s)), x, m] for s, (x, m) in ends.items()]}
+    return {"ends": [[config_words(meta["labels"].get(s, s)), x, m] for s, (x, m) in ends.items()]}
 
 
 KIND = FigureKind(

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
                        labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
-from ..i18n import _, N_  # noqa: F401
+from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
 
@@ -55,7 +55,7 @@ def draw_distribution(data: FigureData, ink: Ink) -> Any:
 def spread_findings(data: FigureData) -> dict[str, Any]:
     """Per setting: the median and 5–95 % range over runs of its values."""
     meta, kinds = data.meta, by_kind(data)
-    return {"spreads": [[_(meta["labels"][s]), *(float(np.quantile(kinds[s]["run"], q))
+    return {"spreads": [[config_words(meta["labels"][s]), *(float(np.quantile(kinds[s]["run"], q))
                                                   for q in (0.5, 0.05, 0.95))]
                         for s in data.settings if s in kinds and "run" in kinds[s]]}
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
                        labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
-from ..i18n import _, N_  # noqa: F401
+from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
 
@@ -57,7 +57,7 @@ def draw_spectrum(data: FigureData, ink: Ink) -> Any:
         for value, style in zip(data.meta["quantiles"][setting], (":", "-", ":")):
             if value is not None:
                 ax.axvline(value, color=ink.strong, linestyle=style, linewidth=1.4)
-        ax.set_title(plain(_(data.meta["labels"][setting])), color=colour)
+        ax.set_title(plain(config_words(data.meta["labels"][setting])), color=colour)
         ax.tick_params(labelsize=10)
         ax.set_yticks([])
     fig.supxlabel(_("log₁₀ singular value of M (every run, nonzero values)"))
@@ -66,7 +66,7 @@ def draw_spectrum(data: FigureData, ink: Ink) -> Any:
 
 def spectrum_findings(data: FigureData) -> dict[str, Any]:
     meta = data.meta
-    return {"spreads": [[_(meta["labels"][s]), *(meta["quantiles"][s][i] for i in (1, 0, 2))]
+    return {"spreads": [[config_words(meta["labels"][s]), *(meta["quantiles"][s][i] for i in (1, 0, 2))]
                         for s in data.settings if meta["quantiles"][s][1] is not None]}
 
 

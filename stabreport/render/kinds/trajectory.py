@@ -7,7 +7,7 @@ import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
                        labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
-from ..i18n import _, N_  # noqa: F401
+from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
 
@@ -48,7 +48,7 @@ def draw_trajectory(data: FigureData, ink: Ink) -> Any:
             continue
         ax.fill_between(s["step"], s["q05"], s["q95"], color=colour, alpha=0.2, linewidth=0)
         ax.plot(s["step"], s["median"], color=colour, linewidth=2.2,
-                label=plain(_(data.meta["labels"][setting])))
+                label=plain(config_words(data.meta["labels"][setting])))
         if data.meta["theory"]:
             ax.plot(s["step"], s["theory"], color=colour, linewidth=1.5, linestyle=DASHED)
     # "layers applied": the plural as the English figure has always written it (the experiments
@@ -65,7 +65,7 @@ def trajectory_findings(data: FigureData) -> dict[str, Any]:
     meta, columns, ends = data.meta, data.columns, {}
     for setting, step, median in zip(columns["setting"], columns["step"], columns["median"]):
         ends[setting] = (step, median)  # the last row of a setting is its last step
-    return {"ends": [[_(meta["labels"][s]), ends[s][1], ends[s][0]] for s in data.settings
+    return {"ends": [[config_words(meta["labels"][s]), ends[s][1], ends[s][0]] for s in data.settings
                      if s in ends]}
 
 
