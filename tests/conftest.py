@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import EXAMPLE, PLUGIN_CONFIG, SESSION_EPOCH, copy_project
+from helpers import EXAMPLE, EXTENSION, PLUGIN_CONFIG, SESSION_EPOCH, copy_project
 
 BIN = Path(sys.executable).parent
 
@@ -25,13 +25,14 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture(scope="session")
 def plugin(tmp_path_factory) -> Path:
-    """The example experiment package (examples/near_identity), installed with pip into a folder
-    that this session's process and every process it starts import from: an experiment from
-    outside stabreport, found through its entry point like any user's plug-in."""
+    """The example packages (examples/near_identity, an experiment; examples/gain_spread, a
+    figure kind and a statistic), installed with pip into a folder that this session's process
+    and every process it starts import from: plug-ins from outside stabreport, found through
+    their entry points like any user's."""
     target = tmp_path_factory.mktemp("plugin")
     done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                            "--no-build-isolation", "--disable-pip-version-check", "--target",
-                           str(target), str(EXAMPLE)], capture_output=True, text=True)
+                           str(target), str(EXAMPLE), str(EXTENSION)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     sys.path.insert(0, str(target))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")]))

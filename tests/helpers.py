@@ -12,6 +12,7 @@ from stabreport.core.results import Result
 PROJECT = Path(__file__).resolve().parents[1]
 SESSION_EPOCH = "1700000000"  # 2023-11-14: the build date of the session's site
 EXAMPLE = PROJECT / "examples" / "near_identity"
+EXTENSION = PROJECT / "examples" / "gain_spread"  # a figure kind and a statistic from outside
 
 # Fewer runs than the default report, same settings: enough for every template and figure.
 SMALL_SECTIONS = "".join(
@@ -37,6 +38,33 @@ PLUGIN_SECTIONS = """  - id: near-identity
     settings:
       - {id: near-identity-0.3, label: "kicks of 0.3", params: {scale: 0.3}}
       - {id: near-identity-1.5, label: "kicks of 1.5", params: {scale: 1.5}}
+"""
+# A page of the example extension: its figure kind and its statistic (a column and a claim).
+EXTENSION_SECTIONS = """  - id: relu-gains
+    title: ReLU gains
+    experiment: mlp
+    page: gain-spread
+    runs: 20
+    norm_runs: 500
+    params: {activation: relu, width: 50, depth: 20}
+    figures: [trajectory, gain-spread]
+    columns: [median_gain]
+    settings:
+      - {id: gain-spread-0.1, label: "half He's scale", params: {scale: 0.1}}
+      - {id: gain-spread-0.2, label: "He's scale", params: {scale: 0.2}}
+"""
+# At He's scale sqrt(2/50) the typical gain per layer is 1 (its log₁₀ about −0.004 at width 50);
+# at half of it, log₁₀ 0.5 = −0.301 (THEORY.md): bounds ten times the width correction.
+EXTENSION_EXTRA = """pages:
+  - {id: gain-spread, title: Gain per step, summary: every run's gain per layer.}
+claims:
+  - id: gain-at-he-scale
+    section: relu-gains
+    source: site
+    statement: At He's scale the median gain per layer is one.
+    checks:
+      - {setting: gain-spread-0.2, statistic: median_gain, at_least: -0.05, at_most: 0.05}
+      - {setting: gain-spread-0.1, statistic: median_gain, at_least: -0.35, at_most: -0.25}
 """
 PLUGIN_SWEEPS = """  - id: near-identity-scale-k
     title: "Near-identity products: kick size against k"
@@ -70,7 +98,30 @@ def small_config(sections: str = "", sweeps: str = "", extra: str = "", language
 
 
 SMALL_CONFIG = small_config()
-PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS, PLUGIN_SWEEPS, languages=BOTH)
+PLUGIN_CONFIG = small_config(PLUGIN_SECTIONS + EXTENSION_SECTIONS, PLUGIN_SWEEPS, EXTENSION_EXTRA,
+                             languages=BOTH)
+
+
+# The test configs' own words in Chinese: a project's catalogue of its config text
+# (locales/zh_CN/LC_MESSAGES/report.po), as `pybabel extract -F babel.cfg` of a project gives it.
+PROJECT_WORDS = {
+    "At He's scale the median gain per layer is one.": "在 He 的尺度下，每层增益的中位数为一。",
+    "Gain per step": "每步增益",
+    "He's scale": "He 的尺度",
+    "Near-identity products": "近单位矩阵的乘积",
+    "Near-identity products: kick size against k": "近单位矩阵的乘积：扰动大小与 k",
+    "ReLU gains": "ReLU 的增益",
+    "every run's gain per layer.": "每次运行的每层增益。",
+    "half He's scale": "He 尺度的一半",
+    "kicks of 0.3": "扰动 0.3",
+    "kicks of 1.5": "扰动 1.5",
+}
+
+
+def _po(words: dict[str, str]) -> str:
+    quote = lambda text: '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return ('msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n"Language: zh_CN\\n"\n\n'
+            + "".join(f"msgid {quote(k)}\nmsgstr {quote(v)}\n\n" for k, v in words.items()))
 
 
 # A test project's MkDocs settings: its address (with the same override as this repository's),
@@ -85,6 +136,9 @@ def copy_project(target: Path, config: str | None = SMALL_CONFIG) -> Path:
     (target / "mkdocs.yml").write_text(MKDOCS)
     if config is not None:
         (target / "stabreport.yml").write_text(config)
+    words = target / "locales" / "zh_CN" / "LC_MESSAGES" / "report.po"
+    words.parent.mkdir(parents=True, exist_ok=True)
+    words.write_text(_po(PROJECT_WORDS), encoding="utf-8")
     return target
 
 

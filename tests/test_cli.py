@@ -118,7 +118,7 @@ def test_theory_is_memoised_in_the_user_cache_and_read_back_without_scipy(tmp_pa
     import subprocess
     import sys
 
-    from stabreport.core.cache import package_digest
+    from stabreport.core.cache import code_digest, module_closure
 
     env = {**os.environ, "STABREPORT_USER_CACHE": str(tmp_path / "cache")}
     script = ("import sys; from stabreport.cli import main; main(sys.argv[1:]); "
@@ -136,9 +136,10 @@ def test_theory_is_memoised_in_the_user_cache_and_read_back_without_scipy(tmp_pa
     (package / "law.py").write_text("X = 1\n")
     sys.path.insert(0, str(tmp_path / "pkg"))
     try:
-        before = package_digest("probe.law")
+        before = code_digest("probe.law")
         (package / "law.py").write_text("X = 2\n")
-        assert package_digest("probe.law") != before
+        code_digest.cache_clear(), module_closure.cache_clear()  # a new process's view
+        assert code_digest("probe.law") != before
     finally:
         sys.path.remove(str(tmp_path / "pkg"))
     unwritable = {**os.environ, "STABREPORT_USER_CACHE": ""}  # no memo: still answers

@@ -95,11 +95,13 @@ def handout(site) -> _Handout:
     bodies = [_words(re.sub(r"Page \d+ of \d+", " ", text.replace(title, " ", 1).replace(footer, " ")))
               for text in texts]
     pages = _report_pages(site)
-    starts = {}
-    for name, page_title in pages:  # after the cover, which shows the report's title too
-        found = [i for i, body in enumerate(bodies) if i > 0 and body.startswith(page_title)]
-        assert found, f"no PDF page starts with the title of {name}.html, {page_title!r}"
-        starts[name] = found[0]
+    # Each page after the previous one (after the cover, which shows the report's title too): a
+    # page of the contents may start with a page's title too, where the contents fill two.
+    starts, previous = {}, 0
+    for name, page_title in pages:
+        found = [i for i, body in enumerate(bodies) if i > previous and body.startswith(page_title)]
+        assert found, f"no PDF page after {previous} starts with the title of {name}.html, {page_title!r}"
+        starts[name] = previous = found[0]
     return _Handout(data, reader, texts, bodies, footer, pages, starts)
 
 

@@ -24,7 +24,7 @@ import tempfile
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..paths import fault_error
 
@@ -35,9 +35,12 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def content_key(kind: str, payload: Mapping[str, Any]) -> str:
-    """The key of an entry: a hash of its kind and of everything it depends on."""
-    return hashlib.sha256(canonical_json({"kind": kind, **payload}).encode()).hexdigest()
+def content_key(kind: str, code: Sequence[str], inputs: Mapping[str, Any]) -> str:
+    """The one recipe of every cache key: the kind of entry ("result", "figure", ...), the code
+    that computes it (`code_digest` of these modules and of everything they import) and its
+    inputs, as canonical JSON."""
+    return hashlib.sha256(canonical_json({"kind": kind, "code": code_digest(*code),
+                                          "inputs": dict(inputs)}).encode()).hexdigest()
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -121,12 +124,12 @@ class Store:
 _PROCESS_MEMO: dict[str, str] = {}  # content key -> JSON: what this process computed already
 
 
-def memo_json(store: Store | None, kind: str, payload: Mapping[str, Any],
+def memo_json(store: Store | None, kind: str, code: Sequence[str], inputs: Mapping[str, Any],
               compute: Callable[[], Any]) -> Any:
     """`compute()`, read from `store` when it holds the value for exactly this payload (and,
     with or without a store, computed at most once per process: a build asks some values of
     several steps)."""
-    key = content_key(kind, payload)
+    key = content_key(kind, code, inputs)
     if key not in _PROCESS_MEMO:
         value = compute() if store is None else store.json(key, compute)
         _PROCESS_MEMO[key] = json.dumps(value, allow_nan=True)
@@ -214,21 +217,3 @@ def code_digest(*modules: str) -> str:
     for name, source in sorted({entry for module in modules for entry in module_closure(module)}):
         digest.update(f"{name}={source}\n".encode())
     return digest.hexdigest()
-
-
-def package_digest(*modules: str) -> str:
-    """One hash of every Python source file of the top-level packages `modules` belong to: no
-    parsing, so cheap enough for a command line's start-up; changes with any edit to them (a
-    coarser key than code_digest, for small values that are quick to recompute)."""
-    digest = hashlib.sha256()
-    for top in sorted({m.partition(".")[0] for m in modules}):
-        found = _source(top)
-        if found is None:
-            continue
-        path, is_package = found
-        files = sorted(path.parent.rglob("*.py")) if is_package else [path]
-        for file in files:
-            digest.update(f"{top}/{file.relative_to(path.parent).as_posix()}\0".encode())
-            digest.update(hashlib.sha256(file.read_bytes()).digest())
-    return digest.hexdigest()
-

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .cache import Store, canonical_json, code_digest, content_key
+from .cache import Store, canonical_json, content_key
 from ..errors import ConfigError
 from ..experiments import Experiment, get_experiment
 from .results import FULL, PATHS, TANGENT, NormResult, Result  # noqa: F401 (re-exported)
@@ -222,15 +222,15 @@ class Task:
     def cache_payload(self) -> dict[str, Any]:
         """Exactly what the result depends on: the code that computes it (the experiment's
         module and every stabreport module it imports), parameters, runs, seed, numpy."""
-        experiment = get_experiment(self.experiment)
         return {"path": self.path, "experiment": self.experiment,
-                "code": code_digest("stabreport.core.engine", *experiment.modules),
                 "params": dict(self.params), "runs": self.runs, "seed": self.seed,
                 "spectrum": self.spectrum, "numpy": np.__version__}
 
     @property
     def key(self) -> str:
-        return content_key("result", self.cache_payload())
+        experiment = get_experiment(self.experiment)
+        return content_key("result", ("stabreport.core.engine", *experiment.modules),
+                           self.cache_payload())
 
     def cost(self) -> float:
         """Relative work: random numbers drawn (k² per step on the full path, k on the tangent)."""

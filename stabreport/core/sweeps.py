@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .cache import Store, code_digest, memo_json
+from .cache import Store, memo_json
 from ..report.claims import median_standard_error
 from ..report.model import Axis, Sweep, grid_axis
 from ..report.statistics import CELL_STATISTICS, MEDIAN_EFFICIENCY  # noqa: F401 (the tests size by it)
@@ -152,9 +152,9 @@ def cell_theory(experiment: Experiment, params: Mapping[str, Any],
                            prediction.q95_log10_norm_u],
                 "gain_per_step": prediction.log10_gain_per_step, "exact": prediction.exact}
 
-    return memo_json(store, "cell-theory", {
-        "code": code_digest(*experiment.theory_modules, __name__), "experiment": experiment.name,
-        "params": dict(params), "metric": experiment.sweep_metric}, compute)
+    return memo_json(store, "cell-theory", (*experiment.theory_modules, __name__), {
+        "experiment": experiment.name, "params": dict(params), "metric": experiment.sweep_metric},
+        compute)
 
 
 def critical_scale(experiment: Experiment, params: Mapping[str, Any],
@@ -163,9 +163,9 @@ def critical_scale(experiment: Experiment, params: Mapping[str, Any],
     `store` by the theory's source: a root search that every cell of a row shares."""
     if experiment.theory is None:
         return None
-    return memo_json(store, "critical-scale", {
-        "code": code_digest(*experiment.theory_modules), "experiment": experiment.name,
-        "params": dict(params)}, lambda: experiment.theory.critical_scale(params))
+    return memo_json(store, "critical-scale", experiment.theory_modules,
+                     {"experiment": experiment.name, "params": dict(params)},
+                     lambda: experiment.theory.critical_scale(params))
 
 
 def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, float | None],

@@ -31,7 +31,10 @@ def experiments() -> list[Experiment]:
 
 def reset() -> None:
     """Forget what every registry found (after installing a plug-in into a running process)."""
+    from ..render.i18n import plugin_packages
+
     reset_all()
+    plugin_packages.cache_clear()
 
 
 # What an experiment's author needs, in one place: `from stabreport.experiments import ...`.

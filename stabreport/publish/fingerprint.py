@@ -16,7 +16,7 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..paths import TIMINGS, VOLATILE
 from ..project import MKDOCS, Project
@@ -65,12 +65,15 @@ def versions() -> dict[str, str]:
 
 
 def plugin_packages() -> list[Path]:
-    """The source folders of packages that declare experiments (stabreport itself excluded),
-    found from their entry points without importing them."""
+    """The source folders of packages that register anything under a `stabreport.*` entry-point
+    group (experiments, figure kinds, statistics, ...; stabreport itself excluded), found from
+    their entry points without importing them: their code, templates and catalogues."""
     import importlib.util
 
     folders = set()
-    for entry in metadata.entry_points(group="stabreport.experiments"):
+    entries = [entry for dist in metadata.distributions() for entry in dist.entry_points
+               if entry.group.startswith("stabreport.")]
+    for entry in entries:
         top = entry.value.partition(":")[0].partition(".")[0]
         if top == "stabreport":
             continue
@@ -109,12 +112,18 @@ def mkdocs_digest(root: Path) -> str:
         "settings": Project(root).mkdocs_settings()}, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def software_digest() -> dict[str, Any]:
+    """The one hash of the code a build or a site is made by: every file of the stabreport
+    package (its modules, the MkDocs plugin, the handout's printer, the base configuration, the
+    shipped templates, assets and catalogues) and of every plug-in package."""
+    return {"stabreport": tree_digest(_files(PACKAGE), PACKAGE),
+            "plugins": {str(folder): tree_digest(_files(folder) if folder.is_dir() else [folder],
+                                                 folder.parent) for folder in plugin_packages()}}
+
+
 def build_fingerprint(root: Path, config: Path | None, strict: bool) -> str:
-    plugins = {str(folder): tree_digest(_files(folder) if folder.is_dir() else [folder], folder.parent)
-               for folder in plugin_packages()}
     parts = {
-        "code": tree_digest(_files(PACKAGE), PACKAGE),
-        "plugins": plugins,
+        "code": software_digest(),
         # The templates and the editions' words used, the project's or the package's.
         "project": files_digest(project_files(root, "templates", "locales")),
         "config": hashlib.sha256(config.read_bytes()).hexdigest() if config and config.is_file() else None,

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from ..errors import BuildError
 from .fingerprint import (changed_since_built, files_digest, manifest_text, mkdocs_digest,
-                          project_files, tree_digest)
+                          project_files, software_digest)
 from .lock import project_lock
 from ..render import i18n
-from ..paths import GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root, recover, swap_in
+from ..paths import CONFIG, GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root, recover, swap_in
 from ..core.processes import die_with_parent
-from ..project import PACKAGE, Project
+from ..project import Project
 
 RECORD = ".stabreport-site.json"  # in site/: the inputs' digest and every file's hash
 HANDOUT_ENV = "STABREPORT_HANDOUT"  # "0": this site is built without the handout
@@ -44,21 +44,21 @@ def editions(root: Path) -> list[str]:
 
 def site_inputs_digest(root: Path, handout: bool = True) -> str:
     """What the site is made of: the project's docs/ (the generated pages among them), its
-    mkdocs.yml, the assets and catalogues it uses (its own or the package's), and stabreport's
-    own code and data (the plugin, the base configuration, the handout's printer)."""
+    config and mkdocs.yml, the templates, assets and catalogues it uses (its own or the
+    package's), stabreport's own code and data (the plugin, the base configuration, the
+    handout's printer) and the plug-ins' packages."""
     files = {f"docs/{p.relative_to(root / 'docs').as_posix()}": p
              for p in (root / "docs").rglob("*") if p.is_file()} if (root / "docs").is_dir() else {}
-    files |= project_files(root, "assets", "locales")  # jieba's dictionary among the catalogues
-    printed = Project(root).find("templates", PRINT_TEMPLATE) if handout else None
-    if printed is not None:  # its words are a template, the project's or the package's
-        files[f"templates/{PRINT_TEMPLATE}"] = printed
+    # The assets, the catalogues (jieba's dictionary among them) and the templates: an edit to
+    # any of them is a new site even where docs/generated came out the same.
+    files |= project_files(root, "assets", "locales", "templates")
+    config = root / CONFIG
+    if config.is_file():
+        files[CONFIG] = config
     return hashlib.sha256(json.dumps({
         "inputs": files_digest(files),
         "mkdocs": mkdocs_digest(root),
-        # The code and its configuration (the plugin, the handout's printer, the base mkdocs.yml);
-        # the shipped assets and catalogues are in `inputs` already, as used.
-        "code": tree_digest([p for p in PACKAGE.rglob("*") if p.suffix in (".py", ".yml")
-                             and "__pycache__" not in p.parts], PACKAGE),
+        "code": software_digest(),
         "epoch": os.environ.get("SOURCE_DATE_EPOCH"),
         "handout": handout,
     }).encode()).hexdigest()

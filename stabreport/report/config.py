@@ -366,6 +366,7 @@ def _section_model(experiment: Experiment) -> type[BaseModel]:
         norm_runs=(Count | None, None),
         lecture_averages=(Count | None, None),
         figures=(list[Annotated[str, AfterValidator(_registered("section"))]] | None, None),
+        columns=(list[SettingStatistic], []),
         params=(params, params()), settings=(Annotated[list[setting], Field(min_length=1)], ...))
 
 
@@ -491,7 +492,11 @@ def _place(document: Any, loc: tuple[Any, ...]) -> tuple[str, str]:
             where, node = node.place(part), node[part]
         else:
             continue  # a union's tag or a validator's name: not a place in the file
-        path.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+        # An entry merged by id is named by it (sections[relu-normal]): after merging with the
+        # lecture's config, an index would count entries the file does not show.
+        named = node.get("id") if isinstance(part, int) and isinstance(node, Mapping_) else None
+        path.append(f"[{named}]" if isinstance(named, str) and named else
+                    f"[{part}]" if isinstance(part, int) else f".{part}")
     return where, "".join(path).lstrip(".")
 
 
@@ -702,7 +707,7 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
                 lecture_averages=section.lecture_averages or 1))
         kinds = tuple(default_kinds() if section.figures is None else section.figures)
         sections.append(Section(section.id, ConfigText(section.title), experiment, tuple(settings),
-                                page, kinds))
+                                page, kinds, tuple(section.columns)))
     claims = [ClaimSpec(c.id, c.section, c.source, ConfigText(c.statement),
                         ConfigText(c.quote) if c.quote else None,
                         tuple(_check_spec(check) for check in c.checks)) for c in model.claims]

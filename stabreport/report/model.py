@@ -50,6 +50,7 @@ class Section:
     settings: tuple[Setting, ...]
     page: str
     figures: tuple[str, ...]  # figure kinds, in order
+    columns: tuple[str, ...] = ()  # setting statistics its table shows after the built-in columns
 
 
 HOME = "index"  # the home page's id: MkDocs publishes index.md at the site's root
@@ -222,3 +223,7 @@ class Report:
 
     def section(self, section_id: str) -> Section:
         return next(s for s in self.sections if s.id == section_id)
+
+
+# The records whose words (i18n.TRANSLATED_KEYS) an edition in another language translates.
+RECORDS = (Report, Section, Setting, Page, Sweep, Series, ClaimSpec, Verdicts)
