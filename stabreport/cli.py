@@ -337,7 +337,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 def cmd_build(args: argparse.Namespace) -> None:
     from .publish.fingerprint import build_fingerprint, up_to_date
     from .publish.lock import project_lock
-    from .paths import GENERATED, PROJECT_FILES, find_config, project_root, recover
+    from .paths import GENERATED, PROJECT_FILES, find_config, project_root, recover_project
 
     executor = _executor(args)
     root = project_root(args.root, PROJECT_FILES)
@@ -345,7 +345,7 @@ def cmd_build(args: argparse.Namespace) -> None:
     with project_lock(root):
         # Under the lock: a build killed mid-swap left the old tree aside, and only here is it
         # certain that no other build is between its renames.
-        recover(root / GENERATED)
+        recover_project(root)
         if not args.no_cache and up_to_date(root / GENERATED,
                                             build_fingerprint(root, config, args.strict)):
             print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)

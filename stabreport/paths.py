@@ -130,12 +130,26 @@ def recover(directory: Path) -> None:
         shutil.rmtree(new, ignore_errors=True)
 
 
+def recover_project(root: Path) -> None:
+    """`recover` both published trees of a project (docs/generated/ and site/), whichever command
+    runs next: a build killed between its two renames is undone by the next build, site or clean.
+    Call it under the project's lock."""
+    for tree in (GENERATED, SITE):
+        recover(Path(root) / tree)
+
+
 def swap_in(staging: Path, directory: Path, fault: str) -> None:
     """Replace `directory` by the complete tree `staging` with two renames; the old tree waits
     beside it as .<name>-old-* in between (see `recover`)."""
+    import os
     import shutil
     import tempfile
 
+    # The published tree gets a folder's usual mode (mkdtemp's is private: 0700 would keep a
+    # web server running as another user out of site/).
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     if not directory.exists():
         staging.rename(directory)
         return

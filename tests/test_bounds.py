@@ -218,3 +218,41 @@ def test_a_config_sweep_too_large_to_build_is_refused_at_once():
     assert time.monotonic() - started < 5
     (line,) = str(caught.value).splitlines()
     assert re.match(r"stabreport.yml:2: sweeps\[\d+\]: ", line) and "4,096,000 cells" in line, line
+
+
+def _extremes(param):
+    """The values at and just inside a float parameter's declared bounds."""
+    values = []
+    if param.minimum is not None:
+        values.append(param.minimum * 1.0001 if param.minimum > 0 else 1e-300)
+    if param.maximum is not None:
+        values.append(param.maximum)
+    return values
+
+
+@pytest.mark.parametrize("name", ["products", "mlp", "resnet"])
+def test_the_theory_holds_at_every_value_validation_lets_through(name):
+    """Every value a parameter's declared range allows, at its extremes, with every choice of
+    the other parameters, gives the theory a prediction or none, never a crash."""
+    import itertools
+    import math
+
+    from stabreport.experiments import get_experiment
+
+    experiment = get_experiment(name)
+    if experiment.theory is None:
+        pytest.skip(f"{name} has no theory")
+    choices = {p.name: list(p.choices) for p in experiment.params if p.choices}
+    checked = 0
+    for param in (p for p in experiment.params if p.kind is float):
+        for value, combo in itertools.product(_extremes(param), itertools.product(*choices.values())):
+            given = {param.name: value, **dict(zip(choices, combo))}
+            try:
+                params = experiment.canonical_params(given, "")
+            except ConfigError:
+                continue  # a combination the experiment refuses (e.g. a scale for He's init)
+            prediction = experiment.theory.predict(params)
+            if prediction is not None:
+                assert not math.isnan(prediction.median_log10_norm_u), (given, prediction)
+            checked += 1
+    assert checked > 0

@@ -108,6 +108,29 @@ def test_every_page_of_both_editions_loads_cleanly_with_its_images_and_math(serv
         assert problems == [], f"{path}: {problems}"
 
 
+def test_only_the_sites_own_maths_is_typeset(served, browser):
+    """Text outside arithmatex's elements (config text, a translation) is never typeset, even
+    where it reads like maths: KaTeX is run on the site's formulas only."""
+    base, _ = served
+    problems: list[str] = []
+    page = _page(browser, problems)
+    hostile = r'<p id="hostile">Report $\color{red}{\Huge TITLE}$ and $\rule{3000px}{3000px}$ \(x^2\)</p>'
+
+    def with_hostile_text(route):
+        response = route.fetch()
+        body = response.text().replace("</h1>", "</h1>" + hostile, 1)
+        route.fulfill(response=response, body=body)
+
+    page.route("**/theory.html", with_hostile_text)
+    page.goto(base + "theory.html", wait_until="networkidle")
+    page.wait_for_function("document.querySelectorAll('.katex').length > 20", timeout=10000)
+    assert page.locator("#hostile").count() == 1
+    assert page.locator("#hostile .katex").count() == 0
+    assert r"$\rule{3000px}{3000px}$" in page.locator("#hostile").inner_text()
+    page.close()
+    assert problems == []
+
+
 def test_math_pages_typeset_offline(served, browser):
     base, _ = served
     problems: list[str] = []
@@ -295,6 +318,27 @@ def test_explorer_restores_a_fragment_and_follows_every_control(served, browser)
     name, index = _shown(page, (name, index))
     assert name == "products"
     _readout_matches(page, data, name, index)
+    assert problems == []
+
+
+def test_explorer_passes_over_a_malformed_or_impossible_fragment(served, browser):
+    """A fragment part that is not valid percent-encoding ("%", "%E0") or a number that is no
+    place on the grid (1e999, -1) is passed over: the controls and the readout still show, and
+    the rest of the fragment still counts, as if the bad part were not there."""
+    base, _ = served
+    problems: list[str] = []
+    page = _page(browser, problems)
+    shown = {}
+    for fragment in ["experiment=mlp&activation=sigmoid",
+                     "experiment=mlp&%E0=x&activation=sigmoid&scale=1e999",
+                     "experiment=mlp&activation=sigmoid&scale=-1&width=%",
+                     "experiment=%&x=%%"]:
+        page.goto(base + "explore.html#" + fragment, wait_until="networkidle")
+        shown[fragment] = _shown(page)
+        assert page.locator("#explorer-experiment").is_visible(), fragment
+        page.goto("about:blank")
+    first, *others = shown.values()
+    assert others[0] == first and others[1] == first, shown
     assert problems == []
 
 

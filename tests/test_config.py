@@ -55,7 +55,7 @@ BAD = {
     "absolute id": ("sections:\n  - id: /abs\n", ["'/abs'"]),
     "id with space": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: a b}\n", ["'a b'", "stabreport.yml:4"]),
     "bad param": ("sections:\n  - id: relu-normal\n    settings:\n      - {id: x, params: {scale: -1}}\n",
-                  ["stabreport.yml:4", "params.scale", "got -1", "a finite number > 0"]),
+                  ["stabreport.yml:4", "settings[x].params.scale", "got -1", "a finite number > 1e-100"]),
     "unknown param": ("sections:\n  - id: products\n    params: {size: 3}\n", ["'size'", "allowed: k, factors, scale"]),
     "unknown experiment": ("sections:\n  - id: new\n    title: T\n    experiment: mpl\n    settings: [{id: n1}]\n",
                            ["'mpl'", "did you mean 'mlp'"]),

@@ -1,4 +1,6 @@
 """The fast paths must give the same numbers (or, for the tangent path, the same distribution)."""
+import json
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -129,6 +131,40 @@ def test_cached_results_equal_fresh_ones_and_corrupt_entries_are_recomputed(tmp_
     for a, b in zip(fresh, again):
         for name, array in a.arrays().items():
             np.testing.assert_array_equal(array, b.arrays()[name])
+
+
+def test_an_entry_moved_to_another_keys_file_is_recomputed_not_published(tmp_path):
+    """A cache entry's checksum binds its key: two result entries swapped (or one copied over
+    another, headers and all) are refused and recomputed, never read as each other."""
+    cache = Store(tmp_path)
+    fresh = run_tasks(_tasks(), cache)
+    entries = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    first, second = entries[0].read_bytes(), entries[1].read_bytes()
+    entries[0].write_bytes(second)
+    entries[1].write_bytes(first)
+    with pytest.warns(UserWarning, match="holds the entry of another key"):
+        again = run_tasks(_tasks(), cache)
+    assert sum(not r.cached for r in again) == 2
+    for a, b in zip(fresh, again):
+        for name, array in a.arrays().items():
+            np.testing.assert_array_equal(array, b.arrays()[name])
+    # A header rewritten to claim the other key still fails: the checksum covers the key.
+    key = entries[0].name
+    raw = entries[1].read_bytes()
+    newline = raw.index(b"\n")
+    header = json.loads(raw[:newline])
+    header["key"] = key
+    entries[0].write_bytes(json.dumps(header).encode() + raw[newline:])
+    with pytest.warns(UserWarning, match="fails its checksum"):
+        assert cache.get(key) is None
+
+
+def test_an_older_cache_layout_is_recomputed_without_a_warning(tmp_path, recwarn):
+    cache = Store(tmp_path)
+    path = cache.path("ab" * 32)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'{"format": "stabreport-cache-1", "checksum": "x", "parts": []}\n')
+    assert cache.get("ab" * 32) is None and len(recwarn) == 0
 
 
 def test_cache_key_holds_exactly_what_the_result_depends_on():

@@ -95,6 +95,26 @@ def test_a_build_killed_while_writing_leaves_the_previous_output(project, fault)
     assert not list((project / "docs").glob(".generated-*"))
 
 
+def test_a_tree_set_aside_by_a_killed_command_is_put_back_by_the_next_command_of_either_kind(project):
+    """Killed between its two renames, a build leaves docs/generated/ aside: the next `site` puts
+    it back (and builds the site from it); killed the same way, a site build leaves site/ aside,
+    and the next `build` puts it back."""
+    generated, site = _tree(project / GENERATED), _tree(project / SITE)
+    _set_seed(project, 78)
+    done = _run(project, "build", env=_environment(STABREPORT_FAULT="generated-between-renames"), check=False)
+    assert done.returncode == -signal.SIGKILL and not (project / GENERATED).exists()
+    _set_seed(project, None)
+    done = _run(project, "site", "--no-handout", env=_environment())
+    assert _tree(project / GENERATED) == generated and "up to date" in done.stderr, done.stderr
+    with _stylesheet_changed(project):
+        done = _run(project, "site", "--no-handout", env=_environment(STABREPORT_FAULT="site-between-renames"),
+                    check=False)
+        assert done.returncode == -signal.SIGKILL and not (project / SITE).exists()
+    done = _run(project, "build", "--strict", env=_environment())
+    assert "up to date" in done.stderr and _tree(project / SITE) == site, done.stderr
+    assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
+
+
 def test_builds_killed_at_random_moments_leave_a_consistent_tree(project):
     for seed, delay in ((101, 0.6), (102, 1.5), (103, 3.0), (104, 5.0)):
         _set_seed(project, seed)
@@ -390,3 +410,46 @@ def test_a_full_disk_or_read_only_output_is_one_line_and_keeps_the_output(projec
     assert str(project) in lines[-1]  # the path it could not write
     assert (_tree(project / GENERATED), _tree(project / SITE)) == before
     assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
+
+
+def test_clean_waits_for_a_running_build(tmp_path):
+    """`stabreport clean` takes the project's lock: while a build holds it, clean waits (and
+    says so), and only then removes what the build made."""
+    from helpers import copy_project
+
+    root = copy_project(tmp_path / "project")
+    generated = root / GENERATED
+    generated.mkdir(parents=True)
+    (generated / "index.md").write_text("# built\n")
+    release, held = threading.Event(), threading.Event()
+
+    def a_build():
+        with project_lock(root, open(os.devnull, "w")):
+            held.set()
+            release.wait(60)
+
+    build = threading.Thread(target=a_build)
+    build.start()
+    held.wait(10)
+    cleaning = subprocess.Popen([str(BIN / "stabreport"), "clean", "--root", str(root)],
+                                stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    try:
+        assert cleaning.poll() is None and (generated / "index.md").exists()
+    finally:
+        release.set()
+        build.join()
+    _, err = cleaning.communicate(timeout=60)
+    assert cleaning.returncode == 0 and "waiting for another build" in err
+    assert not generated.exists()
+
+
+@pytest.mark.site
+def test_the_published_trees_are_readable_by_another_user(site):
+    """site/ and docs/generated/ are swapped in from private temporary folders; they are
+    published with a folder's usual mode, so a web server running as another user reads them."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for tree in (site / "site", site / GENERATED):
+        assert tree.stat().st_mode & 0o777 == 0o777 & ~umask, (tree, oct(tree.stat().st_mode))
+        assert tree.stat().st_mode & 0o005 == 0o005 & ~umask

@@ -89,3 +89,13 @@ def test_nothing_else_is_a_rebuild(project, edit):
 def test_the_records_are_stable(project):
     assert _records(project) == _records(project)
     assert Project(project).own("templates") is None  # the package's templates until one is copied
+
+
+def test_a_new_site_address_in_the_environment_is_a_new_build_and_a_new_site(project, monkeypatch):
+    """STABREPORT_SITE_URL (the address the project's mkdocs.yml reads with !ENV) changes the
+    canonical links, CITATION.cff, the BibTeX and the explorer: it is in both records."""
+    monkeypatch.setenv("STABREPORT_SITE_URL", "https://one.example/report/")
+    before = _records(project)
+    monkeypatch.setenv("STABREPORT_SITE_URL", "https://two.example/report/")
+    after = _records(project)
+    assert after[0] != before[0] and after[1] != before[1]

@@ -161,3 +161,112 @@ def test_text_with_control_characters_is_refused_on_its_line(text):
 def test_overlong_text_is_refused():
     with pytest.raises(ConfigError, match=r"stabreport.yml:1: title: .*at most 500 characters"):
         load_report(text="title: " + "x" * 501 + "\n")
+
+
+# --- translations never become script, markup or code -------------------------------------------
+
+SHIPPED_PO = Path(__file__).resolve().parents[1] / "stabreport" / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+# (message, hostile translation, what the refusal names): each would land in a page, a heading,
+# a notebook's code or a formatted sentence.
+HOSTILE_TRANSLATIONS = [
+    ("holds", "成立<IMG SRC=x ONERROR=alert(document.domain)>", "markup"),
+    ("Median per run:", '中位数", __import__("os").system("touch pwned"), "', "'\"'"),
+    ("Median per run:", "中位数\nimport os", "'\\n'"),
+    ("5–95 %% of runs:", "5–95 % 的运行：", "placeholders"),
+    ("every run died (%(dead)s of %(runs)s runs)", "全部死亡", "placeholders"),
+    ("holds", "成立 {{ 7*7 }}", "'{'"),
+    ("holds", r"成立 $\rule{3000px}{3000px}$", "markup"),
+    ("holds", "成立 | 表格", "'|'"),
+]
+
+
+def _catalogue_with(tmp_path: Path, message: str, translation: str) -> Path:
+    from babel.messages.pofile import read_po, write_po
+
+    with SHIPPED_PO.open("rb") as handle:
+        catalog = read_po(handle)
+    catalog[message].string = translation
+    target = tmp_path / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as handle:
+        write_po(handle, catalog)
+    return target
+
+
+@pytest.mark.parametrize("message,translation,named", HOSTILE_TRANSLATIONS)
+def test_a_hostile_translation_is_refused_in_one_line_naming_the_entry(tmp_path, message, translation, named):
+    from babel.messages.pofile import read_po
+    from stabreport.render import i18n
+
+    path = _catalogue_with(tmp_path, message, translation)
+    with path.open("rb") as handle:
+        entry = read_po(handle)[message]
+    with pytest.raises(ConfigError) as caught:
+        i18n.translations(tmp_path, "zh")
+    text = str(caught.value)
+    assert "\n" not in text.strip() and f"{path}:{entry.lineno}:" in text and repr(message) in text
+    assert named in text and "allowed:" in text, text
+    # The shipped catalogue itself passes the same check.
+    assert i18n.translations(Path(__file__).parent, "zh").gettext("holds") == "成立"
+
+
+def test_a_build_with_a_hostile_catalogue_stops_before_running_and_writes_nothing(tmp_path):
+    from helpers import copy_project
+
+    root = copy_project(tmp_path / "project", small_config(languages="languages: [en, zh]\n"))
+    _catalogue_with(root, "holds", "成立<script>alert(1)</script>")
+    done = subprocess.run([sys.executable, "-m", "stabreport", "build", "--root", str(root)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "messages.po:" in lines[0] and "'holds'" in lines[0], done.stderr
+    assert not (root / "docs" / "generated").exists()
+
+
+def test_no_translation_becomes_code_in_a_notebook(monkeypatch):
+    """Defence in depth: even a translation that slipped past the catalogue check lands in a
+    notebook's code as a string literal or a one-line comment, never as code."""
+    import ast
+
+    from stabreport.publish.build import setting_tasks
+    from stabreport.render import i18n
+    from stabreport.render.cite import site_url
+    from stabreport.render.notebooks import notebook_files, split_cells
+    from stabreport.render.views import make_environment
+
+    payload = '", __import__("os").system("touch pwned"), "\n__import__("os").system("x") # {x} """'
+    monkeypatch.setattr(i18n, "_", lambda message: (payload + message) if message else message)
+    root = Path(__file__).resolve().parents[1]
+    report = load_report(None)
+    env = make_environment(Project(root).folders("templates"), report)
+    files = notebook_files(env, report, setting_tasks(report, paths=("full",)), site_url(root))
+    checked = 0
+    for name, content in files.items():
+        if not name.endswith(".ipynb"):
+            continue
+        notebook = json.loads(content)
+        for cell in notebook["cells"]:
+            if cell["cell_type"] != "code":
+                continue
+            tree = ast.parse("".join(cell["source"]))
+            calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+            assert "__import__" not in calls, name
+            checked += 1
+    assert checked > 10
+
+
+# --- ids never collide with the site's files or with each other's anchors --------------------------
+
+@pytest.mark.parametrize("config,said", [
+    ('pages:\n  - {id: "404", title: Lost}\n', "page id '404' is the site's not-found page"),
+    ("sections:\n  - id: products\n    settings:\n      - {id: products-law, label: x, params: {scale: 0.6}}\n",
+     "'products-law' is also the id of a setting"),
+    ("claims:\n  - id: relu-init\n    section: relu-init\n    statement: A claim named like its section.\n"
+     "    checks:\n      - {setting: relu-he-normal, verdict: stays moderate}\n",
+     "claim id 'relu-init' is also the id of a section"),
+])
+def test_an_id_that_takes_a_sites_file_or_anchor_is_refused(config, said):
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=config)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stabreport.yml:") and said in line and "allowed:" in line, line

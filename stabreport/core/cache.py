@@ -28,7 +28,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from ..paths import fault_error
 
-FORMAT = "stabreport-cache-1"  # the layout of an entry file, not of what it holds
+FORMAT = "stabreport-cache-2"  # the layout of an entry file, not of what it holds
+# Entries of an older layout are not faults: a newer stabreport recomputes them without a word.
+OLD_FORMATS = ("stabreport-cache-1",)
 
 
 def canonical_json(data: Any) -> str:
@@ -58,8 +60,10 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def _checksum(parts: Mapping[str, bytes]) -> str:
-    digest = hashlib.sha256()
+def _checksum(key: str, parts: Mapping[str, bytes]) -> str:
+    """A hash of the entry's key and of its parts: an entry copied or moved to another key's
+    file (a swap of two figures, of two results) fails it."""
+    digest = hashlib.sha256(key.encode() + b"\0")
     for name in sorted(parts):
         digest.update(name.encode() + b"\0" + len(parts[name]).to_bytes(8, "little"))
         digest.update(parts[name])
@@ -89,6 +93,8 @@ class Store:
         try:
             newline = raw.index(b"\n")
             header = json.loads(raw[:newline])
+            if header.get("format") in OLD_FORMATS:
+                return None
             if header.get("format") != FORMAT:
                 raise ValueError("unknown format")
             parts, offset = {}, newline + 1
@@ -100,13 +106,17 @@ class Store:
         except (ValueError, KeyError, TypeError):
             warnings.warn(f"cache entry {path} is unreadable; recomputing", stacklevel=2)
             return None
-        if header.get("checksum") != _checksum(parts):
+        if header.get("key") != key:
+            warnings.warn(f"cache entry {path} holds the entry of another key; recomputing",
+                          stacklevel=2)
+            return None
+        if header.get("checksum") != _checksum(key, parts):
             warnings.warn(f"cache entry {path} fails its checksum; recomputing", stacklevel=2)
             return None
         return parts
 
     def put(self, key: str, parts: Mapping[str, bytes]) -> None:
-        header = {"format": FORMAT, "checksum": _checksum(parts),
+        header = {"format": FORMAT, "key": key, "checksum": _checksum(key, parts),
                   "parts": [[name, len(parts[name])] for name in sorted(parts)]}
         body = b"".join(parts[name] for name in sorted(parts))
         atomic_write(self.path(key), json.dumps(header).encode() + b"\n" + body)

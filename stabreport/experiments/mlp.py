@@ -254,7 +254,7 @@ def predict(params: Mapping[str, Any]):
                            "for Gaussian weights only)"))
         medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]
         gain, critical = step.cumulants[0] / LN10, gated_critical_scale(width, p)
-        rms = 0.5 * math.log10(width * std**2 * p)
+        rms = 0.5 * (math.log10(width) + 2 * math.log10(std) + math.log10(p))  # no underflow
     else:
         layers = mean_field_layers(activation, width, depth, std)
         means = np.cumsum([0.5 * m.mean_log_ratio for m in layers])
@@ -321,10 +321,10 @@ MLP = Experiment(
         Param("depth", int, 50, N_("number of layers"), minimum=1),
         Param("activation", str, "relu", N_("activation function"), choices=tuple(ACTIVATIONS)),
         Param("init", str, "normal", N_("weight initialisation"), choices=tuple(INITIALISERS)),
-        Param("scale", float, 0.1, N_("standard deviation of the weights (init=normal only; at "
-                                      "most 1e100, beyond which the theory's variance "
-                                      "width·scale² leaves float64's range)"),
-              minimum=0.0, maximum=1e100),
+        Param("scale", float, 0.1, N_("standard deviation of the weights (init=normal only; "
+                                      "between 1e-100 and 1e100, outside which the theory's "
+                                      "variance width·scale² leaves float64's range)"),
+              minimum=1e-100, maximum=1e100),
     ),
     simulate=simulate,
     tangent=column_lengths,

@@ -153,8 +153,9 @@ def blocks(params: Mapping[str, Any]) -> list[tuple[float, float, float, float]]
         c = gain2 * m2
         spread = (m4 - m2 * m2) / (width * m2 * m2) if m2 > 0 else 0.0
         ratio = c / (1 + c)
-        mean = math.log1p(c) - c * (2 + c) / (width * (1 + c) ** 2) - 1.5 * ratio**2 * spread
-        var = 2 * c * (2 + c) / (width * (1 + c) ** 2) + 3 * ratio**2 * spread
+        bend = 1 - (1 / (1 + c)) ** 2  # c(2 + c)/(1 + c)², without overflow at large c
+        mean = math.log1p(c) - bend / width - 1.5 * ratio**2 * spread
+        var = 2 * bend / width + 3 * ratio**2 * spread
         out.append((mean, var, c, m1 / math.sqrt(m2) if m2 > 0 else 1.0))
         if activation.positively_homogeneous:  # φ′'s moments do not depend on q
             return out * depth

@@ -48,7 +48,7 @@ from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, ma
 from .lock import project_lock
 from ..report.pages import FigureSpec, figure_specs, gain_settings
 from ..paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
-                    recover, swap_in)
+                    recover, recover_project, swap_in)
 from ..render.phase import PhaseDiagram, phase_diagram
 from ..project import EFFECTIVE_MKDOCS, Project
 from ..render.views import build_context, make_environment, render_pages
@@ -506,6 +506,9 @@ def build_locked(root: Path, config_path: str | None = None, use_cache: bool = T
     config_file = find_config(root, config_path)
     fingerprint = build_fingerprint(root, config_file, strict)
     report = load_report(config_file)
+    for language in report.languages:  # every catalogue read and checked before any run
+        i18n.translations(root, language)
+        i18n.report_translations(root, language)
     store = Store(root / CACHE) if use_cache else None
     runs = run_experiments(report, store, executor, stream)
     rendered = render_site(root, report, runs, strict=strict, store=store, stream=stream)
@@ -534,8 +537,12 @@ def build_locked(root: Path, config_path: str | None = None, use_cache: bool = T
     return summary
 
 
-def clean(root: str | Path = ".") -> None:
+def clean(root: str | Path = ".", stream=sys.stderr) -> None:
+    """Remove what builds made (the generated pages, the cache, the site), under the project's
+    lock: a build or a site build running now finishes first, and does not recreate it after."""
     root = Path(root)
-    for path in (root / GENERATED, root / CACHE, root / "site"):
-        shutil.rmtree(path, ignore_errors=True)
-    (root / EFFECTIVE_MKDOCS).unlink(missing_ok=True)  # written again by the next site build
+    with project_lock(root, stream):
+        recover_project(root)  # a killed build's trees aside go too
+        for path in (root / GENERATED, root / CACHE, root / "site"):
+            shutil.rmtree(path, ignore_errors=True)
+        (root / EFFECTIVE_MKDOCS).unlink(missing_ok=True)  # written again by the next site build

@@ -46,7 +46,7 @@ from markupsafe import Markup
 
 from ..render import i18n
 from ..errors import BuildError, ConfigError
-from ..paths import GENERATED, NAV, TIMINGS
+from ..paths import GENERATED, NAV, SITE, TIMINGS
 from ..project import Project
 from ..core.processes import die_with_parent
 
@@ -558,7 +558,9 @@ def build_handout(root: Path, staging: Path, language: str = "en") -> Path:
     staging/handout.pdf."""
     chromium = find_chromium()
     page = staging / PRINT_PAGE
-    with tempfile.TemporaryDirectory(prefix="stabreport-handout-") as scratch, \
+    # Chromium's profile in the project, named like a staged site: a print killed with the
+    # build leaves it where the next site build's recovery removes it (not in /tmp, for good).
+    with tempfile.TemporaryDirectory(prefix=f".{SITE.name}-new-handout-", dir=root) as scratch, \
             _Chromium(chromium, Path(scratch)) as browser:  # it starts while the page is made
         html, anchors = print_page(root, staging, language)
         page.write_text(html, encoding="utf-8")

@@ -23,7 +23,8 @@ from .fingerprint import (changed_since_built, files_digest, manifest_text, mkdo
                           project_files, software_digest)
 from .lock import project_lock
 from ..render import i18n
-from ..paths import CONFIG, GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root, recover, swap_in
+from ..paths import (CONFIG, GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root,
+                     recover_project, swap_in)
 from ..core.processes import die_with_parent
 from ..project import Project
 
@@ -73,7 +74,7 @@ def build_site(root: Path, stream=sys.stderr, handout: bool = True) -> bool:
 
 
 def _build_site(root: Path, stream, handout: bool = True) -> bool:
-    recover(root / SITE)  # under the lock: a running build's staging tree is never touched
+    recover_project(root)  # under the lock: a running build's staging tree is never touched
     site = root / SITE
     digest = site_inputs_digest(root, handout)
     reason = changed_since_built(site, digest, RECORD) if site.is_dir() else "it does not exist"

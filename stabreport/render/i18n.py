@@ -17,6 +17,7 @@ import functools
 import gettext as _gettext
 import hashlib
 import io
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -161,6 +162,52 @@ def catalogue_digest(root: Path, code: str) -> str:
     return digest.hexdigest()
 
 
+# What a translation must keep exactly as its message has it: the placeholders (and "%%"), and
+# the markup (Markdown emphasis, code and links, HTML tags and entities in any case, maths).
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sdif]|%%")
+MARKUP = re.compile(r"\*\*|`|\$|\]\(|</?[A-Za-z][^>]*>|&[A-Za-z0-9#]+;")
+# Characters that mean something where a translation lands (HTML, Markdown's tables, headings'
+# attributes and escapes, Jinja, KaTeX, a Python string or comment): never more of them than
+# the message has. A lone '%' is counted apart from the placeholders.
+GUARDED = "<>{}|\\\"`$%\n\r"
+
+
+def translation_problem(message: str, translation: str) -> str | None:
+    """What is wrong with `translation` of `message`, or None: a placeholder, a piece of markup or
+    a guarded character added, dropped or changed."""
+    for name, pattern in (("placeholders", PLACEHOLDER), ("markup", MARKUP)):
+        found, wanted = ([m.group(0) for m in pattern.finditer(text)] for text in (translation, message))
+        if sorted(found) != sorted(wanted):
+            return f"its {name} {' '.join(found) or 'none'} are not the message's {' '.join(wanted) or 'none'}"
+    bare_message, bare_translation = PLACEHOLDER.sub("", message), PLACEHOLDER.sub("", translation)
+    for char in GUARDED:
+        if bare_translation.count(char) > bare_message.count(char):
+            return f"it adds {char!r}, which the message does not have"
+    if any(ord(c) < 32 for c in translation if c not in "\n"):
+        return "it holds a control character"
+    return None
+
+
+def check_catalogue(catalog: Any, path: str) -> None:
+    """Refuse, in one line naming the file, the entry's line and its message, a catalogue with a
+    translation that `translation_problem` finds fault with: it would become markup, script or
+    code where it lands, or fail to format."""
+    for message in catalog:
+        if not message.id or not message.string or message.fuzzy:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for string in strings:
+            if not string:
+                continue
+            problems = [translation_problem(i, string) for i in ids]
+            if all(problems):
+                shown = string if len(string) <= 80 else string[:77] + "..."
+                raise ConfigError(
+                    f"{path}:{message.lineno}: the translation {shown!r} of {ids[0]!r}: "
+                    f"{problems[0]}; allowed: the message's placeholders and markup, nothing added")
+
+
 @functools.lru_cache(maxsize=None)
 def _compile(path: str, digest: str) -> _gettext.NullTranslations:
     from babel.messages.mofile import write_mo
@@ -169,6 +216,7 @@ def _compile(path: str, digest: str) -> _gettext.NullTranslations:
 
     with open(path, "rb") as handle:
         catalog = read_po(handle)
+    check_catalogue(catalog, path)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)  # a fuzzy translation is not a translation
     buffer.seek(0)

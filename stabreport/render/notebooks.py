@@ -43,7 +43,7 @@ def notebook_files(env: jinja2.Environment, report: Report, tasks: Iterable[Task
     each notebook cell runs exactly one of them."""
     full = {task.name: task for task in tasks if task.path == FULL}
     overlay = env.overlay(cache_size=0)  # its own templates: "py" is a filter of the overlay only
-    overlay.filters = {**env.filters, "py": _python_literal}
+    overlay.filters = {**env.filters, "py": _python_literal, "comment": _comment}
     try:
         template = overlay.get_template(TEMPLATE)
     except jinja2.TemplateError as error:
@@ -102,6 +102,15 @@ def _python_literal(value: Any) -> Markup:
     if value is not None and not isinstance(value, (bool, int, float, str)):
         raise BuildError(f"notebook: {value!r} is not a number, a string or None; allowed: those")
     return Markup(repr(value))
+
+
+def _comment(value: Any) -> Markup:
+    """Text for a Python comment: one line (every line break and control character a space), so
+    that nothing after the '#' can become code."""
+    import unicodedata
+
+    return Markup("".join(" " if unicodedata.category(c).startswith(("C", "Z")) and c != " " else c
+                          for c in str(value)))
 
 
 def split_cells(text: str) -> list[tuple[str, str]]:

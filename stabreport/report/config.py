@@ -854,4 +854,53 @@ def load_report(path: str | Path | None = None, text: str | None = None) -> Repo
     model, problems = validate(document)
     if problems:
         raise ConfigError("\n".join(dict.fromkeys(problems)))
-    return _resolve(document, model, source_name)
+    report = _resolve(document, model, source_name)
+    problems = _anchor_problems(document, report, source_name)
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return report
+
+
+# Page ids the site's own files take (MkDocs writes 404.html whatever the pages are).
+RESERVED_PAGE_IDS = {"404": "the site's not-found page"}
+
+
+def _id_place(document: Mapping_, key: str, ident: str, default: str) -> str:
+    """file:line of the entry of `key` (or of a section's setting) whose id is `ident`."""
+    for entry in document.get(key) or ():
+        if isinstance(entry, Mapping_):
+            if entry.get("id") == ident:
+                return entry.place("id")
+            for setting in entry.get("settings") or () if key == "sections" else ():
+                if isinstance(setting, Mapping_) and setting.get("id") == ident:
+                    return setting.place("id")
+    return default
+
+
+def _anchor_problems(document: Mapping_, report: Report, source_name: str) -> list[str]:
+    """Every id is a file or an anchor of the site: a page a file of its own, and sections,
+    settings (their table rows), claims, sweeps and figures anchors that links and citations
+    land on. Two of them alike, or a page id the site's own files take, would send a citation to
+    the wrong place."""
+    from .pages import figure_specs
+
+    problems = []
+    for page in report.pages:
+        if page.id in RESERVED_PAGE_IDS:
+            problems.append(f"{_id_place(document, 'pages', page.id, source_name)}: page id {page.id!r} "
+                            f"is {RESERVED_PAGE_IDS[page.id]}; allowed: any other id")
+    owners: dict[str, str] = {}
+    named = [("section", "sections", s.id) for s in report.sections] + \
+        [("setting", "sections", s.id) for s in report.settings] + \
+        [("claim", "claims", c.id) for c in report.claims] + \
+        [("sweep", "sweeps", s.id) for s in report.sweeps] + \
+        [("figure", "", f.id) for f in figure_specs(report)]
+    for what, key, ident in named:
+        if ident in owners and owners[ident] != what:
+            place = _id_place(document, key, ident, source_name) if key else \
+                _id_place(document, "sections", ident, source_name)
+            problems.append(f"{place}: {what} id {ident!r} is also the id of a {owners[ident]}; "
+                            "allowed: ids unique across sections, settings, claims, sweeps and "
+                            "figures (each is an anchor of the site)")
+        owners.setdefault(ident, what)
+    return problems

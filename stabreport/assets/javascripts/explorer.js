@@ -27,7 +27,12 @@
     var out = {};
     (window.location.hash || "").replace(/^#/, "").split("&").forEach(function (part) {
       var pair = part.split("=");
-      if (pair.length === 2 && pair[0]) out[decodeURIComponent(pair[0])] = decodeURIComponent(pair[1]);
+      if (pair.length !== 2 || !pair[0]) return;
+      try {  // a malformed part ("%", "%E0") is passed over: the rest of the fragment still counts
+        out[decodeURIComponent(pair[0])] = decodeURIComponent(pair[1]);
+      } catch (error) {
+        if (!(error instanceof URIError)) throw error;
+      }
     });
     return out;
   }
@@ -39,7 +44,8 @@
       if (String(values[i]) === String(wanted)) return i;
     }
     var x = parseFloat(wanted);
-    if (!(x > 0) || typeof values[0] !== "number") return null;
+    // Not a positive finite number (0, -1, 1e999, "x"): not a place on the grid, so ignored.
+    if (!(x > 0) || !isFinite(x) || typeof values[0] !== "number") return null;
     for (var j = 0; j < values.length; j++) {
       var d = Math.abs(Math.log(values[j]) - Math.log(x));
       if (d < bestDistance) { bestDistance = d; best = j; }
