@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -15,6 +16,14 @@ from .render.kinds import DEFAULT_SWEEP_FIGURE, FIGURES
 
 
 LONG_RUN_SECONDS = 3.0  # a run predicted to take longer shows a progress bar with the time left
+LONG_ESTIMATE_SECONDS = 60.0  # and longer still, its estimated time first
+
+
+def _duration(seconds: float) -> str:
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:.0f} s"
 MAX_SWEEP_CELLS = 100_000  # a larger grid is a mistake or a job to split
 
 
@@ -215,26 +224,49 @@ def cmd_run(args: argparse.Namespace) -> None:
     cost = check_memory(experiment, params, runs, args.path, default_jobs(),
                         per_run_output=64 * values if args.json else 0, spectrum=spectrum)
     bar = None
+    if cost.seconds > LONG_ESTIMATE_SECONDS:  # one block can hold every run: a bar would wait
+        print(f"{experiment.name}: about {_duration(cost.seconds)} by its declaration's "
+              "estimate (Ctrl-C stops it)", file=sys.stderr, flush=True)
     if cost.seconds > LONG_RUN_SECONDS:
         from tqdm import tqdm
 
         bar = tqdm(total=runs, unit="run", desc=experiment.name, file=sys.stderr, dynamic_ncols=True)
-    try:
-        result = run_setting(experiment, params, runs, args.seed, path=args.path,
-                             progress=bar.update if bar else None, spectrum=spectrum)
-    finally:
-        if bar is not None:
-            bar.close()
+    # With --json, stdout is the JSON object alone: what an experiment's code prints goes to
+    # stderr (at the file descriptor, so a print from C or a child process too).
+    with _stdout_to_stderr() if args.json else contextlib.nullcontext():
+        try:
+            result = run_setting(experiment, params, runs, args.seed, path=args.path,
+                                 progress=bar.update if bar else None, spectrum=spectrum)
+        finally:
+            if bar is not None:
+                bar.close()
+        theory = _theory_json(experiment, params) if args.json and experiment.theory else None
     if args.json:
         from .core.results import per_step_quantiles
 
         payload = result.to_json()
         if args.per_step:
             payload["per_step"] = per_step_quantiles(result.trajectory)
-        payload["theory"] = _theory_json(experiment, params) if experiment.theory else None
+        payload["theory"] = theory
         print(json.dumps(payload))
         return
     _print_table(experiment, params, args.seed, runs, result)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr():
+    import os
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _theory_json(experiment, params) -> dict:
@@ -433,10 +465,20 @@ COMMANDS = {"list": cmd_list, "new": cmd_new, "run": cmd_run, "build": cmd_build
             "clean": cmd_clean, "translations": cmd_translations}
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"stabreport: warning: {message}", file=file or sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    import warnings
+
+    warnings.showwarning = _one_line_warning  # a warning is a line for the user, not a source line
     try:
         args = build_parser().parse_args(argv)
         COMMANDS[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C: the workers are already stopped (see executors)
+        print("stabreport: interrupted; the previous output was kept", file=sys.stderr)
+        return 130
     except StabreportError as error:
         print(f"stabreport: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -449,3 +491,22 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def entry() -> None:
+    """The `stabreport` command: main(), then out. After Ctrl-C or a time limit, a thread may
+    still be inside an experiment's code that never returns; the interpreter would wait for it
+    at exit, so the process ends here once its output is flushed."""
+    import os
+    import threading
+
+    code = main()
+    waiting = [thread for thread in threading.enumerate()
+               if thread is not threading.main_thread() and not thread.daemon]
+    for thread in waiting:
+        thread.join(timeout=1.0)
+    if any(thread.is_alive() for thread in waiting):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

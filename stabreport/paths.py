@@ -116,6 +116,32 @@ def fault_error(path: str | Path) -> None:
         raise OSError(code, os.strerror(code), str(path))
 
 
+def write_file(path: str | Path, data: bytes | str) -> None:
+    """Write `data` to `path`; a failure names the path (a write that fails for a full disk says
+    only "No space left on device" otherwise: the file is named on opening, not on writing)."""
+    path = Path(path)
+    try:
+        if isinstance(data, str):
+            path.write_text(data, encoding="utf-8")
+        else:
+            path.write_bytes(data)
+    except OSError as error:
+        if error.filename is None:
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
+
+
+def published_error(error: OSError, staging: Path, directory: Path) -> OSError:
+    """`error`, naming the file by where it was to be published (the staging tree it was
+    written in is gone by the time the user reads the message), as an absolute path."""
+    if isinstance(error.filename, str):
+        written, staging = Path(error.filename).absolute(), Path(staging).absolute()
+        if written.is_relative_to(staging):
+            return OSError(error.errno, error.strerror,
+                           str(Path(directory).absolute() / written.relative_to(staging)))
+    return error
+
+
 def recover(directory: Path) -> None:
     """Undo what a writer killed mid-swap left beside `directory`: the old tree, renamed to
     .<name>-old-*, goes back if nothing replaced it; half-written .<name>-new-* trees go."""

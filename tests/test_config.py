@@ -134,3 +134,29 @@ def test_a_parameter_that_conflicts_with_another_points_at_its_own_line():
         load_report(text=text)
     (line,) = str(caught.value).splitlines()
     assert line.startswith("stabreport.yml:5: ") and "params.scale" in line and "init=normal" in line
+
+
+def test_sweeps_too_large_together_are_refused_with_each_ones_count():
+    """Each sweep within the per-sweep bound, but together past the report's: refused before
+    any cell is sized by its theory (a sizing that would run for minutes without a word)."""
+    from stabreport.report.config import MAX_REPORT_CELLS
+
+    sweep = ("  - id: big-{n}\n    title: A big sweep\n    experiment: products\n    runs: 30\n"
+             "    grid: {{scale: {{start: 0.1, stop: 2.0, num: {num}, log: true}}, k: [2, 3, 4]}}\n")
+    per_sweep = 3 * (MAX_REPORT_CELLS // 6 + 1)  # each more than half the bound
+    text = "sweeps:\n" + "".join(sweep.format(n=n, num=per_sweep // 3) for n in (1, 2))
+    with pytest.raises(ConfigError) as caught:
+        load_report(text=text)
+    problem = next(line for line in str(caught.value).splitlines() if "cells in all" in line)
+    assert f"big-1 {per_sweep:,}, big-2 {per_sweep:,})" in problem, problem
+    assert f"allowed: at most {MAX_REPORT_CELLS:,} in a report" in problem
+
+
+def test_an_explorer_with_two_problems_reports_both():
+    """A schema problem (runs) and one found when the grid is read against the declarations."""
+    with pytest.raises(ConfigError) as caught:
+        load_report(text="explorer: {runs: 0, grid: {mlp: {scale: [7.0]}, nosuch: {k: [1]}}}\n")
+    lines = str(caught.value).splitlines()
+    assert any("explorer.runs: got 0" in line for line in lines), lines
+    assert any("explorer: grid: mlp: scale got [7.0]" in line for line in lines), lines
+    assert any("explorer: grid: nosuch: no experiment of that name" in line for line in lines), lines

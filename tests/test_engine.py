@@ -188,3 +188,17 @@ def test_ten_thousand_factors_report_values_far_beyond_float64_that_agree_with_t
     se = 1.2533 * values.std() / np.sqrt(len(values))
     assert abs(np.median(values) - prediction.median_log10_norm_u) < 4 * se
     assert np.all(np.isfinite(result.log10_mean_abs))
+
+
+@pytest.mark.parametrize("name,steps,width", [("mlp", "depth", "width"), ("products", "factors", "k")])
+def test_a_deep_narrow_setting_is_estimated_by_its_steps_not_its_random_numbers(name, steps, width):
+    """At width 2 a step draws four normals but costs numpy's fixed overhead (tens of µs): 10⁸
+    steps are hours. The estimate grows with the steps at any width, and counts that cost."""
+    from stabreport.core.engine import STEP_SECONDS, estimate
+
+    experiment = get_experiment(name)
+    deep = experiment.canonical_params({steps: 100_000_000, width: 2})
+    shallow = experiment.canonical_params({steps: 1_000_000, width: 2})
+    cost = estimate(experiment, deep, 10, "full")
+    assert cost.seconds >= 1e8 * STEP_SECONDS  # one block of 10 runs: every step paid once
+    assert cost.seconds / estimate(experiment, shallow, 10, "full").seconds == pytest.approx(100, rel=0.01)

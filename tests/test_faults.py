@@ -169,6 +169,9 @@ def test_a_setting_too_large_to_compute_fails_by_name_and_keeps_the_output(proje
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("stabreport: error: relu-normal-0.1,") and "GiB of memory" in last
+    # Refused before the cached settings are read out as progress lines (the cache is warm).
+    progress = [line for line in done.stderr.splitlines() if re.match(r"\[\d+/\d+\]", line)]
+    assert progress == [], done.stderr
     assert _tree(project / GENERATED) == before
 
 
@@ -410,6 +413,59 @@ def test_a_full_disk_or_read_only_output_is_one_line_and_keeps_the_output(projec
     assert str(project) in lines[-1]  # the path it could not write
     assert (_tree(project / GENERATED), _tree(project / SITE)) == before
     assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
+
+
+def _file_size_limit(limit: int):
+    """A real write failure, as a full disk gives (root cannot fake one otherwise): no file of the
+    command may grow beyond `limit` bytes, so the first larger write fails with EFBIG."""
+    import resource
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return limited
+
+
+@pytest.mark.parametrize("command", ["build", "site"])
+def test_a_write_that_really_fails_names_the_published_path_and_keeps_the_output(project, command):
+    """Not the test hook: the kernel refuses the write itself. The build's cache says once that
+    it goes on uncached; the command's last line names the file where it would have been
+    published (not a staging tree, not MkDocs' traceback); both trees are as they were."""
+    _run(project, "build", "--strict", env=_environment())
+    _run(project, "site", "--no-handout", env=_environment())
+    before = (_tree(project / GENERATED), _tree(project / SITE))
+    if command == "build":
+        _set_seed(project, 92)
+    try:
+        with _stylesheet_changed(project) if command == "site" else contextlib.nullcontext():
+            # Figures of the small project reach ~300 kB, the site's bundled scripts ~1 MB.
+            done = _run(project, command, env=_environment(), check=False,
+                        preexec_fn=_file_size_limit(200_000 if command == "build" else 500_000))
+    finally:
+        _set_seed(project, None)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    published = str(project / (GENERATED if command == "build" else SITE)) + "/"
+    assert lines[-1].startswith(f"stabreport: error: {published}"), lines[-1]
+    assert lines[-1].endswith(": File too large"), lines[-1]
+    warned = [line for line in lines if line.startswith("stabreport: warning: cache entry")]
+    assert len(warned) == (command == "build"), done.stderr  # once, not once per entry
+    assert (_tree(project / GENERATED), _tree(project / SITE)) == before
+    assert not list(project.glob(".site-*")) and not list((project / "docs").glob(".generated-*"))
+
+
+def test_a_cache_entry_replaced_by_a_folder_is_recomputed_and_replaced(tmp_path):
+    from stabreport.core.cache import Store
+
+    store = Store(tmp_path)
+    key = "ab" + "0" * 62
+    store.path(key).mkdir(parents=True)
+    (store.path(key) / "stray").write_text("x")
+    with pytest.warns(UserWarning, match="cannot be read"):
+        assert store.get(key) is None
+    store.put(key, {"value.json": b"1"})
+    assert store.get(key) == {"value.json": b"1"}
 
 
 def test_clean_waits_for_a_running_build(tmp_path):

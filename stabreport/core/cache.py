@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from ..paths import fault_error
+from ..paths import fault_error, write_file
 
 FORMAT = "stabreport-cache-2"  # the layout of an entry file, not of what it holds
 # Entries of an older layout are not faults: a newer stabreport recomputes them without a word.
@@ -52,8 +52,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        os.close(fd)
+        write_file(tmp, data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -75,6 +75,7 @@ class Store:
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
+        self.unwritable = False  # said once: a full disk would otherwise warn once per entry
 
     def path(self, key: str) -> Path:
         return self.directory / key[:2] / key
@@ -119,7 +120,18 @@ class Store:
         header = {"format": FORMAT, "key": key, "checksum": _checksum(key, parts),
                   "parts": [[name, len(parts[name])] for name in sorted(parts)]}
         body = b"".join(parts[name] for name in sorted(parts))
-        atomic_write(self.path(key), json.dumps(header).encode() + b"\n" + body)
+        path = self.path(key)
+        try:
+            if path.is_dir() and not path.is_symlink():  # an entry's name taken by a folder
+                import shutil
+
+                shutil.rmtree(path)
+            atomic_write(path, json.dumps(header).encode() + b"\n" + body)
+        except OSError as error:  # a cache is an optimisation: the value is used uncached
+            if not self.unwritable:
+                self.unwritable = True
+                warnings.warn(f"cache entry {path} cannot be written ({error.strerror or error});"
+                              " going on without caching what cannot be written", stacklevel=2)
 
     def json(self, key: str, compute: Callable[[], Any]) -> Any:
         """A JSON-able value from the store, or computed and stored."""
@@ -195,17 +207,51 @@ def _source(module: str) -> tuple[Path, bool] | None:
 WORDS_ONLY = frozenset({"stabreport.render.i18n", "stabreport.render.formatting"})
 
 
+@lru_cache(maxsize=1)
+def _distributions_of() -> Mapping[str, tuple[str, ...]]:
+    """Top-level module name -> the distributions that install it (importlib.metadata's map)."""
+    import importlib.metadata
+
+    return {top: tuple(dists) for top, dists in importlib.metadata.packages_distributions().items()}
+
+
+@lru_cache(maxsize=None)
+def _same_code(top: str, home: str) -> bool:
+    """Whether the top-level module `top` belongs with `home` (an experiment's top-level package)
+    in what decides its numbers: stabreport, the same one, another top-level module of the same
+    distribution (a plug-in's helper module), or a module no distribution owns beside it (a
+    plug-in run from a folder on the path)."""
+    if top in ("stabreport", home):
+        return True
+    owners = _distributions_of()
+    if owners.get(home) and set(owners.get(home, ())) & set(owners.get(top, ())):
+        return True
+    if top in owners or top in sys.stdlib_module_names:
+        return False
+    here, there = _source(home), _source(top)
+    return here is not None and there is not None and \
+        _folder(here) == _folder(there)
+
+
+def _folder(found: tuple[Path, bool]) -> Path:
+    """The folder on sys.path a top-level module or package was found in."""
+    path, is_package = found
+    return path.parent.parent if is_package else path.parent
+
+
 @lru_cache(maxsize=None)
 def module_closure(module: str) -> tuple[tuple[str, str], ...]:
     """(name, SHA-256 of source) of `module` and of every module it imports, transitively, from
-    stabreport itself and from the module's own top-level package (a plug-in's), sorted; not the
-    modules of words (WORDS_ONLY), unless asked for one of them."""
-    roots = {"stabreport", module.partition(".")[0]}
+    stabreport itself, from the module's own top-level package (a plug-in's) and from the other
+    top-level modules of its distribution, sorted (see _same_code); not the modules of words
+    (WORDS_ONLY), unless asked for one of them."""
+    home = module.partition(".")[0]
     seen: dict[str, str] = {}
     pending = [module]
     while pending:
         name = pending.pop()
-        if name in seen or name.partition(".")[0] not in roots or (name in WORDS_ONLY and name != module):
+        if name in seen or not _same_code(name.partition(".")[0], home) or \
+                (name in WORDS_ONLY and name != module):
             continue
         found = _source(name)
         if found is None:

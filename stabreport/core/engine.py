@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import os
+import signal
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from .cache import Store, canonical_json, content_key
-from ..errors import ConfigError
-from ..experiments import Experiment, get_experiment
+from ..errors import ComputeError, ConfigError, StabreportError
+from ..experiments import Experiment, Simulation, get_experiment
 from .results import FULL, PATHS, TANGENT, NormResult, Result  # noqa: F401 (re-exported)
 
 TANGENT_BLOCK = 2048  # runs per random stream on the tangent path
@@ -74,14 +78,24 @@ def _map_blocks(compute: Callable[[int, int], Any], blocks: list[tuple[int, int]
     with threadpool_limits(limits=1, user_api="blas"):
         if threads <= 1 or len(blocks) <= 1:
             return [guarded(block) for block in blocks]
-        with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+        pool = ThreadPoolExecutor(max_workers=min(threads, len(blocks)))
+        try:
             return list(pool.map(guarded, blocks))
+        finally:
+            # Not `with`: on Ctrl-C or a time limit, waiting for a block that never returns
+            # would hang here; the command line ends the process instead (see cli.entry).
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 # --- what a setting will cost, known before it runs -------------------------------------------------
 
 NORMALS_PER_SECOND = 1.0e8  # per core, conservative rates for estimates of time (make bench
 FLOPS_PER_SECOND = 1.0e10  # measures this machine's)
+# What one step of one block costs whatever its size: numpy's calls and the loop around them
+# (about 90 µs per step of the MLP's full path, 70 µs of its fast path, 20 µs of a product
+# of 2×2 matrices, measured with depth 100,000 and width 2). It is what a deep, narrow
+# network's time is made of: 10⁸ layers of width 2 take hours, not seconds.
+STEP_SECONDS = 1.0e-4
 MEMORY_SHARE = 0.8  # of the memory available, at most this much for one computation
 
 
@@ -90,10 +104,12 @@ class Estimate:
     normals: int  # random numbers drawn
     flops: int  # matrix products: 2k³ per step and run on the full path
     bytes: int  # peak memory: blocks in flight plus the results kept
+    block_steps: int = 0  # steps times blocks: the fixed cost of every step of every block
 
     @property
     def seconds(self) -> float:
-        return self.normals / NORMALS_PER_SECOND + self.flops / FLOPS_PER_SECOND
+        return (self.normals / NORMALS_PER_SECOND + self.flops / FLOPS_PER_SECOND
+                + self.block_steps * STEP_SECONDS)
 
 
 def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path: str,
@@ -108,7 +124,8 @@ def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path:
     # Each block's results, then their concatenation: twice what is kept.
     kept = runs * (2 * per_run + per_run_output)
     flops = (2 + 32 * spectrum) * runs * steps * experiment.width(params) ** 3 if path == FULL else 0
-    return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept)
+    return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept,
+                    steps * -(-runs // block))
 
 
 def available_memory() -> int | None:
@@ -157,6 +174,146 @@ def _label(experiment: Experiment, params: Mapping[str, Any], name: str | None) 
     return name or f"{experiment.name} {canonical_json(dict(params))}"
 
 
+# --- what an experiment returns, checked before it is counted, cached or published --------------
+
+def _who(experiment: Experiment, name: str | None, params: Mapping[str, Any]) -> str:
+    origin = "" if experiment.source == "stabreport" else f" (from {experiment.source})"
+    return f"experiment {experiment.name}{origin}, setting {_label(experiment, params, name)}"
+
+
+def _called(function: Callable[..., Any], experiment: Experiment, params: Mapping[str, Any],
+            name: str | None, what: str) -> Callable[..., Any]:
+    """`function` (an experiment's simulate or fast path), whose exceptions become one line
+    naming the experiment and the setting. Errors meant for the user pass as they are."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (StabreportError, MemoryError):
+            raise
+        except Exception as error:  # noqa: BLE001 (any fault of a plug-in's code)
+            raise ComputeError(f"{_who(experiment, name, params)}: its {what} raised "
+                               f"{type(error).__name__}: {error}") from error
+    return call
+
+
+def _bad_values(array: np.ndarray, rows: np.ndarray) -> str | None:
+    """What is wrong with the values of the runs `rows` (those that lived): NaN or +inf."""
+    values = array[rows]
+    if np.isnan(values).any():
+        return f"NaN in {int(np.isnan(values).any(axis=tuple(range(1, values.ndim))).sum())} run(s)"
+    if np.isposinf(values).any():
+        return f"+inf in {int(np.isposinf(values).any(axis=tuple(range(1, values.ndim))).sum())} run(s)"
+    return None
+
+
+def _checked_array(value: Any, shape: tuple[int, ...], what: str, who: str) -> np.ndarray:
+    array = np.asarray(value)  # its own dtype: a float32 trajectory stays float32
+    if array.dtype.kind not in "fiub":
+        raise ComputeError(f"{who}: {what} is not an array of numbers ({array.dtype}); "
+                           f"allowed: a float array of shape {shape}")
+    if array.shape != shape:
+        raise ComputeError(f"{who}: {what} has shape {array.shape}; allowed: {shape}")
+    return array
+
+
+def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: int,
+                     out: Any, name: str | None = None, spectrum: bool = False) -> Simulation:
+    """One block of the full path as the experiment returned it, or one line saying what is
+    wrong: not a Simulation, a metric or the trajectory of the wrong shape (a trajectory one
+    step short would shift every per-step curve), or NaN or +inf in a run that lived. A run
+    whose final mean |M_ij| is exactly zero (log10 −inf) died; it is counted, not checked."""
+    who = _who(experiment, name, params)
+    if not isinstance(out, Simulation):
+        raise ComputeError(f"{who}: its simulate returned {type(out).__name__}; allowed: a "
+                           "stabreport.experiments.Simulation")
+    steps = experiment.steps(params)
+    wanted = {m.name for m in experiment.metrics} | (
+        {m.name for m in experiment.all_metrics} - {m.name for m in experiment.metrics}
+        if spectrum else set())
+    missing = sorted(wanted - set(out.metrics))
+    if missing:
+        raise ComputeError(f"{who}: its simulate returned no {', '.join(missing)}; allowed: every "
+                           "metric it declares")
+    metrics = {key: _checked_array(value, (size,), f"metric {key}", who)
+               for key, value in out.metrics.items()}
+    trajectory = _checked_array(out.trajectory, (size, steps + 1), "the trajectory", who)
+    final = metrics["log10_mean_abs"]
+    living = np.isfinite(final)
+    named = [(f"metric {key}", array) for key, array in metrics.items()]
+    for what, array, rows in (("metric log10_mean_abs", final, ~np.isneginf(final)),
+                              *((what, array, living) for what, array in named),
+                              ("the trajectory", trajectory, living)):
+        problem = _bad_values(array, rows)
+        if problem:
+            raise ComputeError(f"{who}: its simulate returned {problem} ({what}); allowed: "
+                               "finite values, or −inf in a run whose matrix died (exactly zero)")
+    log10_sv = out.log10_sv
+    if spectrum:
+        log10_sv = _checked_array(log10_sv, (size, experiment.width(params)), "log10_sv", who)
+    return Simulation(metrics=metrics, trajectory=trajectory, log10_sv=log10_sv)
+
+
+def check_norms(experiment: Experiment, params: Mapping[str, Any], size: int, out: Any,
+                name: str | None = None) -> np.ndarray:
+    """One block of the fast path, or one line saying what is wrong (see check_simulation)."""
+    who = _who(experiment, name, params)
+    trajectory = _checked_array(out, (size, experiment.steps(params) + 1),
+                                "its fast path's column lengths", who)
+    problem = _bad_values(trajectory, ~np.isneginf(trajectory[:, -1]))
+    if problem:
+        raise ComputeError(f"{who}: its fast path returned {problem}; allowed: finite values, or "
+                           "−inf in a run whose vector died (exactly zero)")
+    return trajectory
+
+
+# --- a time limit per task --------------------------------------------------------------------------
+
+TIME_LIMIT_FLOOR = 300.0  # seconds: no task is stopped sooner
+TIME_LIMIT_FACTOR = 30.0  # nor before this many times its estimated time
+TIME_LIMIT_ENV = "STABREPORT_TIME_LIMIT"  # seconds for every task instead, or "none"
+
+
+def time_limit(cost: Estimate) -> float | None:
+    """Seconds a task may run before it is stopped: far beyond what its declaration predicts
+    (a simulation that never returns must not hang a build), or what STABREPORT_TIME_LIMIT says."""
+    chosen = os.environ.get(TIME_LIMIT_ENV, "").strip()
+    if chosen.lower() == "none":
+        return None
+    if chosen:
+        try:
+            value = float(chosen)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{TIME_LIMIT_ENV} got {chosen!r}; allowed: a number of seconds > 0, "
+                              "or none")
+        return value
+    return max(TIME_LIMIT_FLOOR, TIME_LIMIT_FACTOR * cost.seconds)
+
+
+@contextmanager
+def deadline(seconds: float | None, who: str, predicted: float = 0.0) -> Iterator[None]:
+    """Stop the block of code after `seconds` with one line naming `who`: a SIGALRM timer,
+    so only in a process's main thread (a build's workers, `stabreport run`); elsewhere (a Dask
+    worker's thread) nothing is timed."""
+    if seconds is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise ComputeError(f"{who} ran past its time limit of {seconds:,.0f} s (its declaration "
+                           f"predicts {predicted:.2g} s); allowed: fewer runs, or another limit "
+                           f"in {TIME_LIMIT_ENV} (seconds, or none)")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
                      name: str | None = None, threads: int | None = None,
                      progress: Callable[[int], None] | None = None,
@@ -171,8 +328,11 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
     started = time.perf_counter()
     key = setting_key(experiment, params)
     extra = {"spectrum": True} if spectrum else {}
+    simulate = _called(experiment.simulate, experiment, params, name, "simulate")
     parts = _map_blocks(
-        lambda index, size: experiment.simulate(params, size, block_generator(seed, key, index), **extra),
+        lambda index, size: check_simulation(
+            experiment, params, size,
+            simulate(params, size, block_generator(seed, key, index), **extra), name, spectrum),
         _blocks(runs, experiment.block_runs(params)), threads, progress)
     living = np.concatenate([np.isfinite(p.metrics["log10_mean_abs"]) for p in parts])
     metrics = {name_: np.concatenate([p.metrics[name_] for p in parts])[living]
@@ -196,9 +356,11 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
     check_memory(experiment, params, runs, TANGENT, threads, label=name)
     started = time.perf_counter()
     key = setting_key(experiment, params, TANGENT)
-    tangent = experiment.tangent
-    parts = _map_blocks(lambda index, size: tangent(params, size, block_generator(seed, key, index)),
-                        _blocks(runs, TANGENT_BLOCK), threads, progress)
+    tangent = _called(experiment.tangent, experiment, params, name, "fast path")
+    parts = _map_blocks(
+        lambda index, size: check_norms(
+            experiment, params, size, tangent(params, size, block_generator(seed, key, index)), name),
+        _blocks(runs, TANGENT_BLOCK), threads, progress)
     trajectory = np.concatenate(parts)
     living = np.isfinite(trajectory[:, -1])
     return NormResult(experiment.name, dict(params), seed, runs, int((~living).sum()),
@@ -240,11 +402,14 @@ class Task:
 
 
 def execute(task: Task, threads: int = 1) -> Result | NormResult:
+    """The task's result, computed here, within its time limit."""
     experiment = get_experiment(task.experiment)
-    if task.path == FULL:
-        return simulate_setting(experiment, task.params, task.runs, task.seed, task.name, threads,
-                                spectrum=task.spectrum)
-    return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads)
+    cost = estimate(experiment, task.params, task.runs, task.path, threads, spectrum=task.spectrum)
+    with deadline(time_limit(cost), _who(experiment, task.name, task.params), cost.seconds):
+        if task.path == FULL:
+            return simulate_setting(experiment, task.params, task.runs, task.seed, task.name,
+                                    threads, spectrum=task.spectrum)
+        return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads)
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -291,11 +456,14 @@ def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, se
     cached = load_result(store, task)
     if cached is not None:
         return cached
-    if path == FULL:
-        result = simulate_setting(experiment, task.params, runs, seed, task.name,
-                                  jobs or default_jobs(), progress, spectrum)
-    else:
-        result = simulate_norms(experiment, task.params, runs, seed, task.name,
-                                jobs or default_jobs(), progress)
+    threads = jobs or default_jobs()
+    cost = estimate(experiment, task.params, runs, path, threads, spectrum=spectrum)
+    with deadline(time_limit(cost), _who(experiment, task.name, task.params), cost.seconds):
+        if path == FULL:
+            result = simulate_setting(experiment, task.params, runs, seed, task.name, threads,
+                                      progress, spectrum)
+        else:
+            result = simulate_norms(experiment, task.params, runs, seed, task.name, threads,
+                                    progress)
     store_result(store, task, result)
     return result

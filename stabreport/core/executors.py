@@ -20,6 +20,28 @@ from ..experiments import get_experiment
 from .processes import die_with_parent
 from .results import NormResult, Result
 
+
+def worker_start(parent: int) -> None:
+    """A worker dies with the build, and leaves Ctrl-C to it: SIGINT reaches the whole process
+    group, and the build stops its workers itself (a worker's KeyboardInterrupt would only add
+    tracebacks)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+
+
+def stop_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes and drop what is queued, without waiting."""
+    # concurrent.futures has no public way before Python 3.14 (terminate_workers).
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
+
 Outcome = Result | NormResult
 Done = Callable[[int, Outcome], None]  # (index into the tasks given, result)
 
@@ -53,8 +75,9 @@ class LocalExecutor(Executor):
         # spawn, not fork: a forked BLAS thread pool can deadlock in the child.
         context = multiprocessing.get_context("spawn")
         # Workers die with this process: a killed build leaves nothing computing.
-        with ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
-                                 initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+        pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(tasks)), mp_context=context,
+                                   initializer=worker_start, initargs=(os.getpid(),))
+        try:
             # Longest first, so that the last task to start is a short one. Workers start while
             # tasks are submitted: give them one BLAS thread each, or they fight for the cores.
             order = sorted(range(len(tasks)), key=lambda i: -tasks[i].cost())
@@ -62,6 +85,12 @@ class LocalExecutor(Executor):
                 futures = {pool.submit(execute, tasks[i]): i for i in order}
             for future in as_completed(futures):
                 done(futures[future], future.result())
+        except BaseException:
+            # Ctrl-C, a failed task, a time limit: what still computes is stopped now, not
+            # waited for (a task that never returns would hold the build forever).
+            stop_workers(pool)
+            raise
+        pool.shutdown(wait=True)
 
 
 class DaskExecutor(Executor):
@@ -116,14 +145,16 @@ def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Execu
               on_done: Callable[[Task, Outcome], None] | None = None) -> list[Outcome]:
     """Every task's result, in task order: those the cache holds are read, the others computed
     by `executor` (local processes by default) and stored as each one arrives."""
-    results: list[Outcome | None] = [None] * len(tasks)
-    missing = []
-    for index, task in enumerate(tasks):
-        results[index] = load_result(store, task)
-        if results[index] is None:
-            missing.append(index)
-        elif on_done:
-            on_done(task, results[index])
+    results: list[Outcome | None] = [load_result(store, task) for task in tasks]
+    missing = [index for index, result in enumerate(results) if result is None]
+    for index in missing:  # refuse what would not fit before anything runs or is reported
+        task = tasks[index]
+        check_memory(get_experiment(task.experiment), task.params, task.runs, task.path,
+                     label=task.name)
+    if on_done:
+        for task, result in zip(tasks, results):
+            if result is not None:
+                on_done(task, result)
 
     def finish(position: int, result: Outcome) -> None:
         index = missing[position]
@@ -132,10 +163,6 @@ def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Execu
         if on_done:
             on_done(tasks[index], result)
 
-    for index in missing:  # refuse what would not fit before anything runs
-        task = tasks[index]
-        check_memory(get_experiment(task.experiment), task.params, task.runs, task.path,
-                     label=task.name)
     if missing:
         (executor or LocalExecutor()).compute([tasks[i] for i in missing], finish)
     return results  # type: ignore[return-value]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -77,17 +77,21 @@ def cell_runs(sweep: Sweep, experiment: Experiment, params: Mapping[str, Any],
     return int(min(sweep.runs, max(MIN_CELL_RUNS, 10 * math.ceil(needed / 10))))
 
 
-def sweep_tasks(sweep: Sweep, store: Store | None = None) -> list[Task]:
+def sweep_tasks(sweep: Sweep, store: Store | None = None,
+                sized: Callable[[int, int], None] | None = None) -> list[Task]:
     """Every cell's task, in grid order, each with the runs its standard error needs (the
-    theory that sizes it is memoised in `store`)."""
+    theory that sizes it is memoised in `store`); `sized(done, cells)` after each cell's size."""
     tasks = []
-    for curve, params in sweep.cell_params():
+    cells = sweep.cell_params()
+    for done, (curve, params) in enumerate(cells, 1):
         label = ",".join(f"{a.key}={params[a.key]}" for a in sweep.axes)
         name = f"{sweep.id}{'/' + curve.id if curve.id else ''}[{label}]"
         runs = sweep.runs if sweep.standard_error is None else \
             cell_runs(sweep, curve.experiment, params, cell_theory(curve.experiment, params, store))
         path = cell_path(curve.experiment, params, sweep.metric)
         tasks.append(Task(path, curve.experiment.name, params, runs, sweep.seed, name))
+        if sized is not None and sweep.standard_error is not None:
+            sized(done, len(cells))
     return tasks
 
 

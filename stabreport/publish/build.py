@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from markupsafe import Markup
@@ -33,7 +33,7 @@ from ..render import i18n
 from ..core.cache import Store, memo_json
 from ..render.cite import citation_cff, site_info
 from ..report.claims import (Agreement, ClaimResult, Measured, agreement, evaluate_claim, measure_setting,
-                             path_claim, theory_claim)
+                             path_claim, theory_claim, Family, tests_of)
 from ..report.config import load_report
 from ..report.model import Report, Sweep
 from ..report.checks import ClaimContext
@@ -48,7 +48,7 @@ from .fingerprint import MANIFEST, build_date, build_fingerprint, git_commit, ma
 from .lock import project_lock
 from ..report.pages import FigureSpec, figure_specs, gain_settings
 from ..paths import (CACHE, FOOTER, GENERATED, NAV, TIMINGS, VOLATILE, fault_error, fault_point, find_config,
-                    recover, recover_project, swap_in)
+                    published_error, recover, recover_project, swap_in, write_file)
 from ..render.phase import PhaseDiagram, phase_diagram
 from ..project import EFFECTIVE_MKDOCS, Project
 from ..render.views import build_context, make_environment, render_pages
@@ -104,6 +104,22 @@ def setting_tasks(report: Report, ids: Iterable[str] | None = None,
     return tasks
 
 
+SIZING_NOTICE = 500  # a sweep of more cells says how its sizing by the theory goes
+
+
+def _sizing_progress(sweep_id: str, stream) -> Callable[[int, int], None]:
+    """Lines while a large sweep's cells are sized by their theory (tens of milliseconds a cell,
+    minutes for the largest sweeps, before any cell runs): one per tenth, with the time left."""
+    started = time.monotonic()
+
+    def sized(done: int, cells: int) -> None:
+        if cells >= SIZING_NOTICE and done * 10 // cells != (done - 1) * 10 // cells:
+            spent = time.monotonic() - started
+            print(f"sweep {sweep_id}: {done:,}/{cells:,} cells sized by their theory, {spent:.0f} s "
+                  f"spent, about {spent * (cells - done) / done:.0f} s left", file=stream, flush=True)
+    return sized
+
+
 def run_experiments(report: Report, store: Store | None, executor: Executor | None = None,
                     stream=sys.stderr, tasks: Sequence[Task] | None = None,
                     sweeps: Sequence[Sweep] | None = None) -> Runs:
@@ -112,7 +128,7 @@ def run_experiments(report: Report, store: Store | None, executor: Executor | No
     setting_part = setting_tasks(report) if tasks is None else list(tasks)
     if sweeps is None:  # the report's sweeps, and the explorer's when it has that page
         sweeps = (*report.sweeps, *explorer_sweeps(report))
-    sweep_part = {s.id: sweep_tasks(s, store) for s in sweeps}
+    sweep_part = {s.id: sweep_tasks(s, store, _sizing_progress(s.id, stream)) for s in sweeps}
     every = setting_part + [t for part in sweep_part.values() for t in part]
     sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
     left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}
@@ -153,6 +169,7 @@ class Checks:
     agreements: dict[str, Agreement | None]
     claims: list[ClaimResult]  # the lecture's and the site's, in config order
     theory_claims: list[ClaimResult]  # theory against measurement and path against path
+    family: Family = Family(0)  # the statistical tests of the build, and the level of each
 
     @property
     def failed_site_claims(self) -> list[ClaimResult]:
@@ -174,7 +191,10 @@ def setting_facts(setting: Any, runs: Runs, measured: Mapping[str, Measured | No
                         measured[setting.id], lecture[setting.id])
 
 
-def check(report: Report, evidence: Evidence) -> Checks:
+def check(report: Report, evidence: Evidence,
+          adjust: Callable[[Family], Family] | None = None) -> Checks:
+    """Every claim of the build on its evidence; `adjust` changes the family of statistical
+    tests (the false-alarm tests lift its floors)."""
     runs, predictions = evidence.runs, evidence.predictions
     statistic = {s.id: lecture_statistic_median(s, runs.full[s.id]) for s in report.settings}
     measured = {s.id: measure_setting(runs.full[s.id], runs.norms[s.id]) for s in report.settings}
@@ -195,13 +215,20 @@ def check(report: Report, evidence: Evidence) -> Checks:
 
     context = ClaimContext(report, statistic, setting_statistic, cell_statistic)
     claims = [evaluate_claim(spec, context) for spec in report.claims]
+    # Every statistical test of the build, judged together (see Family).
+    swept = [sweep for sweep in report.sweeps if sweep.id in evidence.cells]
+    family = Family(tests_of(agreements, measured, sum(
+        FIGURES.get(w.figure).tests(evidence.cells[w.id]) for w in swept)), report.false_alarm_rate)
+    family = adjust(family) if adjust is not None else family
+    agreements = {k: a.judged_by(family) if a is not None else None for k, a in agreements.items()}
     theory_claims = [theory_claim(s, agreements[s.id]) for s in report.settings
                      if agreements[s.id] is not None]
-    theory_claims += [path_claim(s, measured[s.id]) for s in report.settings
+    theory_claims += [path_claim(s, measured[s.id], family) for s in report.settings
                       if measured[s.id] is not None and measured[s.id].path_ks_pvalue is not None]
-    theory_claims += [claim for sweep in report.sweeps if sweep.id in evidence.cells
-                      for claim in FIGURES.get(sweep.figure).claims(sweep, evidence.cells[sweep.id])]
-    return Checks(measured, agreements, claims, theory_claims)
+    theory_claims += [claim for sweep in swept
+                      for claim in FIGURES.get(sweep.figure).claims(sweep, evidence.cells[sweep.id],
+                                                                     family)]
+    return Checks(measured, agreements, claims, theory_claims, family)
 
 
 # --- the numbers behind the theory page and the phase diagrams --------------------------------------
@@ -476,11 +503,14 @@ def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
         for index, (name, content) in enumerate(sorted(files.items())):
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            write_file(target, content)
             if index == len(files) // 2:
                 fault_point("generated-half-written")
                 fault_error(target)
         swap_in(staging, directory, "generated-between-renames")
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise published_error(error, staging, directory) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -46,7 +46,7 @@ from markupsafe import Markup
 
 from ..render import i18n
 from ..errors import BuildError, ConfigError
-from ..paths import GENERATED, NAV, SITE, TIMINGS
+from ..paths import GENERATED, NAV, SITE, TIMINGS, write_file
 from ..project import Project
 from ..core.processes import die_with_parent
 
@@ -563,7 +563,7 @@ def build_handout(root: Path, staging: Path, language: str = "en") -> Path:
     with tempfile.TemporaryDirectory(prefix=f".{SITE.name}-new-handout-", dir=root) as scratch, \
             _Chromium(chromium, Path(scratch)) as browser:  # it starts while the page is made
         html, anchors = print_page(root, staging, language)
-        page.write_text(html, encoding="utf-8")
+        write_file(page, html)
         try:
             browser.load(page.resolve().as_uri())
             problems = browser.evaluate(CHECK_PAGE)
@@ -587,5 +587,5 @@ def build_handout(root: Path, staging: Path, language: str = "en") -> Path:
             page.unlink(missing_ok=True)
     _, about = _site_info(root, staging, language)
     target = staging / HANDOUT
-    target.write_bytes(reproducible(pdf, about["date"]))
+    write_file(target, reproducible(pdf, about["date"]))
     return target

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from .fingerprint import (changed_since_built, files_digest, manifest_text, mkdo
 from .lock import project_lock
 from ..render import i18n
 from ..paths import (CONFIG, GENERATED, NAV, PROJECT_FILES, SITE, fault_error, project_root,
-                     recover_project, swap_in)
+                     published_error, recover_project, swap_in, write_file)
 from ..core.processes import die_with_parent
 from ..project import Project
 
@@ -65,6 +66,28 @@ def site_inputs_digest(root: Path, handout: bool = True) -> str:
     }).encode()).hexdigest()
 
 
+OS_FAILURE = re.compile(r"^(?:\w+\.)*(?:\w*Error): \[Errno (\d+)\] ([^:]+)(?:: '(.*)')?$")
+
+
+def _mkdocs_failure(output: str, language: str) -> Exception:
+    """What a failed `mkdocs build` said, as one error: a file it could not write (a full disk,
+    a read-only folder) as the OSError naming the file, not MkDocs' traceback; its warnings
+    under --strict as they are."""
+    lines = output.splitlines()
+    if any(line.startswith("Traceback (most recent call last)") for line in lines):
+        last = next((line for line in reversed(lines) if line and not line[0].isspace()), "")
+        written = OS_FAILURE.match(last)
+        if written:
+            # a copy names both files ('source' -> 'target'): the target is the one not written
+            target = (written[3] or "").rpartition("' -> '")[2] or None
+            return OSError(int(written[1]), written[2], target)
+        return BuildError(f"mkdocs build failed ({language} edition); {SITE}/ was left as it "
+                          f"was: {last}")
+    problems = [line for line in lines if not line.startswith("INFO")]
+    return BuildError(f"mkdocs build --strict failed ({language} edition); {SITE}/ was left as "
+                      "it was:\n" + "\n".join(problems).strip())
+
+
 def build_site(root: Path, stream=sys.stderr, handout: bool = True) -> bool:
     """Build site/, with the PDF handout unless `handout` is false, unless it holds exactly what
     a build of the same inputs wrote; return whether it was built."""
@@ -101,10 +124,7 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
                                    "--config-file", config.name, "--site-dir", str(target)], cwd=root, env=env, capture_output=True,
                                   text=True, preexec_fn=lambda: die_with_parent(parent))
             if done.returncode != 0:
-                problems = [line for line in (done.stderr + done.stdout).splitlines()
-                            if not line.startswith("INFO")]
-                raise BuildError(f"mkdocs build --strict failed ({language} edition); site/ was "
-                                 "left as it was:\n" + "\n".join(problems).strip())
+                raise _mkdocs_failure(done.stderr + done.stdout, language)
         if handout:
             for language in languages:
                 started = time.perf_counter()
@@ -115,8 +135,11 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
         files = {p.relative_to(staging).as_posix(): p.read_bytes()
                  for p in staging.rglob("*") if p.is_file()}
         fault_error(staging / RECORD)
-        (staging / RECORD).write_text(manifest_text(digest, files))
+        write_file(staging / RECORD, manifest_text(digest, files))
         swap_in(staging, site, "site-between-renames")
+    except OSError as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise published_error(error, staging, site) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

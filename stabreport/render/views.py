@@ -21,7 +21,7 @@ from markupsafe import Markup
 
 from . import i18n
 from .cite import bibtex_authors, bibtex_escape, site_info
-from ..report.claims import KS_ALPHA, Z_LIMIT, Agreement, ClaimResult, Measured, median_standard_error
+from ..report.claims import Agreement, ClaimResult, Measured, median_standard_error
 from ..report.model import Report, Setting
 from ..report.statistics import CELL_STATISTICS, SETTING_STATISTICS, SettingFacts
 from ..errors import BuildError
@@ -393,8 +393,10 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         "precision": sweep_precision(report, evidence),
         "cells": {sweep_id: cells for sweep_id, cells in evidence.cells.items()},
         "experiments": experiments(), "timings": timings,
-        "thresholds": {"z_limit": Z_LIMIT, "ks_alpha": KS_ALPHA, "stable_decades": STABLE_DECADES,
+        "thresholds": {"z_limit": checks.family.z_limit, "ks_alpha": checks.family.ks_alpha,
+                       "stable_decades": STABLE_DECADES,
                        "theory_tolerance": report.theory_tolerance},
+        "family": checks.family,
     }
 
 
@@ -510,6 +512,8 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
             "holds": holds, "bibtex": bibtex_escape, "bibtex_authors": bibtex_authors,
             "attribute": attribute_literal,
             "decimal": lambda value, places=2: f"{value:.{places}f}".replace("-", "−"),
+            # A probability or a level: 0.001 as it reads, 1.7 × 10⁻⁵ when smaller.
+            "probability": lambda value: f"{value:.2g}" if value >= 1e-3 else pow10(math.log10(value)),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
             "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False),
             # A word declared in code (an experiment's title, summary, a parameter's help),

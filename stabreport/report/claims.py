@@ -20,8 +20,46 @@ from ..render.i18n import N_, _
 from ..core.results import NormResult, Result
 from ..theory import Prediction
 
-Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one
-KS_ALPHA = 1e-3  # an exact law is rejected when the KS test's p-value falls below this
+Z_LIMIT = 4.0  # standard errors allowed between an exact law's median and the measured one, at least
+KS_ALPHA = 1e-3  # an exact law is rejected when the KS test's p-value falls below this, at most
+FALSE_ALARM_RATE = 1e-3  # the chance that a build of correct code raises any false alarm
+
+
+@dataclass(frozen=True)
+class Family:
+    """Every statistical test of one build together (theory against measurement, path against
+    path, the dead fraction's law in every cell): `tests` of them, each at level rate / tests
+    (Bonferroni, valid whatever their dependence), so that a build whose code and theory are
+    right fails one with probability at most `rate`, whatever its seed. The z limit is never
+    below Z_LIMIT nor the KS level above KS_ALPHA (a median's standard error is a large-sample
+    one: its far tail is not trusted beyond four standard errors)."""
+
+    tests: int
+    rate: float = FALSE_ALARM_RATE
+    z_floor: float = Z_LIMIT
+    ks_ceiling: float = KS_ALPHA
+
+    @property
+    def level(self) -> float:
+        return self.rate / max(self.tests, 1)
+
+    @property
+    def z_limit(self) -> float:
+        from scipy import stats
+
+        return max(self.z_floor, float(stats.norm.isf(self.level / 2)))
+
+    @property
+    def ks_alpha(self) -> float:
+        return min(self.ks_ceiling, self.level)
+
+
+def tests_of(agreements: Mapping[str, Any], measured: Mapping[str, Any], cells_tested: int) -> int:
+    """How many statistical tests a build makes: two per exact law (median and KS), one per
+    approximation, one per setting whose two paths are compared, and the cells' own."""
+    return (sum(2 if a.exact else 1 for a in agreements.values() if a is not None)
+            + sum(1 for m in measured.values() if m is not None and m.path_ks_pvalue is not None)
+            + cells_tested)
 
 
 @dataclass(frozen=True)
@@ -46,6 +84,8 @@ class Agreement:
     predicted_median_mean_abs: float
     exact: bool
     tolerance: float  # decades allowed for an approximation (0 for exact laws)
+    z_limit: float = Z_LIMIT  # the family's (see Family)
+    ks_alpha: float = KS_ALPHA
 
     @property
     def measured_median_norm_u(self) -> float:
@@ -74,8 +114,14 @@ class Agreement:
     @property
     def holds(self) -> bool:
         if self.exact:
-            return abs(self.z) <= Z_LIMIT and (self.ks_pvalue is None or self.ks_pvalue >= KS_ALPHA)
-        return abs(self.gap_norm_u) <= self.tolerance + Z_LIMIT * self.se_median_norm_u
+            return abs(self.z) <= self.z_limit and (self.ks_pvalue is None or
+                                                    self.ks_pvalue >= self.ks_alpha)
+        return abs(self.gap_norm_u) <= self.tolerance + self.z_limit * self.se_median_norm_u
+
+    def judged_by(self, family: Family) -> "Agreement":
+        from dataclasses import replace
+
+        return replace(self, z_limit=family.z_limit, ks_alpha=family.ks_alpha)
 
 
 def median_standard_error(values: np.ndarray) -> float:
@@ -152,18 +198,24 @@ def evaluate_claim(spec: ClaimSpec, context: Any) -> ClaimResult:
     return ClaimResult(spec.id, spec.source, spec.section, spec.statement, spec.quote, tuple(rows))
 
 
-def dead_law_claim(sweep: Any, cells: list[Any]) -> ClaimResult:
+def dead_law_tests(cells: list[Any]) -> int:
+    """The tests of dead_law_claim: one per cell with a law to compare with."""
+    return sum(1 for c in cells if c.theory_dead_fraction is not None)
+
+
+def dead_law_claim(sweep: Any, cells: list[Any], family: Family | None = None) -> ClaimResult:
     """The site's own claim that the exact law of the dead fraction matches every cell of a
-    sweep (each within Z_LIMIT binomial standard errors)."""
+    sweep (each within the family's z limit of binomial standard errors)."""
+    limit = (family or Family(1)).z_limit
     compared = [c for c in cells if c.theory_dead_fraction is not None]
     z = [abs(c.dead_fraction - c.theory_dead_fraction) / c.dead_standard_error for c in compared]
     worst = max(z, default=0.0)
     statement = Markup(_("The exact law of the dead fraction, 1 − (1 − 2<sup>−k</sup>)<sup>L</sup>, "
                          "matches all {n} cells of “{title}” (each within {limit:g} standard "
-                         "errors).")).format(n=len(compared), title=sweep.title, limit=Z_LIMIT)
+                         "errors).")).format(n=len(compared), title=sweep.title, limit=round(limit, 2))
     check = CheckResult(sweep.id, sweep.title, _("agrees"),
                         _("largest |z| = %(z)s") % {"z": f"{worst:.2f}"}, worst,
-                        bool(compared) and worst <= Z_LIMIT, "theory")
+                        bool(compared) and worst <= limit, "theory")
     return ClaimResult(f"dead-law-{sweep.id}", "site", sweep.page, statement, None, (check,))
 
 
@@ -173,13 +225,14 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     if result.exact:
         statement = Markup(_("The exact law of log₁₀ ‖M u‖ matches the {runs} runs of {label} "
                              "(median within {z:g} standard errors, KS p ≥ {alpha:g}).")).format(
-            runs=result.norm_runs, label=setting.label, z=Z_LIMIT, alpha=KS_ALPHA)
+            runs=result.norm_runs, label=setting.label, z=round(result.z_limit, 2),
+            alpha=float(f"{result.ks_alpha:.2g}"))
         observed = f"z = {result.z:+.2f}, KS p = {result.ks_pvalue:.3f}"
     else:
         statement = Markup(_("The approximate prediction of log₁₀ ‖M u‖ for {label} is within "
                              "{tolerance:g} decades (plus {z:g} standard errors) of the measured "
                              "median.")).format(label=setting.label, tolerance=result.tolerance,
-                                                z=Z_LIMIT)
+                                                z=round(result.z_limit, 2))
         observed = _("gap %(gap)s decades (se %(se)s)") % {
             "gap": f"{result.gap_norm_u:+.3f}", "se": f"{result.se_median_norm_u:.3f}"}
     check = CheckResult(setting.id, setting.label, _("agrees"), observed,
@@ -187,12 +240,13 @@ def theory_claim(setting: Setting, result: Agreement) -> ClaimResult:
     return ClaimResult(f"theory-{setting.id}", "site", setting.section, statement, None, (check,))
 
 
-def path_claim(setting: Setting, result: Measured) -> ClaimResult:
+def path_claim(setting: Setting, result: Measured, family: Family | None = None) -> ClaimResult:
     """The site's own claim that the O(k) tangent path samples the same law as the full path."""
+    alpha = (family or Family(1)).ks_alpha
     statement = Markup(_("For {label}, the fast path's {fast} column lengths and the full path's "
                          "{full} have the same distribution (two-sample KS p ≥ {alpha:g}).")).format(
-        label=setting.label, fast=result.norm_runs, full=setting.runs, alpha=KS_ALPHA)
+        label=setting.label, fast=result.norm_runs, full=setting.runs, alpha=float(f"{alpha:.2g}"))
     check = CheckResult(setting.id, setting.label, _("same distribution"),
-                        f"KS p = {result.path_ks_pvalue:.3f}", result.median_norm_u,
-                        result.path_ks_pvalue >= KS_ALPHA, "theory")
+                        f"KS p = {result.path_ks_pvalue:.2g}", result.median_norm_u,
+                        result.path_ks_pvalue >= alpha, "theory")
     return ClaimResult(f"paths-{setting.id}", "site", setting.section, statement, None, (check,))

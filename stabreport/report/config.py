@@ -58,6 +58,8 @@ DEFAULT_NORM_RUNS = 2000
 DEFAULT_SWEEP_RUNS = 200
 DEFAULT_SWEEP_PAGE = "phase"  # a sweep without a `page:`
 MAX_SWEEP_CELLS = 20_000  # per sweep in a config: every cell is validated and built into a page
+MAX_REPORT_CELLS = 20_000  # and in all of a report's sweeps together (each cell is sized by its
+# theory before it runs, about 24 ms a cell: the largest report spends some 8 minutes on it)
 
 def _integral(value: Any) -> Any:
     """1e9 written for a count is the whole number it is."""
@@ -471,6 +473,7 @@ def report_schema() -> type[BaseModel]:
         title=(Text, ...), authors=(Annotated[list[Text], Field(min_length=1)], ...),
         seed=(Annotated[int, BeforeValidator(_integral), Field(ge=0)], ...), verdicts=(VerdictsFile, ...),
         theory_tolerance=(Annotated[float, Field(gt=0)], 0.2),
+        false_alarm_rate=(Annotated[float, Field(gt=0, le=0.5)], 1e-3),
         pages=(list[PageFile], []), sections=(Annotated[list[Section], Field(min_length=1)], ...),
         claims=(list[_claim_model()], []), sweeps=(list[Sweep], []),
         explorer=(ExplorerFile, ExplorerFile()),
@@ -655,6 +658,36 @@ def _duplicates_in_file(document: Mapping_, name: str) -> list[str]:
     return problems
 
 
+def explorer_problems(grid: Any, source_name: str) -> list[str]:
+    """What is wrong with the explorer's narrowed grid: experiments that offer no explorer,
+    axes not on their grid, values they do not offer. Read from the raw document too when the
+    schema already failed elsewhere (so that a config with two problems hears of both); what the
+    schema refuses (a grid that is not a mapping of lists) is left to it."""
+    problems: list[str] = []
+    if not isinstance(grid, dict):
+        return problems
+    for name, narrowed in grid.items():
+        where = f"{source_name}: explorer: grid: {name}"
+        declared = next((e.explore for e in experiments() if e.name == name), None)
+        if declared is None:
+            problems.append(f"{where}: no experiment of that name offers the explorer; allowed: "
+                            + ", ".join(e.name for e in experiments() if e.explore is not None))
+            continue
+        if not isinstance(narrowed, dict):
+            continue
+        for key, values in narrowed.items():
+            offered = declared.grid.get(key)
+            if offered is None:
+                problems.append(f"{where}: {key!r} is not on its grid; allowed: "
+                                + ", ".join(declared.grid))
+            elif not isinstance(values, (list, tuple)):
+                continue
+            elif not values or any(v not in offered for v in values):
+                problems.append(f"{where}: {key} got {list(values)}; allowed: a non-empty subset "
+                                f"of {list(offered)}")
+    return problems
+
+
 def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
     """The validated model as the plain records the build uses; checks what needs the
     declarations' own logic (dependent parameters, every sweep cell) and ids across sections."""
@@ -719,30 +752,21 @@ def _resolve(document: Mapping_, model: BaseModel, source_name: str) -> Report:
         except ConfigError as error:
             problems.append(f"{where}: sweeps[{i}]: {error}")
     problems += _check_cells(claims, sweeps, document)
-    explorer_grid = {}
-    for name, narrowed in model.explorer.grid.items():
-        where = f"{source_name}: explorer: grid: {name}"
-        declared = next((e.explore for e in experiments() if e.name == name), None)
-        if declared is None:
-            problems.append(f"{where}: no experiment of that name offers the explorer; allowed: "
-                            + ", ".join(e.name for e in experiments() if e.explore is not None))
-            continue
-        for key, values in narrowed.items():
-            offered = declared.grid.get(key)
-            if offered is None:
-                problems.append(f"{where}: {key!r} is not on its grid; allowed: "
-                                + ", ".join(declared.grid))
-            elif not values or any(v not in offered for v in values):
-                problems.append(f"{where}: {key} got {values}; allowed: a non-empty subset of "
-                                f"{list(offered)}")
-        explorer_grid[name] = {k: tuple(v) for k, v in narrowed.items()}
+    if sum(sweep.cells for sweep in sweeps) > MAX_REPORT_CELLS:
+        problems.append(f"{source_name}: sweeps: {sum(s.cells for s in sweeps):,} cells in all ("
+                        + ", ".join(f"{s.id} {s.cells:,}" for s in sweeps) + f"); allowed: at most "
+                        f"{MAX_REPORT_CELLS:,} in a report (use `stabreport sweep` for larger grids)")
+    problems += explorer_problems(model.explorer.grid, source_name)
+    explorer_grid = {name: {k: tuple(v) for k, v in narrowed.items()}
+                     for name, narrowed in model.explorer.grid.items()}
     if problems:
         raise ConfigError("\n".join(problems))
     return Report(title=ConfigText(model.title), seed=model.seed,
                   verdicts=Verdicts(math.log10(model.verdicts.vanishes_below),
                                     math.log10(model.verdicts.explodes_above)),
                   sections=tuple(sections), source=source_name, claims=tuple(claims),
-                  theory_tolerance=model.theory_tolerance, authors=tuple(map(ConfigText, model.authors)),
+                  theory_tolerance=model.theory_tolerance,
+                  false_alarm_rate=model.false_alarm_rate, authors=tuple(map(ConfigText, model.authors)),
                   sweeps=tuple(sweeps), pages=tuple(pages), explorer_grid=explorer_grid,
                   explorer_runs=model.explorer.runs, languages=tuple(model.languages))
 
@@ -853,6 +877,9 @@ def load_report(path: str | Path | None = None, text: str | None = None) -> Repo
         document.pop("extends", None)
     model, problems = validate(document)
     if problems:
+        explorer = document.get("explorer")
+        if isinstance(explorer, Mapping_):
+            problems += explorer_problems(explorer.get("grid"), source_name)
         raise ConfigError("\n".join(dict.fromkeys(problems)))
     report = _resolve(document, model, source_name)
     problems = _anchor_problems(document, report, source_name)

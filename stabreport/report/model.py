@@ -202,6 +202,7 @@ class Report:
     source: str  # where the overrides came from, for the method page
     claims: tuple[ClaimSpec, ...] = ()
     theory_tolerance: float = 0.2  # decades allowed to approximate theory
+    false_alarm_rate: float = 1e-3  # of the build's statistical tests together (claims.Family)
     authors: tuple[str, ...] = ("The stabreport authors",)  # for citations
     sweeps: tuple[Sweep, ...] = ()
     pages: tuple[Page, ...] = ()

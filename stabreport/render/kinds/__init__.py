@@ -51,7 +51,7 @@ def _always(section: Any) -> bool:
     return True
 
 
-def _no_claims(sweep: Any, cells: Sequence[Any]) -> list[Any]:
+def _no_claims(sweep: Any, cells: Sequence[Any], family: Any = None) -> list[Any]:
     return []
 
 
@@ -90,7 +90,10 @@ class FigureKind:
     sweep: SweepFigure | None = None  # sweep scope: what it needs of the grid and plots per cell
     check_sweep: Callable[[Any], str | None] = _any_sweep  # sweep -> what is wrong with it, or None
     diagram: bool = False  # sweep scope: its cells are summarised as a phase diagram
-    claims: Callable[[Any, Sequence[Any]], list[Any]] = _no_claims  # the site's claims on its cells
+    # The site's claims on its cells: (sweep, cells, family) -> claims, judged at the level of
+    # the build's family of tests (report.claims.Family), and how many tests they make.
+    claims: Callable[[Any, Sequence[Any], Any], list[Any]] = _no_claims
+    tests: Callable[[Sequence[Any]], int] = lambda cells: 0
     cost: int = 0  # drawn in order of decreasing cost (the slowest first, on a pool)
 
     def __post_init__(self) -> None:

@@ -11,7 +11,7 @@ from ..formatting import Words
 from ..i18n import _, N_  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
-from ...report.claims import dead_law_claim
+from ...report.claims import dead_law_claim, dead_law_tests
 
 
 def dead_data(sweep: Any, cells: Sequence[Any]) -> FigureData:
@@ -68,7 +68,8 @@ def dead_findings(data: FigureData) -> dict[str, Any]:
 KIND = FigureKind(
     "dead", "sweep", data=lambda r: dead_data(r.sweep, r.cells), draw=draw_dead,
     findings=dead_findings, words="figures/dead.j2",
-    claims=lambda sweep, cells: [dead_law_claim(sweep, cells)],
+    claims=lambda sweep, cells, family: [dead_law_claim(sweep, cells, family)],
+    tests=dead_law_tests,
     sweep=SweepFigure(2, False, "dead_fraction", 0.015, Words(N_("of the runs")),
                       Words(N_("the bars of ±2 standard errors stay within ±0.03 of a share drawn from "
                          "0 to 1"))))
