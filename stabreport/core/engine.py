@@ -199,10 +199,11 @@ def _called(function: Callable[..., Any], experiment: Experiment, params: Mappin
 def _bad_values(array: np.ndarray, rows: np.ndarray) -> str | None:
     """What is wrong with the values of the runs `rows` (those that lived): NaN or +inf."""
     values = array[rows]
-    if np.isnan(values).any():
-        return f"NaN in {int(np.isnan(values).any(axis=tuple(range(1, values.ndim))).sum())} run(s)"
-    if np.isposinf(values).any():
-        return f"+inf in {int(np.isposinf(values).any(axis=tuple(range(1, values.ndim))).sum())} run(s)"
+    per_run = tuple(range(1, values.ndim))
+    for what, test in (("NaN", np.isnan), ("+inf", np.isposinf)):
+        bad = test(values)
+        if bad.any():
+            return f"{what} in {int(bad.any(axis=per_run).sum())} run(s)"
     return None
 
 
@@ -401,15 +402,21 @@ class Task:
         return self.runs * experiment.steps(self.params) * (width * width if self.path == FULL else width)
 
 
-def execute(task: Task, threads: int = 1) -> Result | NormResult:
-    """The task's result, computed here, within its time limit."""
-    experiment = get_experiment(task.experiment)
+def _compute(experiment: Experiment, task: Task, threads: int,
+             progress: Callable[[int], None] | None = None) -> Result | NormResult:
+    """The task's result, computed here on its path, within its time limit."""
     cost = estimate(experiment, task.params, task.runs, task.path, threads, spectrum=task.spectrum)
     with deadline(time_limit(cost), _who(experiment, task.name, task.params), cost.seconds):
         if task.path == FULL:
             return simulate_setting(experiment, task.params, task.runs, task.seed, task.name,
-                                    threads, spectrum=task.spectrum)
-        return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads)
+                                    threads, progress, task.spectrum)
+        return simulate_norms(experiment, task.params, task.runs, task.seed, task.name, threads,
+                              progress)
+
+
+def execute(task: Task, threads: int = 1) -> Result | NormResult:
+    """The task's result, computed here (in a worker or in-process), within its time limit."""
+    return _compute(get_experiment(task.experiment), task, threads)
 
 
 def _array_bytes(array: np.ndarray) -> bytes:
@@ -456,14 +463,6 @@ def run_setting(experiment: Experiment, params: Mapping[str, Any], runs: int, se
     cached = load_result(store, task)
     if cached is not None:
         return cached
-    threads = jobs or default_jobs()
-    cost = estimate(experiment, task.params, runs, path, threads, spectrum=spectrum)
-    with deadline(time_limit(cost), _who(experiment, task.name, task.params), cost.seconds):
-        if path == FULL:
-            result = simulate_setting(experiment, task.params, runs, seed, task.name, threads,
-                                      progress, spectrum)
-        else:
-            result = simulate_norms(experiment, task.params, runs, seed, task.name, threads,
-                                    progress)
+    result = _compute(experiment, task, jobs or default_jobs(), progress)
     store_result(store, task, result)
     return result
