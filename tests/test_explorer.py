@@ -130,3 +130,60 @@ def test_a_declared_grid_without_its_width_or_depth_is_refused(monkeypatch):
     monkeypatch.setattr(explorer, "experiments", lambda: [broken])
     with pytest.raises(StabreportError, match="the grid has no 'depth'; allowed"):
         explorer.explorer_sweeps(load_report(None))
+
+
+@pytest.mark.parametrize("value,label", [
+    (0.0353553, "0.0354"), (1.13137, "1.13"), (0.282842712475, "0.283"), (0.353553, "0.354"),
+    (0.025, "0.025"), (0.1, "0.1"), (4.0, "4"), (100, "100"), (12345, "12345"),
+    (0.999999, "1"), (2.5e-5, "2.50 × 10⁻⁵"), (9999.9, "1.00 × 10⁴"), (-0.5, "−0.5"),
+    ("scaled_sigmoid", "scaled_sigmoid")])
+def test_a_grid_value_reads_as_a_person_writes_it(value, label):
+    from stabreport.render.explorer import grid_label
+
+    assert grid_label(value) == label.replace(" × ", "\u00a0×\u00a0")  # one word, as pow10 writes it
+
+
+def test_the_explorer_shows_grid_values_readably_and_keeps_them_exact(site):
+    """Each control carries its values as configured (what the page looks cells up by and the
+    command prints) and their labels; the readout and the page's list of the grid use labels."""
+    from stabreport.render.explorer import grid_label
+
+    data = explorer_data(site)
+    for experiment in data["experiments"]:
+        for control in experiment["controls"]:
+            assert control["labels"] == [grid_label(v) for v in control["values"]], control["key"]
+    for experiment, index, cell in _cells(data):
+        for control, i in zip(experiment["controls"], index):
+            value = control["values"][i]
+            assert f"--set {control['key']}={value} " in cell["command"] + " "  # exact, as configured
+        if experiment["name"] == "products":
+            assert "0.353553" not in cell["readout"], cell["readout"]  # the scale as a label
+    page = (site / "docs" / "generated" / "explore.md").read_text(encoding="utf-8")
+    grid = page[page.index("{ #what-is-on-the-grid }"):]
+    assert "0.353553" not in grid and "0.354, 0.5, 0.707" in grid, grid
+
+
+def test_the_theorys_law_is_sampled_as_a_smooth_cdf_through_its_quantiles(site):
+    """Each cell with a theory carries its law's CDF at many evenly spaced points (not three
+    quantiles): it never decreases, spans the law's tails, and passes through the theory's own
+    5 %, median and 95 %. An experiment without a theory has none."""
+    from stabreport.experiments import get_experiment
+    from stabreport.render.explorer import LAW_POINTS, explorer_theory
+
+    data = explorer_data(site)
+    checked = 0
+    for experiment, index, cell in _cells(data):
+        theory = cell["theory"]
+        law = theory["law"]
+        shares = np.array(law["cdf"])
+        assert len(shares) == LAW_POINTS and np.all(np.diff(shares) >= 0)
+        assert shares[0] <= 0.01 and shares[-1] >= 0.99
+        values = np.linspace(law["from"], law["to"], len(shares))
+        spread = theory["q95"] - theory["q05"]
+        for p, quantile in ((0.05, theory["q05"]), (0.5, theory["median"]), (0.95, theory["q95"])):
+            assert abs(np.interp(p, shares, values) - quantile) < 0.02 * spread, (experiment["name"], p)
+        checked += 1
+    assert checked == sum(len(e["cells"]) for e in data["experiments"])
+    # About 400 bytes a cell, in JSON.
+    assert len(json.dumps(law)) < 1000
+    assert explorer_theory(get_experiment("near_identity"), {"k": 4, "factors": 10, "scale": 0.5}, None) is None

@@ -10,14 +10,16 @@ import gzip
 import itertools
 import json
 import math
+import re
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..core.cache import Store
+from ..core.cache import Store, memo_json
 from ..report.model import Axis, Report, Sweep
 from ..errors import BuildError, StabreportError
 from ..experiments import Experiment, experiments
+from .formatting import pow10
 from .i18n import N_, _
 from ..core.results import per_step_quantiles
 from ..core.sweeps import cell_theory, critical_scale
@@ -25,6 +27,10 @@ from ..core.sweeps import cell_theory, critical_scale
 EXPLORE = "explore"  # the explorer's sweeps' figure: none of the report's (no figure kind)
 MAX_COMPRESSED = 3 * 2**20  # bytes of data/explorer.js, gzipped: what a reader downloads
 QUANTILES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # of each cell's final distribution
+# The theory's law of the final log10 ‖M u‖ as the page draws it: its CDF at LAW_POINTS evenly
+# spaced values from its LAW_TAIL quantile to its 1 − LAW_TAIL one, to LAW_DIGITS decimals (a
+# smooth curve on a chart some hundred pixels wide, a few hundred bytes a cell).
+LAW_POINTS, LAW_TAIL, LAW_DIGITS = 81, 0.005, 4
 
 
 def explorer_page_id(report: Report) -> str | None:
@@ -61,6 +67,28 @@ def explorer_sweeps(report: Report) -> tuple[Sweep, ...]:
     return tuple(sweeps)
 
 
+def grid_label(value: Any) -> str:
+    """A grid value as a reader writes it, by the site's rules for numbers: an integer as it is,
+    another number to 3 significant figures (0.0354, 1.13, 0.25), in × 10ⁿ notation when it is
+    far from 1 (below 0.001 or from 10⁴ on), a choice by its name. The exact value stays what
+    the page looks cells up by and what the command prints."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, int):
+        return str(value).replace("-", "−")
+    if not math.isfinite(value) or value == 0:
+        return "0" if value == 0 else str(value)
+    rounded = float(f"{value:.3g}")
+    size = abs(rounded)
+    if size < 1e-3 or size >= 1e4:
+        return ("−" if value < 0 else "") + pow10(math.log10(size), 3)
+    decimals = max(0, 2 - math.floor(math.log10(size)))
+    text = f"{rounded:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text.replace("-", "−")
+
+
 def command(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int) -> str:
     """The command that prints exactly a cell's numbers (`per_step` is its trajectory)."""
     sets = " ".join(f"--set {k}={v}" for k, v in params.items() if v is not None)
@@ -71,16 +99,54 @@ def command(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: 
 def explorer_theory(experiment: Experiment, params: Mapping[str, Any],
                     store: Store | None) -> dict[str, float | None] | None:
     """The theory's median and 5 %/95 % quantiles of the final log10 ‖M u‖, its gain per step
-    and its dead fraction (the prediction that sized the cell, read back), and the critical
-    scale (memoised on its own: a root search shared by every depth)."""
+    and its dead fraction (the prediction that sized the cell, read back), the critical scale
+    (memoised on its own: a root search shared by every depth) and its law's CDF to draw
+    (`law`, see law_curve; None where it has no spread). None without a theory."""
     if experiment.theory is None:
         return None
     theory = cell_theory(experiment, params, store)
     critical = critical_scale(experiment, params, store)
     q05, median, q95 = theory["norm_u"]
+    finite = all(v is not None and math.isfinite(v) for v in (q05, median, q95))
     return {"median": median, "q05": q05, "q95": q95, "gain_per_step": theory["gain_per_step"],
             "critical_scale": critical, "exact": theory["exact"],
-            "dead_fraction": theory["dead_fraction"]}
+            "dead_fraction": theory["dead_fraction"],
+            "law": theory_law(experiment, params, q05, median, q95, store) if finite else None}
+
+
+def law_curve(cdf: Callable[[np.ndarray], np.ndarray], q05: float, median: float,
+              q95: float) -> dict[str, Any] | None:
+    """The CDF of a law of log10 ‖M u‖ (`cdf`, vectorised), sampled for the page: `cdf` holds
+    its values at LAW_POINTS evenly spaced points from `from` to `to`, its LAW_TAIL and
+    1 − LAW_TAIL quantiles. None when the law has no spread to draw (the page then marks its
+    three quantiles)."""
+    spread = q95 - q05
+    if not all(map(math.isfinite, (q05, median, q95))) or not spread > 0:
+        return None
+    coarse = np.linspace(median - 4 * spread, median + 4 * spread, 801)
+    # A numerical inversion wobbles by rounding: a CDF never decreases.
+    shares = np.maximum.accumulate(np.clip(np.nan_to_num(cdf(coarse), nan=0.0), 0.0, 1.0))
+    low = coarse[max(int(np.searchsorted(shares, LAW_TAIL)) - 1, 0)]
+    high = coarse[min(int(np.searchsorted(shares, 1 - LAW_TAIL)), len(coarse) - 1)]
+    if not high > low:
+        return None
+    points = np.linspace(low, high, LAW_POINTS)
+    shares = np.maximum.accumulate(np.clip(np.nan_to_num(cdf(points), nan=0.0), 0.0, 1.0))
+    return {"from": float(low), "to": float(high),
+            "cdf": [round(float(p), LAW_DIGITS) for p in shares]}
+
+
+def theory_law(experiment: Experiment, params: Mapping[str, Any], q05: float, median: float,
+               q95: float, store: Store | None) -> dict[str, Any] | None:
+    """law_curve of the theory's law of the final log10 ‖M u‖ (memoised by the source of the
+    theory and of this module, the cell's parameters and the sampling)."""
+    def compute() -> dict[str, Any] | None:
+        prediction = experiment.theory.predict(params)
+        return law_curve(prediction.cdf_log10, q05, median, q95)
+
+    return memo_json(store, "explorer-theory-law", (*experiment.theory_modules, __name__), {
+        "experiment": experiment.name, "params": dict(params), "quantiles": [q05, median, q95],
+        "points": LAW_POINTS, "tail": LAW_TAIL, "digits": LAW_DIGITS}, compute)
 
 
 def _numbers(values: Sequence[float]) -> list[float | None]:
@@ -118,6 +184,8 @@ def explorer_words() -> dict[str, str]:
                                     "after each step."),
         "measured_quantiles": _("measured quantiles"),
         "theory_quantiles": _("theory: 5 %, median, 95 %"),
+        "theory_exact_law": _("theory: exact law"),
+        "theory_law": _("theory: approximate law"),
         "at_the_end": _("{ylabel} at the end"),
         "share_below": _("share of runs below"),
         "distribution_title": _("Final distribution over {runs} runs"),
@@ -146,6 +214,7 @@ def explorer_script(report: Report, sweeps: Sequence[Sweep], results: Mapping[st
             values = list(axis.values)
             controls.append({"key": axis.key, "label": _(axis.key.replace("_", " ")),
                              "help": _(param.help), "values": values,
+                             "labels": [grid_label(v) for v in values],
                              "kind": "log" if axis.log else "choice"})
             default = explore.initial.get(axis.key, param.default)
             initial.append(values.index(default) if default in values else 0)
@@ -190,6 +259,12 @@ def lecture_references(report: Report, sweeps: Sequence[Sweep], runs: Any) -> di
     return out
 
 
+def _one_line(text: str) -> str:
+    """A template's text as one line: its runs of spaces and line breaks as one space (a no-break
+    space, which keeps a number such as 1.3 × 10⁻⁹ on one line, stays)."""
+    return re.sub(r"[ \t\n\r\f\v]+", " ", text).strip()
+
+
 def explorer_page(env: Any, report: Report, runs: Any, site: Any,
                   store: Store | None) -> tuple[dict[str, Any], bytes] | None:
     """What the explorer page's template shows, and data/explorer.js; None without the page
@@ -206,13 +281,14 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
         theory = cell["theory"]
         critical = theory.get("critical_scale") if theory else None
         scale_key = experiment.explore.scale
-        return " ".join(template.render(
+        return _one_line(template.render(
             experiment=experiment, cell=cell, depth=steps, step=experiment.step_word(1),
             steps=experiment.step_word(steps), scale_key=scale_key,
-            scale=params[scale_key], median=median[-1] if median else None,
+            scale=params[scale_key], scale_label=grid_label(params[scale_key]),
+            median=median[-1] if median else None,
             q05=cell["q05"][-1] if median else None, q95=cell["q95"][-1] if median else None,
             gain=(median[-1] - median[0]) / steps if median else None,
-            dead=cell["dead_fraction"], theory=theory, critical=critical).split())
+            dead=cell["dead_fraction"], theory=theory, critical=critical))
 
     by_id = {sweep.id: runs.sweeps[sweep.id] for sweep in sweeps}
     page_url = site.page_url(explorer_page_id(report))
@@ -229,8 +305,12 @@ def explorer_page(env: Any, report: Report, runs: Any, site: Any,
                          f"at most {MAX_COMPRESSED / 2**20:.0f} MiB (narrow its grids with "
                          "`explorer: grid:` in the config, or in the experiments' declarations)")
     every = [result for sweep in sweeps for result in by_id[sweep.id]]
-    view = {"sweeps": sweeps, "cells": len(every), "runs_min": min(r.runs for r in every),
-            "runs_max": max(r.runs for r in every),
+    # The grids as the page's controls write them (and the values held fixed).
+    labels = {sweep.id: {"axes": {a.key: [grid_label(v) for v in a.values] for a in sweep.axes},
+                         "fixed": {k: grid_label(v) for k, v in sweep.params.items()}}
+              for sweep in sweeps}
+    view = {"sweeps": sweeps, "labels": labels, "cells": len(every),
+            "runs_min": min(r.runs for r in every), "runs_max": max(r.runs for r in every),
             "standard_error": min(sweep.standard_error for sweep in sweeps),
             "size": len(script), "compressed": compressed}
     return view, script

@@ -64,6 +64,35 @@
   // --- numbers in words, as the site writes them ---------------------------------------------
   function cellOf(experiment, choice) { return experiment.cells[choice.join(",")]; }
 
+  var NBSP = "\u00a0";  // around the ×: a number is one word, never broken over two lines
+  var SUPERSCRIPT = {"-": "⁻", "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵",
+                     "6": "⁶", "7": "⁷", "8": "⁸", "9": "⁹"};
+
+  // A number as the site writes it (stabreport.render.explorer.grid_label, whose rules these
+  // mirror): an integer as it is, another to 3 significant figures (0.0354, 1.13), in × 10ⁿ
+  // notation below 0.001 or from 10⁴ on; a choice by its name.
+  function readable(value) {
+    if (typeof value !== "number") return String(value);
+    if (!isFinite(value) || value === 0) return value === 0 ? "0" : String(value);
+    var size = Math.abs(Number(value.toPrecision(3))), sign = value < 0 ? "−" : "";
+    if (Number.isInteger(value)) return sign + String(Math.abs(value));  // JSON's 4.0 is 4
+    if (size < 1e-3 || size >= 1e4) {
+      var exponent = Math.floor(Math.log10(size)), mantissa = Math.abs(value) / Math.pow(10, exponent);
+      if (Number(mantissa.toFixed(2)) >= 10) { mantissa /= 10; exponent += 1; }
+      var power = String(exponent).replace(/[-0-9]/g, function (c) { return SUPERSCRIPT[c]; });
+      return sign + mantissa.toFixed(2) + NBSP + "×" + NBSP + "10" + power;
+    }
+    var text = size.toFixed(Math.max(0, 2 - Math.floor(Math.log10(size))));
+    if (text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
+    return sign + text;
+  }
+
+  // The i-th value of a control as the page shows it: the build's label (the exact value is what
+  // the page looks cells up by, keeps in the address and prints in the command).
+  function valueLabel(control, i) {
+    return control.labels ? control.labels[i] : readable(control.values[i]);
+  }
+
   function theoryPoints(experiment, choice) {
     // The theory's median at every precomputed depth up to the chosen one, from (0, 0).
     var depthIndex = experiment.steps_control, points = [{step: 0, value: 0}];
@@ -72,7 +101,7 @@
       var sibling = choice.slice();
       sibling[depthIndex] = i;
       var cell = cellOf(experiment, sibling);
-      if (!cell || !cell.theory) return null;
+      if (!cell || !cell.theory || !finite(cell.theory.median)) return null;
       points.push({step: depths[i], value: cell.theory.median});
     }
     return points;
@@ -107,8 +136,11 @@
       background: null,
       font: "inherit",
       view: {stroke: null},
+      // Labels that would touch are left out (every other one first), the end ones kept inside
+      // the chart; the number of ticks follows the chart's size (see axisOf).
       axis: {labelColor: fg, titleColor: fg, domainColor: fg, tickColor: fg, gridColor: faint,
-             labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal"},
+             labelFontSize: 11, titleFontSize: 12, titleFontWeight: "normal",
+             labelOverlap: "parity", labelSeparation: 6, labelFlush: true, labelBound: true},
       legend: {labelColor: fg, titleColor: fg, orient: "bottom", direction: "vertical", labelFontSize: 11,
                labelLimit: 0},
       title: {color: fg, fontSize: 13, fontWeight: "normal", anchor: "start"}
@@ -117,6 +149,27 @@
 
   var ACCENT = "#0072B2", THEORY = "#D55E00", LECTURE = "#7f7f7f";
 
+  // An axis with about one tick per `spacing` pixels of the chart's width (or height), however
+  // wide the page shows it: a phone gets fewer ticks, not labels on top of each other.
+  function axisOf(direction, spacing, extra) {
+    var axis = {tickCount: {expr: "max(2, floor(" + direction + " / " + spacing + "))"}};
+    Object.keys(extra || {}).forEach(function (key) { axis[key] = extra[key]; });
+    return axis;
+  }
+
+  // Every layer's colour by its series, from one scale of only the series the chart shows (so
+  // the legend names nothing the chart does not draw).
+  function colourLayers(layers, domain, range) {
+    layers.forEach(function (layer) {
+      if (layer.encoding.color) {
+        layer.encoding.color = {field: "series", type: "nominal", title: null,
+                                scale: {domain: domain, range: range}};
+      }
+    });
+  }
+
+  function finite(value) { return typeof value === "number" && isFinite(value); }
+
   function trajectorySpec(experiment, cell, choice) {
     var rows = [], depth = cell.median.length - 1;
     for (var s = 0; s <= depth; s++) {
@@ -124,11 +177,14 @@
     }
     var measured = say("measured");
     var domain = [measured], range = [ACCENT];
-    var x = {field: "step", type: "quantitative", title: experiment.step_label};
-    var y = {field: "value", type: "quantitative", title: experiment.ylabel, scale: {zero: false}};
+    var x = {field: "step", type: "quantitative", title: experiment.step_label,
+             axis: axisOf("width", 60, {format: "d", tickMinStep: 1})};
+    var y = {field: "value", type: "quantitative", title: experiment.ylabel, scale: {zero: false},
+             axis: axisOf("height", 40)};
     var layers = [
       {data: {values: rows}, mark: {type: "area", opacity: 0.25, color: ACCENT},
-       encoding: {x: x, y: {field: "q05", type: "quantitative", title: experiment.ylabel, scale: {zero: false}},
+       encoding: {x: x, y: {field: "q05", type: "quantitative", title: experiment.ylabel, scale: {zero: false},
+                            axis: y.axis},
                   y2: {field: "q95"}}},
       {data: {values: rows.map(function (r) { return {step: r.step, value: r.median, series: measured}; })},
        mark: {type: "line", strokeWidth: 2}, encoding: {x: x, y: y, color: {field: "series"}}}
@@ -153,31 +209,54 @@
       layers.push({data: {values: refRows}, mark: {type: "line", opacity: 0.5, strokeWidth: 1.2, strokeDash: [2, 2]},
                    encoding: {x: x, y: y, color: {field: "series"}}});
     }
-    layers.forEach(function (layer) {
-      if (layer.encoding.color) {
-        layer.encoding.color = {field: "series", type: "nominal", title: null,
-                                scale: {domain: domain, range: range}};
-      }
-    });
+    colourLayers(layers, domain, range);
     return {$schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 260,
             title: say("trajectory_title", {step: experiment.step_label}), layer: layers, config: chartConfig(),
             description: say("trajectory_description")};
   }
 
-  function distributionSpec(experiment, cell) {
-    var rows = cell.final.map(function (v, i) { return {value: v, p: QUANTILES[i], series: say("measured_quantiles")}; });
-    var layers = [{data: {values: rows}, mark: {type: "line", point: true, color: ACCENT, interpolate: "step-after"},
-                   encoding: {x: {field: "value", type: "quantitative", title: say("at_the_end", {ylabel: experiment.ylabel}), scale: {zero: false}},
-                              y: {field: "p", type: "quantitative", title: say("share_below"), scale: {domain: [0, 1]}},
-                              color: {field: "series", type: "nominal", title: null,
-                                      scale: {domain: [say("measured_quantiles"), say("theory_quantiles")], range: [ACCENT, THEORY]}}}}];
-    if (cell.theory) {
-      var law = [{value: cell.theory.q05, p: 0.05}, {value: cell.theory.median, p: 0.5}, {value: cell.theory.q95, p: 0.95}]
-        .map(function (r) { r.series = say("theory_quantiles"); return r; });
-      layers.push({data: {values: law}, mark: {type: "line", strokeDash: [6, 4], point: {shape: "diamond", size: 70}},
-                   encoding: {x: {field: "value", type: "quantitative"}, y: {field: "p", type: "quantitative"},
-                              color: {field: "series", type: "nominal"}}});
+  // The theory's law of the final value, as the build sampled it (its CDF at evenly spaced
+  // points: a smooth curve), its 5 %, median and 95 % marked on it; where the build has only
+  // those three quantiles, they are marked alone (no line drawn through them).
+  function theoryLayers(theory, x, y) {
+    if (!theory || !finite(theory.median) || !finite(theory.q05) || !finite(theory.q95)) return null;
+    var law = theory.law, named, layers = [];
+    var marks = [{value: theory.q05, p: 0.05}, {value: theory.median, p: 0.5}, {value: theory.q95, p: 0.95}];
+    if (law && law.cdf && law.cdf.length > 1) {
+      named = say(theory.exact ? "theory_exact_law" : "theory_law");
+      var step = (law.to - law.from) / (law.cdf.length - 1);
+      var curve = law.cdf.map(function (p, i) { return {value: law.from + i * step, p: p, series: named}; });
+      layers.push({data: {values: curve}, mark: {type: "line", strokeDash: [6, 4], strokeWidth: 1.8,
+                                                 interpolate: "monotone"},
+                   encoding: {x: x, y: y, color: {field: "series"}}});
+    } else {
+      named = say("theory_quantiles");
+      layers.push({data: {values: marks.map(function (m) { return {value: m.value, p: m.p, series: named}; })},
+                   mark: {type: "rule", strokeDash: [6, 4], strokeWidth: 1.4},
+                   encoding: {x: x, y: {datum: 0}, y2: {field: "p"}, color: {field: "series"}}});
     }
+    layers.push({data: {values: marks.map(function (m) { return {value: m.value, p: m.p, series: named}; })},
+                 mark: {type: "point", shape: "diamond", size: 60, filled: true},
+                 encoding: {x: x, y: y, color: {field: "series"}}});
+    return {name: named, layers: layers};
+  }
+
+  function distributionSpec(experiment, cell) {
+    var measured = say("measured_quantiles");
+    var rows = cell.final.map(function (v, i) { return {value: v, p: QUANTILES[i], series: measured}; });
+    var x = {field: "value", type: "quantitative", title: say("at_the_end", {ylabel: experiment.ylabel}),
+             scale: {zero: false}, axis: axisOf("width", 70)};
+    var y = {field: "p", type: "quantitative", title: say("share_below"), scale: {domain: [0, 1]},
+             axis: axisOf("height", 40)};
+    var domain = [measured], range = [ACCENT];
+    var layers = [{data: {values: rows}, mark: {type: "line", point: true, color: ACCENT, interpolate: "step-after"},
+                   encoding: {x: x, y: y, color: {field: "series"}}}];
+    var theory = theoryLayers(cell.theory, x, y);
+    if (theory) {
+      domain.push(theory.name); range.push(THEORY);
+      layers = layers.concat(theory.layers);
+    }
+    colourLayers(layers, domain, range);
     return {$schema: "https://vega.github.io/schema/vega-lite/v5.json", width: "container", height: 200,
             title: say("distribution_title", {runs: cell.runs}), layer: layers, config: chartConfig(),
             description: say("distribution_description")};
@@ -268,11 +347,11 @@
         var shown = document.createElement("output");
         shown.id = id + "-value";
         shown.setAttribute("for", id);
-        shown.textContent = String(control.values[self.choice[i]]);
-        input.setAttribute("aria-valuetext", String(control.values[self.choice[i]]));
+        shown.textContent = valueLabel(control, self.choice[i]);
+        input.setAttribute("aria-valuetext", shown.textContent);
         input.addEventListener("input", function () {
           self.choice[i] = parseInt(input.value, 10);
-          shown.textContent = String(control.values[self.choice[i]]);
+          shown.textContent = valueLabel(control, self.choice[i]);
           input.setAttribute("aria-valuetext", shown.textContent);
           self.update(true);
         });
@@ -283,7 +362,7 @@
         control.values.forEach(function (value, j) {
           var option = document.createElement("option");
           option.value = String(j);
-          option.textContent = control.labels ? control.labels[j] : String(value);
+          option.textContent = valueLabel(control, j);
           input.appendChild(option);
         });
         input.value = String(self.choice[i]);
@@ -307,9 +386,23 @@
     var cell = cellOf(this.experiment, this.choice);
     this.root.setAttribute("data-cell", this.experiment.name + ":" + this.choice.join(","));
     this.readout.innerHTML = cell.readout;  // written by the build, from the site's own templates
-    this.command.textContent = cell.command;
+    this.showCommand(cell.command);
     this.bibtex.textContent = this.bibtexOf(cell, fragment);
     this.render();
+  };
+
+  // The command, each word of it kept whole (a browser would break "--per-step" after a hyphen):
+  // a line ends only at a space between words. Copied, it is the command as it is.
+  Explorer.prototype.showCommand = function (command) {
+    var target = this.command;
+    target.textContent = "";
+    command.split(" ").forEach(function (word, i) {
+      if (i) target.appendChild(document.createTextNode(" "));
+      var span = document.createElement("span");
+      span.style.whiteSpace = "nowrap";
+      span.textContent = word;
+      target.appendChild(span);
+    });
   };
 
   Explorer.prototype.render = function () {
@@ -330,7 +423,7 @@
 
   Explorer.prototype.bibtexOf = function (cell, fragment) {
     var site = data().site, experiment = this.experiment;
-    var words = experiment.controls.map(function (c, i) { return c.key + " " + c.values[this.choice[i]]; }, this);
+    var words = experiment.controls.map(function (c, i) { return c.key + " " + valueLabel(c, this.choice[i]); }, this);
     var key = "stabreport-explore-" + experiment.name + "-" + this.choice.join("-");
     var url = site.page_url + "#" + fragment;
     return "@misc{" + key + ",\n" +
