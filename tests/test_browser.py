@@ -469,22 +469,82 @@ _OVERFLOW = """() => {
 }"""
 
 
-def test_every_page_reads_on_a_phone(served, browser):
-    """At 390 × 844 no page scrolls sideways, nothing is wider than the screen outside a
-    scrolling box, and every table cell can be seen (wide tables reflow into cards)."""
+# Every table cell's look and text: its padding and rules (the cell's own border or its row's),
+# and any two neighbouring cells whose text boxes overlap (a number running into the next one).
+_TABLES = """() => {
+  const shown = el => el.checkVisibility() && el.getClientRects().length > 0;
+  const unstyled = [], overlapping = [];
+  const textBox = cell => { const range = document.createRange(); range.selectNodeContents(cell);
+    return [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0); };
+  const px = (style, side) => parseFloat(style[side]) || 0;
+  for (const row of document.querySelectorAll('.md-content table tr')) {
+    const cells = [...row.children].filter(shown);
+    for (const cell of cells) {
+      const s = getComputedStyle(cell), r = getComputedStyle(row);
+      const padded = px(s, 'paddingLeft') + px(s, 'paddingRight') > 0;
+      const ruled = ['borderTopWidth', 'borderBottomWidth'].some(side =>
+        px(s, side) > 0 || px(r, side) > 0);
+      if (!padded || !ruled) unstyled.push(`${cell.tagName} "${cell.textContent.trim().slice(0, 30)}"`
+        + ` padding ${s.paddingLeft}/${s.paddingRight}, rules ${s.borderTopWidth}/${s.borderBottomWidth}`);
+    }
+    for (let i = 0; i + 1 < cells.length; i++) {
+      for (const a of textBox(cells[i])) for (const b of textBox(cells[i + 1])) {
+        const x = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+        const y = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+        if (x > 0.5 && y > 0.5) overlapping.push(
+          `"${cells[i].textContent.trim().slice(0, 30)}" / "${cells[i + 1].textContent.trim().slice(0, 30)}"`);
+      }
+    }
+  }
+  return {unstyled, overlapping: [...new Set(overlapping)]};
+}"""
+
+# Visible text that is TeX or KaTeX source: a backslash command, a math delimiter, or a sub- or
+# superscript group, outside code (where a command is what the reader should see).
+_TEX = r"""() => {
+  const found = [], walker = document.createTreeWalker(document.querySelector('.md-content'),
+    NodeFilter.SHOW_TEXT);
+  const tex = /\\[A-Za-z]{2,}|\\[()[\]]|\$\$|[_^]\{/;
+  for (let node; (node = walker.nextNode());) {
+    const el = node.parentElement;
+    if (!el || el.closest('code, pre, script, style, .katex-mathml, annotation')) continue;
+    if (!el.checkVisibility() || !tex.test(node.textContent)) continue;
+    found.push(node.textContent.trim().slice(0, 60));
+  }
+  return found;
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_of_both_editions_reads_at_desktop_and_phone_width(served, browser, width):
+    """At 1280 px and at 390 px, in English and in Chinese: no page scrolls sideways, nothing is
+    wider than the screen outside a scrolling box, every table cell can be seen (wide tables
+    reflow into cards on a phone), every cell has padding and a rule in Material's table style
+    and no cell's text runs into its neighbour's, and no visible text is TeX source."""
     base, site_dir = served
     problems: list[str] = []
     page = _page(browser, problems)
-    page.set_viewport_size({"width": 390, "height": 844})
-    for path in _pages(site_dir):
+    page.set_viewport_size({"width": width, "height": 844})
+    paths = _pages(site_dir) + ["zh/" + path for path in _pages(site_dir / "zh")]
+    tables = 0
+    for path in paths:
         page.goto(base + path, wait_until="networkidle")
+        if page.locator(".arithmatex").count():
+            page.wait_for_function("document.querySelectorAll('.katex').length > 0", timeout=10000)
+        where = f"{path or 'home'} at {width} px"
         found = page.evaluate(_OVERFLOW)
-        assert found["page"] <= found["vw"], f"{path or 'home'}: the page scrolls sideways"
-        assert found["wide"] == [], f"{path or 'home'}: {found['wide'][:5]}"
-        assert found["hidden"] == [], f"{path or 'home'}: cells out of sight {found['hidden'][:5]}"
-    page.goto(base, wait_until="networkidle")
-    page.locator("table.reflow").first.scroll_into_view_if_needed()
-    page.screenshot(path=str(OUTPUT / "home-phone-key-findings.png"))
+        assert found["page"] <= found["vw"], f"{where}: the page scrolls sideways"
+        assert found["wide"] == [], f"{where}: {found['wide'][:5]}"
+        assert found["hidden"] == [], f"{where}: cells out of sight {found['hidden'][:5]}"
+        styled = page.evaluate(_TABLES)
+        assert styled["unstyled"] == [], f"{where}: cells without Material's style {styled['unstyled'][:5]}"
+        assert styled["overlapping"] == [], f"{where}: cells whose text overlaps {styled['overlapping'][:5]}"
+        assert page.evaluate(_TEX) == [], f"{where}: TeX source shown {page.evaluate(_TEX)[:5]}"
+        tables += page.locator(".md-content table[data-reflow]").count()
+    assert tables > 0  # the wide tables were among those checked
+    page.goto(base + "theory.html", wait_until="networkidle")
+    page.locator("table[data-reflow]").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(OUTPUT / f"theory-table-{width}.png"))
     assert problems == []
 
 

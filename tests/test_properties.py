@@ -75,7 +75,7 @@ def test_pow10_formats_finite_values_and_refuses_others(x):
             return
         raise AssertionError("formatted a non-finite value")
     text = pow10(x)
-    match = re.fullmatch(r"(\d)\.(\d) × 10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", text)
+    match = re.fullmatch(r"(\d)\.(\d)\u00a0×\u00a010([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)", text)
     assert match, text
     exponent = int(match.group(3).translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")))
     mantissa = float(f"{match.group(1)}.{match.group(2)}")

@@ -17,15 +17,19 @@ def superscript(n: int) -> str:
     return str(n).translate(_SUPERSCRIPT)
 
 
+NBSP = "\u00a0"  # a number in scientific notation is one word: a line never breaks inside it
+
+
 def pow10(log10_value: float, digits: int = 2) -> str:
-    """10**log10_value in scientific notation, e.g. -8.87 → '1.3 × 10⁻⁹'."""
+    """10**log10_value in scientific notation, e.g. -8.87 → '1.3 × 10⁻⁹' (no-break spaces
+    around the ×, so a table cell or a line of prose never splits a number)."""
     if not math.isfinite(log10_value):
         raise ValueError(f"cannot format 10**{log10_value}: not a finite log10 value")
     exponent = math.floor(log10_value)
     mantissa = round(10 ** (log10_value - exponent), digits - 1)
     if mantissa >= 10:
         mantissa, exponent = mantissa / 10, exponent + 1
-    return f"{mantissa:.{digits - 1}f} × 10{superscript(exponent)}"
+    return f"{mantissa:.{digits - 1}f}{NBSP}×{NBSP}10{superscript(exponent)}"
 
 
 def signed(value: float, decimals: int = 1) -> str:
