@@ -142,3 +142,27 @@ def test_linear_network_follows_the_exact_products_law():
     values = simulate_setting(MLP, params, 1500, seed=24).metrics["log10_norm_u"]
     _assert_median_agrees(values, prediction.median_log10_norm_u, label="linear")
     _assert_exact_law(values, prediction.norm_u_law, label="linear")
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "scaled_sigmoid"])
+def test_the_two_critical_scales_are_what_their_names_say(activation):
+    """s* (the settled per-layer gain is 1) and s_L (the gain over the whole depth is 1) are
+    different numbers for smooth activations, with s_L → s* as the depth grows; for ReLU, whose
+    layers all have the same law, they are one number."""
+    def balanced_and_critical(depth, act=activation):
+        params = MLP.canonical_params({"activation": act, "width": 100, "depth": depth, "scale": 0.1})
+        theory = predict(MLP, params)
+        return params, theory.balanced_scale, theory.critical_scale
+
+    params, balanced, critical = balanced_and_critical(50)
+    assert balanced is not None and critical is not None
+    assert abs(math.log(balanced / critical)) > 0.01, (balanced, critical)  # distinct quantities
+    # s_L is where the typical gain over all 50 layers is 1: the gain per layer crosses zero there
+    at = lambda s: MLP.theory.gain_per_step(MLP.at_scale(params, s))
+    assert at(balanced * 0.98) < 0 < at(balanced * 1.02)
+    assert balanced == pytest.approx(MLP.theory.critical_scale(params), rel=1e-9)
+    # deeper networks spend a smaller share of their depth settling: s_L approaches s*
+    gaps = [abs(math.log(balanced_and_critical(depth)[1] / critical)) for depth in (50, 200, 800)]
+    assert gaps[0] > gaps[1] > gaps[2]
+    _, relu_balanced, relu_critical = balanced_and_critical(50, "relu")
+    assert relu_balanced == relu_critical

@@ -137,8 +137,9 @@ class Theory:
     predict: Callable[[Params], "Prediction"]
     # The typical log10 gain of ‖M u‖ per step, averaged over the steps: cheap, for gain curves.
     gain_per_step: Callable[[Params], float]
-    # The weight scale at which the typical ‖M u‖ after all steps neither grows nor shrinks, for
-    # this setting's width and number of steps; None when there is none below 10.
+    # The depth-balanced scale: the weight scale at which the typical ‖M u‖ after all steps
+    # neither grows nor shrinks, for this setting's width and number of steps (the prediction's
+    # `critical_scale` is the per-step one, once settled); None when there is none below 10.
     critical_scale: Callable[[Params], float | None]
 
 

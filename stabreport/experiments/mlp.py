@@ -159,14 +159,14 @@ def effective_scale(params: Mapping[str, Any]) -> float:
 def describe(params: Mapping[str, Any]) -> str:
     """The setting in words ("relu, scale 0.1, width 100, depth 50"), in the language being
     rendered."""
-    values = {"activation": params["activation"], "width": params["width"],
+    values = {"activation": ACTIVATIONS[params["activation"]].words, "width": params["width"],
               "depth": params["depth"]}
     if params.get("scale") is not None:
         return _("%(activation)s, scale %(scale)s, width %(width)s, depth %(depth)s") % {
             **values, "scale": params["scale"]}
     if "init" in params and "scale" in params:
         return _("%(activation)s, %(init)s init, width %(width)s, depth %(depth)s") % {
-            **values, "init": params["init"]}
+            **values, "init": INITIALISERS[params["init"]].words}
     return _("%(activation)s, width %(width)s, depth %(depth)s") % values
 
 
@@ -236,7 +236,7 @@ def predict(params: Mapping[str, Any]):
         law = Words(N_("exact: orthogonal weights keep every length, ‖J u‖ = (scale·√width)^depth"))
         medians = [n * per_layer / LN10 + offset for n in range(1, depth + 1)]
         gain = rms = per_layer / LN10
-        critical = 1 / math.sqrt(width)
+        critical = balanced = 1 / math.sqrt(width)
     elif p is not None:
         step = gated_layer_law(width, p, init.preserves_lengths).shifted(math.log(std))
         norm_u = step.times(depth)
@@ -254,6 +254,7 @@ def predict(params: Mapping[str, Any]):
                            "for Gaussian weights only)"))
         medians = [step.times(n).cornish_fisher_median / LN10 + offset for n in range(1, depth + 1)]
         gain, critical = step.cumulants[0] / LN10, gated_critical_scale(width, p)
+        balanced = critical  # every layer has the same law: no transient
         rms = 0.5 * (math.log10(width) + 2 * math.log10(std) + math.log10(p))  # no underflow
     else:
         layers = mean_field_layers(activation, width, depth, std)
@@ -268,13 +269,14 @@ def predict(params: Mapping[str, Any]):
         gain = 0.5 * layers[-1].mean_log_ratio / LN10
         rms = 0.5 * math.log10(layers[-1].chi)
         critical = partial(settled_critical_scale, activation.name, width)  # found when asked
+        balanced = partial(_critical_scale, activation.name, width, depth)
     median, q05, q95 = quantiles_log10(norm_u)
     return Prediction(
         law=law, exact=exact, median_log10_norm_u=median, q05_log10_norm_u=q05,
         q95_log10_norm_u=q95, median_log10_mean_abs=median + offset,
         mean_abs_method=Words(N_("column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as "
                                  "full rank)")),
-        log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical=critical,
+        log10_gain_per_step=gain, log10_rms_gain_per_step=rms, critical=critical, balanced=balanced,
         trajectory_log10_mean_abs=np.array([-math.log10(width), *medians]),
         norm_u_law=norm_u, mean_abs_law=None, reference=Words(activation.reference_rule),
         reference_scale=activation.reference_scale(width), dead_fraction=dead_fraction(params))
@@ -307,7 +309,7 @@ def _critical_scale(activation: str, width: int, depth: int) -> float | None:
 
 
 def critical_scale(params: Mapping[str, Any]) -> float | None:
-    """The scale at which the typical log ‖J u‖ after `depth` layers is zero."""
+    """The depth-balanced scale: where the typical log ‖J u‖ after `depth` layers is zero."""
     return _critical_scale(params["activation"], params["width"], params["depth"])
 
 

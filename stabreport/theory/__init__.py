@@ -29,8 +29,11 @@ class Prediction:
     mean_abs_method: str
     log10_gain_per_step: float
     log10_rms_gain_per_step: float  # ½ log10 of the mean-square gain: what variance rules preserve
-    # The scale at which the typical gain per step is 1, or a function computing it (a root
-    # search that cells of a sweep never need): read it as `critical_scale`.
+    # Two scales, named and defined once (the theory page's "Two critical scales"):
+    # the critical scale s*, at which the typical gain of one step is 1 once the signal's
+    # variance has settled (the edge of chaos: it keeps a network of any depth balanced), or a
+    # function computing it (a root search that cells of a sweep never need): read it as
+    # `critical_scale`;
     critical: "float | None | Callable[[], float | None]"
     # log10 mean|M_ij| medians after 0, 1, ..., steps (Cornish–Fisher)
     trajectory_log10_mean_abs: np.ndarray = field(repr=False)
@@ -41,16 +44,27 @@ class Prediction:
     # The probability that a run's matrix ends exactly zero (a dead ReLU network), where the
     # theory knows it; the laws above are of the runs that live.
     dead_fraction: float | None = None
+    # and the depth-balanced scale s_L, at which the typical ‖M u‖ after all of this setting's
+    # steps is 1, the steps before the variance settles included; read it as `balanced_scale`.
+    # Unset where every step has the same law (no transient): it is then s*.
+    balanced: "float | None | Callable[[], float | None] | None" = None
 
     @property
     def critical_scale(self) -> float | None:
         return self.critical() if callable(self.critical) else self.critical
+
+    @property
+    def balanced_scale(self) -> float | None:
+        if self.balanced is None:
+            return self.critical_scale
+        return self.balanced() if callable(self.balanced) else self.balanced
 
     def as_json(self) -> dict[str, Any]:
         return {"median_log10_mean_abs": self.median_log10_mean_abs,
                 "dead_fraction": self.dead_fraction,
                 "log10_gain_per_step": self.log10_gain_per_step,
                 "critical_scale": self.critical_scale,
+                "balanced_scale": self.balanced_scale,
                 "exact": self.exact,
                 "law": self.law,
                 "median_log10_norm_u": self.median_log10_norm_u,
@@ -83,7 +97,10 @@ class GainCurve:
     family: Mapping[str, Any]  # the settings' parameters without the scale
     scales: tuple[float, ...]
     gains: tuple[float, ...]  # typical log10 gain of ‖M u‖ per step, averaged over the steps
+    # where the curve crosses zero: the depth-balanced scale s_L of the family (see Prediction)
     critical_scale: float | None
+    # the family's critical scale s* (settled gain 1 per step); equal to s_L without a transient
+    settled_scale: float | None = None
 
 
 def gain_curve(experiment: Any, params: Mapping[str, Any], scales: Sequence[float]) -> GainCurve:
@@ -91,5 +108,6 @@ def gain_curve(experiment: Any, params: Mapping[str, Any], scales: Sequence[floa
     gains = tuple(experiment.theory.gain_per_step(experiment.at_scale(params, float(s)))
                   for s in scales)
     critical = experiment.theory.critical_scale(params)
+    settled = experiment.theory.predict(params).critical_scale
     return GainCurve(f"{experiment.name}, {experiment.words(experiment.family(params))}",
-                     experiment.family(params), tuple(float(s) for s in scales), gains, critical)
+                     experiment.family(params), tuple(float(s) for s in scales), gains, critical, settled)
