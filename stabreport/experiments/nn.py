@@ -44,6 +44,13 @@ class Activation:
     # section about it. Its name and formula are added by the template. Declared with N_ (it is
     # translated by `introduce`).
     about: str = ""
+    # Its name as a reader reads it ("scaled sigmoid"), declared with N_; the identifier if unset.
+    title: str = ""
+
+    @property
+    def words(self) -> str:
+        """Its reader's name in the language being rendered."""
+        return _(self.title) if self.title else self.name
 
     def __post_init__(self) -> None:
         if (self.slope is None) == (self.log_slope is None):
@@ -80,25 +87,28 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0), positively_homogeneous=True,
+                   title=N_("ReLU"),
                    slope=lambda x: (x > 0).astype(x.dtype),
                    gate_probability=0.5, reference_gain=2.0, reference_rule=N_("He's √(2/k)"),
                    about=N_("It passes a positive input with slope 1 and switches a negative one "
                             "off (slope 0), so on average half the units carry the gradient back.")),
         # σ′(x) = ¼ sech²(x/2); 4σ(x) − 2 = 2 tanh(x/2) has slope sech²(x/2); tanh′ = sech².
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, positively_homogeneous=False,
+                   title=N_("sigmoid"),
                    log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),
                    about=N_("Its slope is at most ¼ (at zero) and falls to nothing in its flat "
                             "tails, so every layer shrinks the gradient unless the weights make up "
                             "for it.")),
-        Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid,
+        Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid, title=N_("scaled sigmoid"),
                    positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x),
                    about=N_("It equals $2\\tanh(x/2)$: slope 1 at zero like tanh, saturating at "
                             "±2.")),
         Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2,
+                   title=N_("tanh"),
                    about=N_("Its slope is 1 at zero and falls in its tails (saturating at ±1): "
                             "small weights keep units near zero, where a layer is nearly linear; "
                             "large ones saturate them and flatten the slope.")),
-        Activation("linear", r"x", lambda x: x, positively_homogeneous=True,
+        Activation("linear", r"x", lambda x: x, positively_homogeneous=True, title=N_("linear"),
                    slope=lambda x: np.ones_like(x), gate_probability=1.0,
                    about=N_("It leaves only the weights: the gradient is a product of random "
                             "matrices, as in the first experiment.")),
@@ -124,6 +134,11 @@ class Initialiser:
     uniform_signs: bool = True
     # ‖W v‖ = std · √width · ‖v‖ for every v: an orthogonal matrix times a scale.
     preserves_lengths: bool = False
+    title: str = ""  # its name as a reader reads it ("Xavier uniform"), declared with N_
+
+    @property
+    def words(self) -> str:
+        return _(self.title) if self.title else self.name
 
 
 def _normal(std_of: Callable[[int, float | None], float]):
@@ -160,20 +175,23 @@ def _scale_std(width: int, scale: float | None) -> float:
 INITIALISERS: dict[str, Initialiser] = {
     i.name: i
     for i in (
-        Initialiser("normal", "N(0, scale²)", True, _scale_std, _normal(_scale_std), gaussian=True),
+        Initialiser("normal", "N(0, scale²)", True, _scale_std, _normal(_scale_std), gaussian=True,
+                    title=N_("normal")),
         Initialiser("xavier_uniform", "U(−a, a), a = √(6 / (fan_in + fan_out))", False,
-                    lambda k, s: np.sqrt(2.0 / (k + k)), _xavier_uniform),
+                    lambda k, s: np.sqrt(2.0 / (k + k)), _xavier_uniform, title=N_("Xavier uniform")),
         Initialiser("xavier_normal", "N(0, 2 / (fan_in + fan_out))", False,
                     lambda k, s: np.sqrt(2.0 / (k + k)), _normal(lambda k, s: np.sqrt(2.0 / (k + k))),
-                    gaussian=True),
+                    gaussian=True, title=N_("Xavier normal")),
         Initialiser("he_normal", "N(0, 2 / fan_in)", False,
-                    lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k)), gaussian=True),
+                    lambda k, s: np.sqrt(2.0 / k), _normal(lambda k, s: np.sqrt(2.0 / k)), gaussian=True,
+                    title=N_("He normal")),
         Initialiser("lecun_normal", "N(0, 1 / fan_in)", False,
-                    lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k)), gaussian=True),
+                    lambda k, s: np.sqrt(1.0 / k), _normal(lambda k, s: np.sqrt(1.0 / k)), gaussian=True,
+                    title=N_("LeCun normal")),
         Initialiser("orthogonal", N_("Haar-random orthogonal matrix, times scale·√width if a "
                                      "scale is given (else gain 1)"), True,
                     lambda k, s: np.sqrt(1.0 / k) if s is None else s, _orthogonal,
-                    scale_optional=True, preserves_lengths=True),
+                    scale_optional=True, preserves_lengths=True, title=N_("orthogonal")),
     )
 }
 
@@ -185,9 +203,9 @@ def introduce(params: Mapping[str, Any]) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     activation = ACTIVATIONS.get(params.get("activation"))
     if activation is not None:
-        facts.update(activation=activation.name, formula=activation.formula,
+        facts.update(activation=activation.words, formula=activation.formula,
                      about=_(activation.about))
     init = INITIALISERS.get(params.get("init"))
     if init is not None:
-        facts.update(init=init.name, init_law=_(init.description))
+        facts.update(init=init.words, init_law=_(init.description))
     return facts

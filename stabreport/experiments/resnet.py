@@ -115,14 +115,14 @@ def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
 def describe(params: Mapping[str, Any]) -> str:
     """The setting in words ("relu, branch scale 1.0, scale 0.1414, width 100, depth 50"), in the
     language being rendered."""
-    values = {"activation": params["activation"], "branch": params["branch_scale"],
+    values = {"activation": ACTIVATIONS[params["activation"]].words, "branch": params["branch_scale"],
               "width": params["width"], "depth": params["depth"]}
     if params.get("scale") is not None:
         return _("%(activation)s, branch scale %(branch)s, scale %(scale)s, width %(width)s, "
                  "depth %(depth)s") % {**values, "scale": f"{params['scale']:.4g}"}
     if "scale" in params:
         return _("%(activation)s, branch scale %(branch)s, %(init)s init, width %(width)s, "
-                 "depth %(depth)s") % {**values, "init": params["init"]}
+                 "depth %(depth)s") % {**values, "init": INITIALISERS[params["init"]].words}
     return _("%(activation)s, branch scale %(branch)s, width %(width)s, depth %(depth)s") % values
 
 

@@ -119,6 +119,16 @@ class SettingView:
         return self.dead / self.runs
 
     @property
+    def lecture_position(self) -> str | None:
+        """Where the lecture's printed value lies against the 5–95 % band of the same statistic
+        here: "inside", "above" or "below" (None: the lecture printed none, or no run lived)."""
+        if self.lecture is None or self.stat_q05 is None or self.stat_q95 is None:
+            return None
+        if self.lecture > self.stat_q95:
+            return "above"
+        return "below" if self.lecture < self.stat_q05 else "inside"
+
+    @property
     def distance_from_one(self) -> float:
         """How far the typical lecture statistic is from 1, in decades."""
         return abs(self.stat_median)
@@ -490,6 +500,9 @@ def make_environment(templates: Sequence[Path], report: Report) -> jinja2.Enviro
     )
     i18n.install(env)  # {% trans %} and _() speak the language being rendered
     env.filters.update(_filters(report))
+    # `settings|selectattr("stat_median", "verdict_is", v)`: the settings whose verdict is v
+    env.tests["verdict_is"] = lambda log10_value, verdict: (
+        log10_value is not None and report.verdicts.of(log10_value) == verdict)
     return env
 
 

@@ -120,14 +120,30 @@ class CellBoundCheck(_Bounds):
     statistic: CellStatisticName
 
 
-def _bounds_text(statistic: str, low: float | None, high: float | None) -> str:
-    def number(value: float) -> str:
-        return f"{value:g}".replace("-", "−")
+def _statistic_words(check: CheckSpec) -> tuple[str, str]:
+    """What a reader reads for the check's statistic: its declaration's words (a setting
+    statistic's title, a cell statistic's `plots`) and unit, in the language being rendered;
+    never its identifier."""
+    from ..statistics import CELL_STATISTICS, SETTING_STATISTICS
 
+    if check.sweep:  # a cell of a sweep
+        return _(CELL_STATISTICS.get(check.statistic).plots), ""
+    declared = SETTING_STATISTICS.get(check.statistic)
+    return _(declared.title), _(declared.unit) if declared.unit else ""
+
+
+def _number(value: float, unit: str = "") -> str:
+    text = f"{value:.3g}".replace("-", "−")
+    return f"{text} {unit}" if unit else text
+
+
+def _bounds_text(check: CheckSpec) -> str:
+    words, unit = _statistic_words(check)
+    low, high = check.at_least, check.at_most
     if low is not None and high is not None:
         return _("%(statistic)s between %(low)s and %(high)s") % {
-            "statistic": statistic, "low": number(low), "high": number(high)}
-    return f"{statistic} ≥ {number(low)}" if low is not None else f"{statistic} ≤ {number(high)}"
+            "statistic": words, "low": _number(low), "high": _number(high, unit)}
+    return f"{words} ≥ {_number(low, unit)}" if low is not None else f"{words} ≤ {_number(high, unit)}"
 
 
 def _bound_row(check: CheckSpec, label: Any, value: float | None) -> CheckResult:
@@ -135,9 +151,8 @@ def _bound_row(check: CheckSpec, label: Any, value: float | None) -> CheckResult
     holds = computed and (check.at_least is None or value >= check.at_least) \
         and (check.at_most is None or value <= check.at_most)
     observed = _(DIED) if value is None else _("not computed in this build") \
-        if not computed else f"{check.statistic} = {value:.3g}"
-    return CheckResult(check.setting or check.sweep, label,
-                       _bounds_text(check.statistic, check.at_least, check.at_most),
+        if not computed else _number(value, _statistic_words(check)[1])
+    return CheckResult(check.setting or check.sweep, label, _bounds_text(check),
                        observed, value if computed else None, holds, "bound")
 
 
