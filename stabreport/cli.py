@@ -313,7 +313,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from .core.cache import Store
     from .report.model import Sweep
     from .core.engine import validate_run_options
-    from .core.executors import Progress, run_tasks
+    from .core.executors import Phase, Progress, counted, run_tasks
     from .experiments import get_experiment
     from .paths import CACHE
     from .core.sweeps import cell_theory, parse_grid, summarise, sweep_tasks
@@ -342,10 +342,16 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     store = None if args.no_cache else Store(project_root(args.root) / CACHE)
     sweep = Sweep("sweep", "sweep", experiment, fixed, axes, args.runs, args.seed,
                   figure=args.figure, standard_error=args.standard_error)
-    tasks = sweep_tasks(sweep, store)  # validates every cell's parameters before anything runs
-    progress = Progress(len(tasks), "cells", sys.stderr, milestones=True)
+    sized = sys.stderr if args.standard_error is not None else None
+    with Phase(sized, f"sizing {counted(cells, 'cell')} by their theory", cells, "cell",
+               "sizing") as phase:
+        # validates every cell's parameters before anything runs
+        tasks = sweep_tasks(sweep, store, lambda done, total: phase.advance())
+    progress = Progress(len(tasks), "cells", sys.stderr, begin=False)
+    start = lambda cached: progress.begin(f"running {counted(len(tasks), 'cell')}: {cached:,} "
+                                          f"from the cache, {len(tasks) - cached:,} to compute")
     try:
-        results = run_tasks(tasks, store, executor, progress)
+        results = run_tasks(tasks, store, executor, progress, start, sys.stderr)
     finally:
         progress.close()
     cells = [summarise(t, r, cell_theory(experiment, t.params, store)) for t, r in zip(tasks, results)]
@@ -378,14 +384,29 @@ def cmd_build(args: argparse.Namespace) -> None:
         # Under the lock: a build killed mid-swap left the old tree aside, and only here is it
         # certain that no other build is between its renames.
         recover_project(root)
-        if not args.no_cache and up_to_date(root / GENERATED,
-                                            build_fingerprint(root, config, args.strict)):
+        fingerprint = build_fingerprint(root, config, args.strict)  # before the config is read
+        if not args.no_cache and up_to_date(root / GENERATED, fingerprint):
             print(f"{GENERATED} is up to date (nothing it depends on changed)", file=sys.stderr)
             return
-        from .publish.build import build_locked  # imported here: numpy, scipy, matplotlib load slowly
+        # The config and its catalogues first: a mistake in them is one line, and the build says
+        # what it builds before scipy and matplotlib load.
+        from .core.executors import counted
+        from .render import i18n
+        from .report.config import load_report
+
+        report = load_report(config)
+        for language in report.languages:
+            i18n.translations(root, language)
+            i18n.report_translations(root, language)
+        print(f"building {GENERATED} from {config.name}: "
+              f"{counted(len(report.settings), 'setting')}, {counted(len(report.sweeps), 'sweep')}, "
+              f"{counted(len(report.languages), 'edition')} ({', '.join(report.languages)})…",
+              file=sys.stderr, flush=True)
+        from .publish.build import build_locked  # imported here: scipy and matplotlib load slowly
 
         build_locked(root=root, config_path=args.config, use_cache=not args.no_cache,
-                     strict=args.strict, executor=executor)
+                     strict=args.strict, executor=executor, report=report,
+                     fingerprint=fingerprint)
 
 
 def cmd_translations(args: argparse.Namespace) -> None:

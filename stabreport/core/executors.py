@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -142,15 +143,20 @@ def make_executor(name: str = "local", jobs: int | None = None,
 
 
 def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Executor | None = None,
-              on_done: Callable[[Task, Outcome], None] | None = None) -> list[Outcome]:
+              on_done: Callable[[Task, Outcome], None] | None = None,
+              on_start: Callable[[int], None] | None = None, stream=None) -> list[Outcome]:
     """Every task's result, in task order: those the cache holds are read, the others computed
-    by `executor` (local processes by default) and stored as each one arrives."""
-    results: list[Outcome | None] = [load_result(store, task) for task in tasks]
+    by `executor` (local processes by default) and stored as each one arrives. `on_start(cached)`
+    once the cache is read and every task to compute is known to fit in memory, before any
+    `on_done`; with `stream`, reading the cache is a phase that says how it goes."""
+    results = read_cached(tasks, store, stream)
     missing = [index for index, result in enumerate(results) if result is None]
     for index in missing:  # refuse what would not fit before anything runs or is reported
         task = tasks[index]
         check_memory(get_experiment(task.experiment), task.params, task.runs, task.path,
                      label=task.name)
+    if on_start:
+        on_start(len(tasks) - len(missing))
     if on_done:
         for task, result in zip(tasks, results):
             if result is not None:
@@ -168,42 +174,185 @@ def run_tasks(tasks: Sequence[Task], store: Store | None = None, executor: Execu
     return results  # type: ignore[return-value]
 
 
-class Progress:
-    """One progress reporter for builds and sweeps: on a terminal, a bar with the time left
-    (tqdm); otherwise plain lines, one per task whose `line` is not None, or with `milestones`,
-    one per tenth of the work with the time spent and left."""
+def read_cached(tasks: Sequence[Task], store: Store | None, stream=None) -> list[Outcome | None]:
+    """Each task's result from `store`, or None; with `stream`, as a phase counted in tasks."""
+    if store is None or not tasks:
+        return [None] * len(tasks)
+    with Phase(stream, f"looking up {counted(len(tasks), 'task')} in the cache", len(tasks),
+               "task", "cache") as phase:
+        results = []
+        for task in tasks:
+            results.append(load_result(store, task))
+            phase.advance()
+    return results
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 figure', '27 figures', '1,703 tasks'."""
+    return f"{count:,} {noun}{'s' if count != 1 else ''}"
+
+
+HEARTBEAT_SECONDS = 5.0  # in a log, a phase at work is never silent longer than this
+MILESTONES = 10  # in a log, the task counter says where it is at least at every tenth
+REFRESH_SECONDS = 1.0  # on a terminal, the line's time spent ticks this often
+
+
+class Phase:
+    """A phase of a build that says what it is doing, on a terminal and in a log alike.
+
+    On a terminal: one updating line (tqdm), with the count and the time left where the phase
+    counts its items, the time spent where it does not. In a log (a stream that is not a
+    terminal): a line when it starts (`title`), a line for an item that `advance` is given one
+    for, and the phase's status whenever HEARTBEAT_SECONDS pass without a line, so that a log
+    never falls silent while work goes on, and a phase of a few seconds is one line. With
+    `counter` (the tasks: the one count a build's lines share), lines begin with [done/total]
+    and the status is also said at each tenth of the total, so that the count never jumps.
+    Without a stream it says nothing. Use it as a context manager; with `begin=False`, the
+    phase starts at `begin()` (or at its first item)."""
+
+    def __init__(self, stream, title: str, total: int | None = None, unit: str = "item",
+                 label: str | None = None, counter: bool = False, begin: bool = True) -> None:
+        self.stream, self.title, self.total, self.unit = stream, title, total, unit
+        self.label, self.counter = label or title, counter
+        self.done, self.note = 0, ""
+        self.interactive = stream is not None and hasattr(stream, "isatty") and stream.isatty()
+        self.started = self.last_line = time.monotonic()
+        self.bar = None
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._begun = False
+        if begin:
+            self.begin()
+
+    def begin(self, title: str | None = None) -> None:
+        """Say that the phase starts (once; `title` instead of the one given before)."""
+        with self._lock:
+            if self._begun:
+                return
+            self._begun = True
+            self.title = title or self.title
+            self.started = time.monotonic()
+            if self.stream is None:
+                return
+            if self.interactive:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.total, desc=self.label, unit=self.unit, file=self.stream,
+                                dynamic_ncols=True, leave=True,
+                                bar_format=None if self.total else "{desc}: {elapsed}{postfix}")
+                self.bar.update(self.done)
+            else:
+                self._print(self.title + "…")
+        threading.Thread(target=self._tick, daemon=True, name="stabreport-progress").start()
+
+    def __enter__(self) -> "Phase":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def spent(self) -> float:
+        return time.monotonic() - self.started
+
+    def _prefix(self) -> str:
+        return f"[{self.done}/{self.total}] " if self.counter and self.total else ""
+
+    def _print(self, text: str) -> None:
+        with self._lock:
+            print(text, file=self.stream, flush=True)
+            self.last_line = time.monotonic()
+
+    def status(self) -> str:
+        """Where the phase is, as a log line says it: the count, the time spent and (once there
+        is something to go by) the time left."""
+        note = f" ({self.note})" if self.note else ""
+        spent = self.spent
+        left = "" if not self.total or not self.done or self.done >= self.total or spent < 2 else \
+            f", about {spent * (self.total - self.done) / self.done:.0f} s left"
+        count = "" if not self.total or self.counter else \
+            f": {self.done:,}/{self.total:,} {self.unit}s"
+        return f"{self._prefix()}{self.label}{count}{note}, {spent:.0f} s so far{left}"
+
+    def advance(self, count: int = 1, line: str | None = None, postfix: str | None = None,
+                detail: str | None = None) -> None:
+        """`count` more items done; `line`: what a log says of them now; `detail`: what it says of
+        them if it says something anyway (at a tenth of the count), instead of the status;
+        `postfix`: what the terminal's line says after the count."""
+        if not self._begun:
+            self.begin()
+        with self._lock:
+            before, self.done = self.done, self.done + count
+            if self.stream is None:
+                return
+            if self.bar is not None:
+                if postfix is not None:
+                    self.bar.set_postfix_str(postfix, refresh=False)
+                self.bar.update(count)
+                return
+            if line is not None:
+                self._print(self._prefix() + line)
+            elif self.counter and self.total and \
+                    self.done * MILESTONES // self.total != before * MILESTONES // self.total:
+                self._print(self._prefix() + detail if detail is not None else self.status())
+
+    def say(self, text: str) -> None:
+        """A line of its own, in a log and on a terminal alike (above the updating line)."""
+        with self._lock:
+            if self.stream is None:
+                return
+            if self.bar is not None:
+                self.bar.write(text, file=self.stream)
+            else:
+                self._print(text)
+
+    def describe(self, note: str) -> None:
+        """What the phase is at now (an edition, a step), in its next lines."""
+        with self._lock:
+            self.note = note
+            if self.bar is not None:
+                self.bar.set_postfix_str(note, refresh=True)
+
+    def _tick(self) -> None:
+        while not self._closed.wait(REFRESH_SECONDS if self.interactive
+                                    else min(0.5, HEARTBEAT_SECONDS / 4)):
+            with self._lock:
+                if self._closed.is_set():
+                    return
+                if self.bar is not None:
+                    self.bar.refresh()
+                elif time.monotonic() - self.last_line >= HEARTBEAT_SECONDS:
+                    self._print(self.status())
+
+    def close(self) -> None:
+        with self._lock:
+            self._begun = True  # a phase closed before it began never begins
+            if self._closed.is_set():
+                return
+            self._closed.set()
+            if self.bar is not None:
+                self.bar.close()
+
+
+class Progress(Phase):
+    """The tasks of a build or a sweep, a phase with the counter: on a terminal, a bar with the
+    time left; in a log, a line [done/total] per task whose `line(done, task, result)` is not
+    None, and at each tenth of the tasks and after HEARTBEAT_SECONDS of silence a line of where
+    the tasks are (`detail(task, result)` of the last one, else the status)."""
 
     def __init__(self, total: int, what: str, stream=sys.stderr,
                  line: Callable[[int, Task, Outcome], str | None] | None = None,
-                 milestones: bool = False) -> None:
-        from tqdm import tqdm
-
-        self.total, self.done, self.cached, self.what = total, 0, 0, what
-        self.stream, self.line, self.milestones = stream, line, milestones
-        self.interactive = hasattr(stream, "isatty") and stream.isatty()
-        self.bar = tqdm(total=total, desc=what, unit="task", file=stream,
-                        disable=not self.interactive, dynamic_ncols=True)
-        self.started = time.monotonic()
+                 title: str | None = None, begin: bool = True,
+                 detail: Callable[[Task, Outcome], str | None] | None = None) -> None:
+        self.cached, self.line, self.detail = 0, line, detail
+        super().__init__(stream, title or f"running {total:,} {what}", total, "task", what,
+                         counter=True, begin=begin)
 
     def __call__(self, task: Task, result: Outcome) -> None:
-        self.done += 1
         self.cached += result.cached
-        self.bar.update()
-        self.bar.set_postfix_str(f"{self.cached} cached, {task.name}", refresh=False)
-        if self.interactive:
-            return
-        text = self.line(self.done, task, result) if self.line is not None else None
-        if text is None and self.milestones and self.total >= 10 and \
-                self.done * 10 // self.total != (self.done - 1) * 10 // self.total:
-            spent = time.monotonic() - self.started
-            left = spent * (self.total - self.done) / self.done
-            text = (f"{self.what}: {self.done}/{self.total} ({self.done / self.total:.0%}), "
-                    f"{spent:.0f} s spent, about {left:.0f} s left")
-        if text:
-            print(text, file=self.stream, flush=True)
-
-    def close(self) -> None:
-        self.bar.close()
+        text = self.line(self.done + 1, task, result) if self.line is not None else None
+        detail = self.detail(task, result) if self.detail is not None else None
+        self.advance(1, text, f"{self.cached} cached, {task.name}", detail)
 
 
 @contextmanager

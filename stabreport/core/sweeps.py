@@ -191,8 +191,13 @@ def summarise(task: Task, result: Result | NormResult, theory: Mapping[str, floa
 
 
 def summarise_sweep(sweep: Sweep, results: list[Result | NormResult],
-                    store: Store | None = None) -> list[Cell]:
-    """Every cell of a sweep, in the order of `sweep_tasks`."""
-    return [summarise(task, result, cell_theory(curve.experiment, task.params, store), curve.id)
-            for task, result, (curve, _) in zip(sweep_tasks(sweep, store), results,
-                                                sweep.cell_params())]
+                    store: Store | None = None,
+                    done: Callable[[], None] | None = None) -> list[Cell]:
+    """Every cell of a sweep, in the order of `sweep_tasks`; `done()` after each cell."""
+    cells = []
+    for task, result, (curve, _) in zip(sweep_tasks(sweep, store), results, sweep.cell_params()):
+        cells.append(summarise(task, result, cell_theory(curve.experiment, task.params, store),
+                               curve.id))
+        if done is not None:
+            done()
+    return cells

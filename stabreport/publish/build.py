@@ -6,6 +6,8 @@ Each step takes what the previous one produced. Nothing is written until every p
 (and, under --strict, every claim of the site's own holds), so a bad config, a failing
 experiment, a failing template or a failed claim leaves the previous output as it was.
 Files are written only when their bytes change (temporary name, compare, replace).
+Each step is a phase that says what it does as it starts, and how it goes while it lasts, on a
+terminal and in a log alike (see `Phase`): a build is never silent for long.
 
 `figure_csv` runs the same steps for one figure only: what `stabreport figure <id>` prints, byte
 for byte the figure's CSV download.
@@ -40,7 +42,7 @@ from ..report.checks import ClaimContext
 from ..report.statistics import CELL_STATISTICS, SETTING_STATISTICS, SettingFacts
 from ..core.engine import FULL, PATHS, TANGENT, Task, default_jobs
 from ..errors import BuildError, ConfigError
-from ..core.executors import Executor, LocalExecutor, Progress, run_tasks
+from ..core.executors import Executor, LocalExecutor, Phase, Progress, counted, run_tasks
 from ..render.explorer import explorer_page, explorer_sweeps
 from ..render.figures import FigureData, draw_all
 from ..render.kinds import FIGURES, FigureRequest
@@ -104,47 +106,62 @@ def setting_tasks(report: Report, ids: Iterable[str] | None = None,
     return tasks
 
 
-SIZING_NOTICE = 500  # a sweep of more cells says how its sizing by the theory goes
-
-
-def _sizing_progress(sweep_id: str, stream) -> Callable[[int, int], None]:
-    """Lines while a large sweep's cells are sized by their theory (tens of milliseconds a cell,
-    minutes for the largest sweeps, before any cell runs): one per tenth, with the time left."""
-    started = time.monotonic()
-
-    def sized(done: int, cells: int) -> None:
-        if cells >= SIZING_NOTICE and done * 10 // cells != (done - 1) * 10 // cells:
-            spent = time.monotonic() - started
-            print(f"sweep {sweep_id}: {done:,}/{cells:,} cells sized by their theory, {spent:.0f} s "
-                  f"spent, about {spent * (cells - done) / done:.0f} s left", file=stream, flush=True)
-    return sized
+def size_sweeps(sweeps: Sequence[Sweep], store: Store | None, stream=None) -> dict[str, list[Task]]:
+    """Every sweep's tasks, by sweep id: a cell's runs come from its theory (tens of
+    milliseconds a cell, minutes for the largest reports, before any cell runs), a phase of its
+    own counted in cells."""
+    sized = sum(len(s.cell_params()) for s in sweeps if s.standard_error is not None)
+    with Phase(stream if sized else None, f"sizing {counted(sized, 'sweep cell')} by their theory",
+               sized, "cell", "sizing") as phase:
+        return {s.id: sweep_tasks(s, store, lambda done, cells: phase.advance()) for s in sweeps}
 
 
 def run_experiments(report: Report, store: Store | None, executor: Executor | None = None,
                     stream=sys.stderr, tasks: Sequence[Task] | None = None,
                     sweeps: Sequence[Sweep] | None = None) -> Runs:
     """Every setting on both paths and every sweep cell (or just `tasks` and `sweeps`), in one
-    pool of tasks, with a progress bar on a terminal and plain lines otherwise."""
+    pool of tasks, with a progress bar on a terminal and plain lines otherwise: one per setting
+    and path, and each sweep's cells as they finish (see Progress: the counter never jumps)."""
     setting_part = setting_tasks(report) if tasks is None else list(tasks)
     if sweeps is None:  # the report's sweeps, and the explorer's when it has that page
         sweeps = (*report.sweeps, *explorer_sweeps(report))
-    sweep_part = {s.id: sweep_tasks(s, store, _sizing_progress(s.id, stream)) for s in sweeps}
+    sweep_part = size_sweeps(sweeps, store, stream)
     every = setting_part + [t for part in sweep_part.values() for t in part]
     sweep_of = {id(t): sweep_id for sweep_id, part in sweep_part.items() for t in part}
-    left = {sweep_id: len(part) for sweep_id, part in sweep_part.items()}
+    finished = dict.fromkeys(sweep_part, 0)
 
     def line(done: int, task: Task, result: Any) -> str | None:
         sweep_id = sweep_of.get(id(task))
         if sweep_id is None:
             source = "cache" if result.cached else f"{result.elapsed:.1f} s"
-            return f"[{done}/{len(every)}] {task.name} ({task.path} path): {task.runs} runs ({source})"
-        left[sweep_id] -= 1
-        return f"[{done}/{len(every)}] sweep {sweep_id}: {len(sweep_part[sweep_id])} cells done" \
-            if left[sweep_id] == 0 else None
+            return f"{task.name} ({task.path} path): {task.runs} runs ({source})"
+        finished[sweep_id] += 1  # a sweep's last cell says so, the others at each tenth (detail)
+        cells = len(sweep_part[sweep_id])
+        return f"sweep {sweep_id}: {cells} cells done" if finished[sweep_id] == cells else None
 
-    progress = Progress(len(every), "experiments", stream, line)
+    def detail(task: Task, result: Any) -> str | None:
+        sweep_id = sweep_of.get(id(task))
+        return None if sweep_id is None else \
+            f"sweep {sweep_id}: {finished[sweep_id]}/{len(sweep_part[sweep_id])} cells"
+
+    progress = Progress(len(every), "tasks", stream, line, begin=False, detail=detail)
+
+    def start(cached: int) -> None:
+        if not every:
+            return
+        settings, cells = len({t.name for t in setting_part}), len(every) - len(setting_part)
+        parts = []
+        if setting_part:
+            parts.append(f"{len(setting_part):,} for {counted(settings, 'setting')}")
+        if cells:
+            parts.append(f"{counted(cells, 'sweep cell')} in {counted(len(sweep_part), 'sweep')}")
+        jobs = getattr(executor, "jobs", None)
+        on = f" on {jobs} processes" if jobs and jobs > 1 and len(every) - cached > 1 else ""
+        progress.begin(f"running {counted(len(every), 'task')} ({', '.join(parts)}): {cached:,} "
+                       f"from the cache, {len(every) - cached:,} to compute{on}")
+
     try:
-        results = run_tasks(every, store, executor, progress)
+        results = run_tasks(every, store, executor, progress, start, stream)
     finally:
         progress.close()
     by_task = dict(zip(map(id, every), results))
@@ -156,11 +173,23 @@ def run_experiments(report: Report, store: Store | None, executor: Executor | No
 
 # --- predict and check -----------------------------------------------------------------------------
 
-def predict(report: Report, ids: Iterable[str] | None = None) -> dict[str, Prediction | None]:
-    """Each setting's theory (None for an experiment that has none)."""
+def predict(report: Report, ids: Iterable[str] | None = None,
+            done: Callable[[], None] | None = None) -> dict[str, Prediction | None]:
+    """Each setting's theory (None for an experiment that has none); `done()` after each
+    prediction."""
+    predictions = {}
+    for setting in _wanted(report, ids):
+        predictions[setting.id] = None
+        if setting.experiment.theory:
+            predictions[setting.id] = setting.experiment.theory.predict(setting.params)
+            if done is not None:
+                done()
+    return predictions
+
+
+def _wanted(report: Report, ids: Iterable[str] | None) -> list:
     wanted = set(ids) if ids is not None else None
-    return {s.id: s.experiment.theory.predict(s.params) if s.experiment.theory else None
-            for s in report.settings if wanted is None or s.id in wanted}
+    return [s for s in report.settings if wanted is None or s.id in wanted]
 
 
 @dataclass(frozen=True)
@@ -239,21 +268,30 @@ class GainSummary:
     points: list[tuple[str, str, float, float]]  # curve label, setting id, scale, measured gain
 
 
-def gain_summary(report: Report, runs: Runs, store: Store | None = None) -> GainSummary:
-    """Theory curves of gain per step against scale, one per family of settings (same
-    experiment and parameters but the weight scale), and each setting's measured gain."""
+def gain_families(report: Report, runs: Runs) -> list[list]:
+    """The settings of the theory page's gain curves, one list per family (same experiment and
+    parameters but the weight scale), without the settings whose every run died."""
     members: dict[str, list] = {}
     for setting in map(report.setting, gain_settings(report)):
         if len(runs.log10_norm_u(setting.id)) == 0:  # every run died: no gain to plot
             continue
         family = setting.experiment.family(setting.params)
         members.setdefault(json.dumps([setting.experiment.name, family], sort_keys=True), []).append(setting)
+    return list(members.values())
+
+
+def gain_summary(report: Report, runs: Runs, store: Store | None = None,
+                 done: Callable[[], None] | None = None) -> GainSummary:
+    """Theory curves of gain per step against scale, one per family of settings (same
+    experiment and parameters but the weight scale), and each setting's measured gain;
+    `done()` after each curve (a root search per point where the cache has none)."""
     curves, points = [], []
-    for settings in members.values():
+    for settings in gain_families(report, runs):
         experiment = settings[0].experiment
         scales = [experiment.effective_scale(s.params) for s in settings]
         grid = [float(x) for x in np.geomspace(min(scales) / 3, max(scales) * 3, 48)]
-        inputs = {"experiment": experiment.name, "params": dict(settings[0].params), "scales": grid}
+        inputs = {"experiment": experiment.name, "params": dict(settings[0].params), "scales": grid,
+                  "fields": sorted(GainCurve.__dataclass_fields__)}
         curve = GainCurve(**memo_json(store, "gain-curve", experiment.theory_modules, inputs, lambda: _curve_json(
             gain_curve(experiment, settings[0].params, grid))))
         curves.append(curve)
@@ -261,30 +299,34 @@ def gain_summary(report: Report, runs: Runs, store: Store | None = None) -> Gain
             median = float(np.median(runs.log10_norm_u(setting.id)))
             points.append((curve.label, setting.id, scale,
                            median / setting.experiment.steps(setting.params)))
+        if done is not None:
+            done()
     return GainSummary(curves, points)
 
 
 def _curve_json(curve: GainCurve) -> dict[str, Any]:
     return {"label": curve.label, "family": dict(curve.family), "scales": list(curve.scales),
-            "gains": list(curve.gains), "critical_scale": curve.critical_scale}
+            "gains": list(curve.gains), "critical_scale": curve.critical_scale,
+            "settled_scale": curve.settled_scale}
 
 
-def sweep_cells(report: Report, runs: Runs, store: Store | None) -> dict[str, list[Cell]]:
-    """Every run sweep's cells, the theory per cell memoised in `store`."""
-    return {sweep.id: summarise_sweep(sweep, runs.sweeps[sweep.id], store)
+def sweep_cells(report: Report, runs: Runs, store: Store | None,
+                done: Callable[[], None] | None = None) -> dict[str, list[Cell]]:
+    """Every run sweep's cells, the theory per cell memoised in `store`; `done()` after each."""
+    return {sweep.id: summarise_sweep(sweep, runs.sweeps[sweep.id], store, done)
             for sweep in report.sweeps if sweep.id in runs.sweeps}
 
 
 def phase_diagrams(report: Report, cells: Mapping[str, list[Cell]],
                    store: Store | None) -> list[PhaseDiagram]:
     """The phase-diagram sweeps as diagrams; the theory's critical scale per row memoised."""
-    diagrams = []
-    for sweep in report.sweeps:
-        if not FIGURES.get(sweep.figure).diagram or sweep.id not in cells:
-            continue
-        diagrams.append(phase_diagram(sweep, cells[sweep.id],
-                                      partial(critical_scale, sweep.experiment, store=store)))
-    return diagrams
+    return [phase_diagram(sweep, cells[sweep.id], partial(critical_scale, sweep.experiment,
+                                                          store=store))
+            for sweep in _diagram_sweeps(report, cells)]
+
+
+def _diagram_sweeps(report: Report, cells: Mapping[str, Any]) -> list[Sweep]:
+    return [s for s in report.sweeps if FIGURES.get(s.figure).diagram and s.id in cells]
 
 
 # --- figure data ----------------------------------------------------------------------------------
@@ -301,10 +343,27 @@ class Evidence:
 
 
 def gather(report: Report, runs: Runs, store: Store | None,
-           ids: Iterable[str] | None = None, gains: bool = True) -> Evidence:
-    cells = sweep_cells(report, runs, store)
-    return Evidence(runs, predict(report, ids), gain_summary(report, runs, store) if gains else None,
-                    cells, phase_diagrams(report, cells, store))
+           ids: Iterable[str] | None = None, gains: bool = True, stream=None) -> Evidence:
+    """The evidence of the runs: the theory of every sweep cell and setting, the gain curves and
+    the phase diagrams; with `stream`, a phase counted in the theory's computations."""
+    counts = {"sweep cell": sum(len(runs.sweeps[s.id]) for s in report.sweeps
+                                if s.id in runs.sweeps),
+              "setting": sum(s.experiment.theory is not None for s in _wanted(report, ids)),
+              "gain curve": len(gain_families(report, runs)) if gains else 0}
+    parts = [counted(count, what) for what, count in counts.items() if count]
+    if _diagram_sweeps(report, runs.sweeps):
+        parts.append("the critical scales of the phase diagrams")
+    with Phase(stream if parts else None, "computing the theory: " + ", ".join(parts),
+               sum(counts.values()), "step", "theory") as phase:
+        phase.describe("sweep cells")
+        cells = sweep_cells(report, runs, store, phase.advance)
+        phase.describe("predictions")
+        predictions = predict(report, ids, phase.advance)
+        phase.describe("gain curves")
+        gain = gain_summary(report, runs, store, phase.advance) if gains else None
+        phase.describe("critical scales")
+        diagrams = phase_diagrams(report, cells, store)
+    return Evidence(runs, predictions, gain, cells, diagrams)
 
 
 def figure_data(spec: FigureSpec, report: Report, evidence: Evidence) -> FigureData:
@@ -330,7 +389,8 @@ def figure_csv(root: str | Path, figure_id: str, config_path: str | None = None,
         fast = {t.name for t in tasks}
         tasks += [t for t in setting_tasks(report, spec.settings, (FULL,)) if t.name not in fast]
     runs = run_experiments(report, store, LocalExecutor(jobs), stream, tasks, sweeps)
-    evidence = gather(report, runs, store, spec.settings, gains=kind.scope == "report")
+    evidence = gather(report, runs, store, spec.settings, gains=kind.scope == "report",
+                      stream=stream)
     return figure_data(spec, report, evidence).csv()
 
 
@@ -384,54 +444,75 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     from ..render.notebooks import notebook_files
     from ..render.views import localized
 
-    evidence = gather(report, runs, store)
-    checks = check(report, evidence)
-    lines = untranslated_lines(root, report, languages or report.languages)
-    problems = []  # under --strict, every problem at once: claims, then words
-    if checks.failed_site_claims:
-        problems.append("claims of the site that do not hold (--strict):\n" + "\n".join(
-            f"{c.id}: {_plain(c.statement)} Found: " + "; ".join(
-                f"{_plain(x.label)}: {x.observed}" for x in c.checks)
-            for c in checks.failed_site_claims))
-    if lines:
-        problems.append("config text without a translation (--strict):\n" + "\n".join(lines))
-    if strict and problems:
-        raise BuildError("\n".join(problems))
+    evidence = gather(report, runs, store, stream=stream)
+    languages = list(languages or report.languages)
+    named = f"{counted(len(languages), 'edition')} ({', '.join(languages)})"
+    specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
+    claims = f"{counted(len(report.claims), 'claim')} and " if report.claims else ""
+    with Phase(stream, f"checking {claims}the theory against the measurements; the data of "
+               f"{counted(len(specs), 'figure')}", label="checks"):
+        checks = check(report, evidence)
+        lines = untranslated_lines(root, report, languages)
+        problems = []  # under --strict, every problem at once: claims, then words
+        if checks.failed_site_claims:
+            problems.append("claims of the site that do not hold (--strict):\n" + "\n".join(
+                f"{c.id}: {_plain(c.statement)} Found: " + "; ".join(
+                    f"{_plain(x.label)}: {x.observed}" for x in c.checks)
+                for c in checks.failed_site_claims))
+        if lines:
+            problems.append("config text without a translation (--strict):\n" + "\n".join(lines))
+        if strict and problems:
+            raise BuildError("\n".join(problems))
+        datas = [figure_data(spec, report, evidence) for spec in specs]
     for line in lines:  # once per text and language
         print(f"warning: {line}", file=stream or sys.stderr)
-    specs = [s for s in figure_specs(report) if s.sweep is None or s.sweep in evidence.cells]
-    datas = [figure_data(spec, report, evidence) for spec in specs]
-    env = make_environment(Project(root).folders("templates"), report)
-    about = provenance(root)
-    tasks = setting_tasks(report, paths=(FULL,))
     data: dict[str, bytes] = {}
-    editions = []
-    for language in languages or report.languages:
-        with i18n.speaking(root, language):
-            words = localized(report)
-            # The same evidence, its sentences (claims, verdicts) in this language.
-            context = build_context(env, root, words, evidence,
-                                    checks if language == i18n.SOURCE else check(words, evidence),
-                                    specs, datas, about)
-            site = site_info(root, words, about["date"])
-            explorer = explorer_page(env, words, runs, site, store)
-            context["explorer"] = explorer[0] if explorer else None
-            pages = render_pages(env, context)
-            pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
-            # A notebook per page with settings, rerunning the build's own tasks, and a zip of them all.
-            files = notebook_files(env, words, tasks, site.url)
-            if explorer:
-                files["data/explorer.js"] = explorer[1]
-            if language == i18n.SOURCE:  # the downloads: one set, in the site's own language
-                for view, figure_data_ in zip(context["figure_list"], datas):
-                    data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
-                    data[f"data/{figure_data_.id}.json"] = view.json_download
-            # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
-            nav = [(html.escape(page.title), f"{page.id}.md") for page in words.pages]
-            name = i18n._(i18n.LANGUAGE_NAME)
-        figures = draw_all(store, datas, default_jobs(), language, root) if with_figures else []
-        editions.append(Edition(language, name, pages, figures, files, nav,
-                                html.escape(str(words.title))))
+    parts = []  # per language: (name, pages, files, nav, title)
+    with Phase(stream, f"rendering the pages, notebooks and downloads of {named}",
+               len(languages), "edition", "pages") as phase:
+        env = make_environment(Project(root).folders("templates"), report)
+        about = provenance(root)
+        tasks = setting_tasks(report, paths=(FULL,))
+        for language in languages:
+            phase.describe(language)
+            with i18n.speaking(root, language):
+                words = localized(report)
+                # The same evidence, its sentences (claims, verdicts) in this language.
+                context = build_context(env, root, words, evidence,
+                                        checks if language == i18n.SOURCE else check(words, evidence),
+                                        specs, datas, about)
+                site = site_info(root, words, about["date"])
+                explorer = explorer_page(env, words, runs, site, store)
+                context["explorer"] = explorer[0] if explorer else None
+                pages = render_pages(env, context)
+                pages[FOOTER] = env.get_template("partials/footer.html.j2").render(context).strip() + "\n"
+                # A notebook per page with settings, rerunning the build's own tasks, and a zip of them all.
+                files = notebook_files(env, words, tasks, site.url)
+                if explorer:
+                    files["data/explorer.js"] = explorer[1]
+                if language == i18n.SOURCE:  # the downloads: one set, in the site's own language
+                    for view, figure_data_ in zip(context["figure_list"], datas):
+                        data[f"data/{figure_data_.id}.csv"] = figure_data_.csv()
+                        data[f"data/{figure_data_.id}.json"] = view.json_download
+                # MkDocs' theme prints navigation titles unescaped: hand it config text HTML-escaped.
+                nav = [(html.escape(page.title), f"{page.id}.md") for page in words.pages]
+                parts.append((i18n._(i18n.LANGUAGE_NAME), pages, files, nav,
+                              html.escape(str(words.title))))
+            phase.advance()
+    figures: dict[str, list[Any]] = {language: [] for language in languages}
+    if with_figures and datas:
+        # Light and dark, SVG, PNG and PDF of each; those the cache holds from an earlier build
+        # of the same data and words are read, the rest drawn on every core. (draw_all says
+        # nothing per figure: the count moves an edition at a time, the status in between.)
+        with Phase(stream, f"drawing {counted(len(datas), 'figure')} in {named}: SVG, PNG and "
+                   "PDF, light and dark, those drawn before from the cache",
+                   len(datas) * len(languages), "figure", "figures") as phase:
+            for language in languages:
+                phase.describe(f"{language} edition")
+                figures[language] = draw_all(store, datas, default_jobs(), language, root)
+                phase.advance(len(datas))
+    editions = [Edition(language, name, pages, figures[language], files, nav, title)
+                for language, (name, pages, files, nav, title) in zip(languages, parts)]
     return Rendered(editions, data)
 
 
@@ -485,15 +566,20 @@ def output_files(rendered: Rendered, extra: Mapping[str, str]) -> dict[str, byte
     return files
 
 
-def write_generated(directory: Path, files: Mapping[str, bytes]) -> int:
+def write_generated(directory: Path, files: Mapping[str, bytes],
+                    compared: Callable[[], None] | None = None) -> int:
     """Make `directory` hold exactly `files`, all at once: the new tree is written beside it and
     swapped in by renaming, so a build killed at any moment leaves the old tree or the new one,
-    never a mix. Nothing is touched when no byte would change. Returns the files changed."""
+    never a mix. Nothing is touched when no byte would change. Returns the files changed;
+    `compared()` after each file is compared with the one there."""
     recover(directory)
     existing = {p.relative_to(directory).as_posix(): p for p in directory.rglob("*")
                 if p.is_file()} if directory.is_dir() else {}
-    changed = sum(1 for name, content in files.items()
-                  if name not in existing or existing[name].read_bytes() != content)
+    changed = 0
+    for name, content in files.items():
+        changed += name not in existing or existing[name].read_bytes() != content
+        if compared is not None:
+            compared()
     changed += len(set(existing) - set(files))
     if changed == 0:
         return 0
@@ -529,16 +615,22 @@ def build_report(root: str | Path = ".", config_path: str | None = None, use_cac
 
 def build_locked(root: Path, config_path: str | None = None, use_cache: bool = True,
                  strict: bool = False, stream=sys.stderr,
-                 executor: Executor | None = None) -> BuildSummary:
-    """The build, for a caller that already holds the project's lock."""
+                 executor: Executor | None = None, report: Report | None = None,
+                 fingerprint: str | None = None) -> BuildSummary:
+    """The build, for a caller that already holds the project's lock. `report`: the config
+    already read and its catalogues checked, and `fingerprint`: the build's fingerprint taken
+    before it was read (the command line does both first, so that a mistake in the config is its
+    one line). Nothing is said until the config is read and checked."""
     executor = executor or LocalExecutor()
     started = time.perf_counter()
     config_file = find_config(root, config_path)
-    fingerprint = build_fingerprint(root, config_file, strict)
-    report = load_report(config_file)
-    for language in report.languages:  # every catalogue read and checked before any run
-        i18n.translations(root, language)
-        i18n.report_translations(root, language)
+    if fingerprint is None or report is None:
+        fingerprint = build_fingerprint(root, config_file, strict)
+    if report is None:
+        report = load_report(config_file)
+        for language in report.languages:  # every catalogue read and checked before any run
+            i18n.translations(root, language)
+            i18n.report_translations(root, language)
     store = Store(root / CACHE) if use_cache else None
     runs = run_experiments(report, store, executor, stream)
     rendered = render_site(root, report, runs, strict=strict, store=store, stream=stream)
@@ -547,13 +639,15 @@ def build_locked(root: Path, config_path: str | None = None, use_cache: bool = T
              "provenance.json": json.dumps({**about, "seed": report.seed}, indent=1,
                                            sort_keys=True) + "\n"}
     files = output_files(rendered, extra)
-    # The timings page is the one output that honestly varies: the manifest leaves it out, and
-    # a file of its own records its hash, so that it is verified like the others.
-    # (one per edition: timings.md, zh/timings.md, ...)
-    volatile = {n: c for n, c in files.items() if n == TIMINGS or n.endswith(f"/{TIMINGS}")}
-    files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n not in volatile}).encode()
-    files[VOLATILE] = manifest_text("volatile", volatile).encode()
-    written = write_generated(root / GENERATED, files)
+    with Phase(stream, f"writing {GENERATED}: {counted(len(files) + 2, 'file')} (with the two "
+               "manifests), those whose bytes changed", len(files) + 2, "file", "writing") as phase:
+        # The timings page is the one output that honestly varies: the manifest leaves it out, and
+        # a file of its own records its hash, so that it is verified like the others.
+        # (one per edition: timings.md, zh/timings.md, ...)
+        volatile = {n: c for n, c in files.items() if n == TIMINGS or n.endswith(f"/{TIMINGS}")}
+        files[MANIFEST] = manifest_text(fingerprint, {n: c for n, c in files.items() if n not in volatile}).encode()
+        files[VOLATILE] = manifest_text("volatile", volatile).encode()
+        written = write_generated(root / GENERATED, files, phase.advance)
     pages = sum(name.endswith(".md") for name in rendered.pages)
     summary = BuildSummary(
         settings=len(runs.full), from_cache=sum(r.cached for r in runs.full.values()),

@@ -4,7 +4,8 @@ a temporary folder beside site/, the handout is printed from it, and it replaces
 both succeeded. Skipped only when nothing under docs/, nor mkdocs.yml, nor the handout's
 template and code changed since site/ was built and site/ still holds exactly what that build wrote (a manifest of every file's hash
 is checked: a deleted figure or an edited page is rebuilt). Standard library only, but for the
-handout; MkDocs and Chromium run in their own processes, which die with this one.
+handout and the lines that say how the build goes (they load numpy: only once it builds); MkDocs
+and Chromium run in their own processes, which die with this one.
 """
 from __future__ import annotations
 
@@ -110,28 +111,41 @@ def _build_site(root: Path, stream, handout: bool = True) -> bool:
         from .handout import build_handout, find_chromium
 
         find_chromium()  # before anything is built: without a browser, one line saying so
+    from ..core.executors import Phase, counted  # here: an up-to-date site is said without numpy
+
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{SITE.name}-new-"))
     parent = os.getpid()
     try:
         languages = editions(root)
         config = Project(root).write_mkdocs_config()  # the base with the project's mkdocs.yml over it
-        for language in languages:  # English first: MkDocs empties the folder it builds into
-            target = staging if language == i18n.SOURCE else staging / language
-            env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", LANGUAGE_ENV: language,
-                   HANDOUT_ENV: "1" if handout else "0"}  # the plugin drops links to a missing one
-            # Not --quiet: it would hide the warnings that --strict counts.
-            done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
-                                   "--config-file", config.name, "--site-dir", str(target)], cwd=root, env=env, capture_output=True,
-                                  text=True, preexec_fn=lambda: die_with_parent(parent))
-            if done.returncode != 0:
-                raise _mkdocs_failure(done.stderr + done.stdout, language)
-        if handout:
-            for language in languages:
-                started = time.perf_counter()
+        named = f"{counted(len(languages), 'edition')} ({', '.join(languages)})"
+        with Phase(stream, f"building {SITE}/ with MkDocs: {named}", len(languages), "edition",
+                   "mkdocs") as phase:
+            for language in languages:  # English first: MkDocs empties the folder it builds into
+                phase.describe(language)
                 target = staging if language == i18n.SOURCE else staging / language
-                printed = build_handout(root, target, language)
-                print(f"printed {SITE}/{printed.relative_to(staging).as_posix()} in "
-                      f"{time.perf_counter() - started:.1f} s", file=stream)
+                # HANDOUT_ENV: the plugin drops links to a missing handout
+                env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", LANGUAGE_ENV: language,
+                       HANDOUT_ENV: "1" if handout else "0"}
+                # Not --quiet: it would hide the warnings that --strict counts.
+                done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict",
+                                       "--config-file", config.name, "--site-dir", str(target)],
+                                      cwd=root, env=env, capture_output=True, text=True,
+                                      preexec_fn=lambda: die_with_parent(parent))
+                if done.returncode != 0:
+                    raise _mkdocs_failure(done.stderr + done.stdout, language)
+                phase.advance()
+        if handout:
+            with Phase(stream, f"printing the handout of {named} with Chromium", len(languages),
+                       "edition", "handout") as phase:
+                for language in languages:
+                    phase.describe(language)
+                    started = time.perf_counter()
+                    target = staging if language == i18n.SOURCE else staging / language
+                    printed = build_handout(root, target, language)
+                    phase.say(f"printed {SITE}/{printed.relative_to(staging).as_posix()} in "
+                              f"{time.perf_counter() - started:.1f} s")
+                    phase.advance()
         files = {p.relative_to(staging).as_posix(): p.read_bytes()
                  for p in staging.rglob("*") if p.is_file()}
         fault_error(staging / RECORD)
