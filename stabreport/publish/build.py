@@ -509,8 +509,8 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
                    len(datas) * len(languages), "figure", "figures") as phase:
             for language in languages:
                 phase.describe(f"{language} edition")
-                figures[language] = draw_all(store, datas, default_jobs(), language, root)
-                phase.advance(len(datas))
+                figures[language] = draw_all(store, datas, default_jobs(), language, root,
+                                             done=phase.advance)
     editions = [Edition(language, name, pages, figures[language], files, nav, title)
                 for language, (name, pages, files, nav, title) in zip(languages, parts)]
     return Rendered(editions, data)

@@ -63,6 +63,9 @@ STYLE = {
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.alpha": 0.3,
+    # Every tick label says its own value: no offset ("+3.2") or multiplier ("1e−5") beside an
+    # axis (tidy() also replaces the formatters that would write one).
+    "axes.formatter.useoffset": False,
 }
 
 
@@ -124,7 +127,74 @@ SAVE = {  # format -> savefig keywords with the metadata that would differ betwe
     "png": {"metadata": {"Software": None}, "dpi": 300},
     "pdf": {"metadata": {"CreationDate": None, "ModDate": None}},
 }
-DASHED = (0, (4, 3))
+DASHED = (0, (4, 3))  # the theory's lines: a series' own lines are solid
+# After the palette's first round of colours, each round adds a marker to the series' lines
+# (the first round has none on its lines; its points are dots): every series of a figure differs
+# from every other in (colour, dashes, marker), however many there are.
+MARKERS = (None, "s", "^", "D", "v", "P", "X", "<", ">", "p", "h", "*")
+POINTS = ("o",) + MARKERS[1:]
+MARK_EVERY = 0.1  # a line's markers spaced by a tenth of the axes' diagonal
+
+
+@dataclass(frozen=True)
+class SeriesStyle:
+    """How one series of a figure is drawn: its colour and marker, and the keywords of each part
+    of it (its line, its theory's line, its points), each with a stable SVG id (`gid`). Every
+    kind takes its series' looks from `series_style`, so that no two series of a figure look
+    alike."""
+
+    index: int
+    colour: str
+    marker: str | None  # on its lines (None in the palette's first round)
+    point: str  # the marker of its points
+
+    @property
+    def gid(self) -> str:
+        return f"series-{self.index}"
+
+    def _marks(self, marker: str | None, spaced: bool) -> dict[str, Any]:
+        if marker is None:
+            return {"marker": "None"}
+        return {"marker": marker, "markevery": MARK_EVERY if spaced else None,
+                "markersize": 5}
+
+    def line(self, points: bool = False, **extra: Any) -> dict[str, Any]:
+        """Its (solid) line; `points`: marked at every data point, not spaced along it."""
+        return {"color": self.colour, "linestyle": "-",
+                **self._marks(self.point if points else self.marker, not points), "gid": self.gid,
+                **extra}
+
+    def theory(self, **extra: Any) -> dict[str, Any]:
+        """Its theory's line: dashed, in its colour."""
+        return {"color": self.colour, "linestyle": DASHED, **self._marks(self.marker, True),
+                "gid": f"{self.gid}-theory", **extra}
+
+    def points(self, **extra: Any) -> dict[str, Any]:
+        """Its measured points, unjoined."""
+        return {"color": self.colour, "linestyle": "none", "marker": self.point,
+                "gid": f"{self.gid}-points", **extra}
+
+    def part(self, name: str) -> str:
+        """The SVG id of another part of it (a band, a histogram, a reference line)."""
+        return f"{self.gid}-{name}"
+
+    def looks(self) -> list[tuple[str, str, str | None]]:
+        """(colour, dashes, marker) of each of its parts."""
+        return [(self.colour, "-", self.marker), (self.colour, "dashed", self.marker),
+                (self.colour, "none", self.point)]
+
+
+def series_style(ink: Ink, index: int) -> SeriesStyle:
+    """The look of a figure's `index`-th series (0-based) in `ink`: the same in every look of
+    the figure (only the palette's colours change)."""
+    colours = len(ink.palette)
+    round_ = index // colours
+    return SeriesStyle(index, ink.palette[index % colours], MARKERS[round_ % len(MARKERS)],
+                       POINTS[round_ % len(POINTS)])
+
+
+def series_styles(ink: Ink, count: int) -> list[SeriesStyle]:
+    return [series_style(ink, i) for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -239,41 +309,223 @@ def panels(count: int):
     return fig, axes
 
 
+def param_words(key: str) -> str:
+    """A parameter's name as an axis or a legend shows it ("branch scale"), in the language
+    being drawn (the explorer's words for the same parameter)."""
+    return _(str(key).replace("_", " "))
+
+
 def histograms(data: FigureData, ink: Ink, xlabel: str,
                 density_style: Callable[[str], Any]) -> Any:
     fig, axes = panels(len(data.settings))
     kinds = by_kind(data)
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
-        colour = ink.palette[i % len(ink.palette)]
+        style = series_style(ink, i)
+        colour = style.colour
         ax.set_title(plain(config_words(data.meta["labels"][setting])), color=colour)
         ax.set_yticks([])
         values = kinds.get(setting)
         if values is None:
             ax.text(0.5, 0.5, _("every run died"), ha="center", va="center", transform=ax.transAxes)
             continue
-        ax.hist(values["run"], bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour)
-        ax.hist(values["run"], bins=30, density=True, histtype="step", color=colour)
+        ax.hist(values["run"], bins=30, density=True, histtype="stepfilled", alpha=0.3, color=colour,
+                linewidth=0, gid=style.part("fill"))
+        ax.hist(values["run"], bins=30, density=True, histtype="step", color=colour, gid=style.gid)
         if "theory_density" in values:
             ax.plot(values["theory_grid"], values["theory_density"], color=ink.strong, linewidth=1.5,
-                    linestyle=density_style(setting))
+                    linestyle=density_style(setting), gid=style.part("theory"))
         for kind, numbers in values.items():
             if kind.startswith("mean of "):
                 ax.plot(numbers, np.zeros_like(numbers), "|", color=ink.strong, markersize=10,
-                        markeredgewidth=1.0, clip_on=False)
+                        markeredgewidth=1.0, clip_on=False, gid=style.part("groups"))
         if "lecture" in values:
-            ax.axvline(values["lecture"][0], color=ink.strong, linestyle="--", linewidth=1.5)
+            ax.axvline(values["lecture"][0], color=ink.strong, linestyle="--", linewidth=1.5,
+                       gid=style.part("lecture"))
         ax.tick_params(labelsize=10)
     fig.supxlabel(xlabel)
     return fig
 
 
-def log_x(ax: Any) -> None:
-    """A log x axis labelled in plain numbers (0.1, 1, 10): no superscripts too small for a slide."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+# --- axes: ticks a reader can read --------------------------------------------------------------
 
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def number(value: float) -> str:
+    """A tick label: the value in plain digits (0.02, 5, 1000), or as m×10ⁿ outside 10⁻⁴…10⁶;
+    never an offset or a multiplier to read off elsewhere."""
+    import math
+
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else f"{value}"
+    size = abs(value)
+    if 1e-4 <= size < 1e6:
+        places = next((d for d in range(7) if abs(round(value, d) - value) <= 1e-9 * size), 6)
+        text = f"{value:.{places}f}"
+    else:
+        exponent = math.floor(math.log10(size))
+        mantissa = round(value / 10 ** exponent, 3)
+        if abs(mantissa) >= 10:
+            mantissa, exponent = mantissa / 10, exponent + 1
+        power = "10" + str(exponent).translate(SUPERSCRIPT)
+        text = power if mantissa == 1 else ("−" + power if mantissa == -1
+                                            else f"{mantissa:g}×{power}")
+    return text.replace("-", "−")
+
+
+def _plain_formatter():
+    from matplotlib.ticker import Formatter
+
+    class Plain(Formatter):
+        """Each tick label its own value in plain numbers (see `number`)."""
+
+        def __call__(self, value, pos=None):
+            return number(value)
+
+        def format_ticks(self, values):
+            return [number(v) for v in values]
+
+    return Plain()
+
+
+def _values_locator(values: Sequence[float], every: int):
+    from matplotlib.ticker import Locator
+
+    class Values(Locator):
+        def __call__(self):
+            return self.tick_values(*self.axis.get_view_interval())
+
+        def tick_values(self, vmin, vmax):
+            return list(values[::every])
+
+    return Values()
+
+
+def _readable_locator(candidates: Sequence[Any], base: Any):
+    """A locator that places the densest of `candidates` (locators, densest first) whose labels,
+    as the axis formats them, leave room between them along the axis at its drawn size; `base`
+    decides the axis' limits (nonsingular, view_limits) as the axis' default locator would."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+    from matplotlib.ticker import Locator
+
+    class Readable(Locator):
+        def set_axis(self, axis):
+            super().set_axis(axis)
+            for locator in (base, *candidates):
+                locator.set_axis(axis)
+
+        def nonsingular(self, v0, v1):
+            return base.nonsingular(v0, v1)
+
+        def view_limits(self, vmin, vmax):
+            return base.view_limits(vmin, vmax)
+
+        def __call__(self):
+            return self.tick_values(*self.axis.get_view_interval())
+
+        def tick_values(self, vmin, vmax):
+            low, high = min(vmin, vmax), max(vmin, vmax)
+            fitting = None
+            for locator in candidates:
+                ticks = list(locator.tick_values(low, high))
+                shown = [t for t in ticks if low - 1e-9 * abs(low) <= t <= high + 1e-9 * abs(high)]
+                if self._fits(shown, low, high):
+                    if len(shown) >= 2:
+                        return ticks
+                    fitting = ticks if fitting is None else fitting
+            return fitting if fitting is not None else list(candidates[-1].tick_values(low, high))
+
+        def _fits(self, ticks, low, high):
+            if len(ticks) < 2:
+                return True
+            axis = self.axis
+            horizontal = axis.axis_name == "x"
+            scale = axis.get_transform()
+            ends = scale.transform([low, high])
+            if not (ends[1] - ends[0]) or not all(map(np.isfinite, ends)):
+                return True
+            figure = axis.axes.get_figure(root=True)
+            box = axis.axes.get_position(original=False).transformed(figure.transFigure)
+            length = (box.width if horizontal else box.height) * 72 / figure.dpi  # points
+            size = axis._major_tick_kw.get("labelsize", None)
+            font = FontProperties(size=size if size is not None
+                                  else _rc(f"{axis.axis_name}tick.labelsize"))
+            points = font.get_size_in_points()
+            labels = axis.get_major_formatter().format_ticks(ticks)
+            where = sorted((float((scale.transform([t])[0] - ends[0]) / (ends[1] - ends[0]) * length),
+                            label) for t, label in zip(ticks, labels))
+            extent = (lambda text: text_to_path.get_text_width_height_descent(
+                text, font, ismath=False)[0] if text else 0.0) if horizontal else (lambda text: points)
+            gap = 0.6 * points if horizontal else 0.3 * points
+            sizes = [extent(label) for _, label in where]
+            return all(b[0] - a[0] >= (sa + sb) / 2 + gap
+                       for (a, sa), (b, sb) in zip(zip(where, sizes), zip(where[1:], sizes[1:])))
+
+    return Readable()
+
+
+def _rc(name: str) -> Any:
+    import matplotlib
+
+    return matplotlib.rcParams[name]
+
+
+def linear_ticks(axis: Any) -> None:
+    """Ticks at round values, as many as the axis' length leaves room for, labelled plainly."""
+    from matplotlib.ticker import MaxNLocator
+
+    steps = [1, 2, 2.5, 5, 10]
+    axis.set_major_locator(_readable_locator([MaxNLocator(n, steps=steps) for n in range(9, 0, -1)],
+                                             MaxNLocator("auto", steps=steps)))
+    axis.set_major_formatter(_plain_formatter())
+
+
+def log_ticks(axis: Any, values: Sequence[float] = ()) -> None:
+    """A base-10 log axis labelled in plain numbers: at the data's own values where they are a
+    grid of whole numbers (2, 4, 8, 16, 32), else at 1-2-5 or at decades, as densely as the
+    labels leave room for; minor ticks unlabelled."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis.axes.set_xscale("log") if axis.axis_name == "x" else axis.axes.set_yscale("log")
+    grid = sorted({float(v) for v in values if v is not None and v > 0})
+    whole = bool(grid) and len(grid) <= 30 and all(float(v).is_integer() for v in grid)
+    candidates = [_values_locator(grid, k) for k in range(1, len(grid) + 1)] if whole else []
+    candidates += [LogLocator(subs=(1.0, 2.0, 5.0), numticks=99), LogLocator(numticks=99)]
+    candidates += [LogLocator(numticks=n) for n in range(8, 1, -1)]
+    candidates += [LogLocator(subs=tuple(float(s) for s in range(1, 10)), numticks=99)]
+    axis.set_major_locator(_readable_locator(candidates, LogLocator()))
+    axis.set_major_formatter(_plain_formatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def log_x(ax: Any, values: Sequence[float] = ()) -> None:
+    """A log x axis labelled in plain numbers (0.1, 1, 10; the data's own `values` where they
+    are whole numbers): no superscripts too small for a slide."""
+    log_ticks(ax.xaxis, values)
+
+
+def tidy(fig: Any) -> Any:
+    """The figure style's ticks on every axes of a drawn figure, whatever kind drew it: an axis
+    left with matplotlib's default ticks gets ticks as dense as its labels leave room for, at
+    its drawn size (small multiples included), every label in plain numbers; no axis gets an
+    offset or a multiplier. Ticks a kind placed itself (`set_xticks`, `log_x`) are kept."""
+    from matplotlib.ticker import AutoLocator, LogFormatter, LogLocator, NullFormatter, ScalarFormatter
+
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            locator, formatter = axis.get_major_locator(), axis.get_major_formatter()
+            scale = axis.get_scale()
+            if scale == "linear" and type(locator) is AutoLocator:
+                linear_ticks(axis)
+            elif scale == "log" and type(locator) is LogLocator and locator._base == 10:
+                log_ticks(axis)
+            elif type(formatter) is ScalarFormatter or (scale == "log" and isinstance(formatter, LogFormatter)):
+                axis.set_major_formatter(_plain_formatter())
+                if scale == "log":
+                    axis.set_minor_formatter(NullFormatter())
+    return fig
 
 
 def log_axis(values: Sequence[float]) -> bool:
@@ -296,7 +548,7 @@ def draw(data: FigureData, language: str = "en") -> Figure:
     for look, ink in INKS.items():
         formats = [fmt for suffix, (l, fmt) in VARIANTS.items() if l == look]
         with matplotlib.rc_context({**STYLE, **_ink_style(ink), **_language_style(language)}):
-            drawn = _render(figure_kind(data.kind).draw(data, ink), formats)
+            drawn = _render(tidy(figure_kind(data.kind).draw(data, ink)), formats)
         files.update({suffix: drawn[fmt] for suffix, (l, fmt) in VARIANTS.items() if l == look})
     return Figure(data, files)
 
@@ -318,11 +570,14 @@ def _draw_files(job: tuple[FigureData, str, str]) -> dict[str, bytes]:
 
 
 def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
-             language: str = "en", root: Path = Path(".")) -> list[Figure]:
+             language: str = "en", root: Path = Path("."),
+             done: Callable[[], None] | None = None) -> list[Figure]:
     """Every figure, in order, its words in `language` (from the catalogue under `root`): from
     `store` where the same record was drawn by the same code in the same words, the rest drawn
     on `jobs` worker processes (the same bytes as drawn here: a drawing depends on its data, its
-    words and the style alone), the slowest kinds first."""
+    words and the style alone), the slowest kinds first. `done()` is called as each figure is
+    ready (found or drawn), for progress."""
+    done = done or (lambda: None)
     words = i18n.catalogue_digest(root, language)
     keys = [_figure_key(d, language, words) for d in datas] if store is not None else [None] * len(datas)
     files: list[Mapping[str, bytes] | None] = [None] * len(datas)
@@ -330,6 +585,7 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
         parts = store.get(key) if key is not None else None
         if parts is not None and set(parts) == set(VARIANTS):
             files[i] = parts
+            done()
     missing = sorted((i for i, f in enumerate(files) if f is None),
                      key=lambda i: (-figure_kind(datas[i].kind).cost, i))
     if jobs > 1 and len(missing) > 1:
@@ -345,9 +601,11 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
             for i, drawn in zip(missing, pool.map(_draw_files, [(datas[i], language, str(root))
                                                                  for i in missing])):
                 files[i] = drawn
+                done()
     else:
         for i in missing:
             files[i] = _draw_files((datas[i], language, str(root)))
+            done()
     for i in missing:
         if keys[i] is not None:
             store.put(keys[i], dict(files[i]))

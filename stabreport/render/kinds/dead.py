@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..formatting import Words
 from ..i18n import _, N_  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
@@ -38,18 +39,21 @@ def draw_dead(data: FigureData, ink: Ink) -> Any:
     table = list(zip(data.columns[rows], data.columns[across], data.columns["dead_fraction"],
                      data.columns["standard_error"], data.columns["theory"]))
     for i, row in enumerate(sorted(set(data.columns[rows]))):
-        colour = ink.palette[i % len(ink.palette)]
+        style = series_style(ink, i)
         own = [t for t in table if t[0] == row]
         x = [t[1] for t in own]
-        ax.errorbar(x, [t[2] for t in own], yerr=[2 * t[3] for t in own], fmt="o", color=colour,
-                    markersize=5, capsize=2, linewidth=1.4, label=f"{rows} {row}")
+        points = style.points(markersize=5)
+        gid = points.pop("gid")
+        bars = ax.errorbar(x, [t[2] for t in own], yerr=[2 * t[3] for t in own], capsize=2,
+                           linewidth=1.4, label=f"{param_words(rows)} {row}", **points)
+        bars.lines[0].set_gid(gid)
         theory = [(t[1], t[4]) for t in own if t[4] != ""]
         if theory:
-            ax.plot(*zip(*theory), color=colour, linewidth=1.6)
+            ax.plot(*zip(*theory), **style.line(linewidth=1.6))
     if log_axis(data.columns[across]):
-        log_x(ax)
+        log_x(ax, data.columns[across])
     ax.set_ylim(-0.03, 1.03)
-    ax.set_xlabel(across)
+    ax.set_xlabel(param_words(across))
     ax.set_ylabel(_("share of runs that died"))
     ax.plot([], [], color=ink.muted, label=_("exact law"))
     ax.legend(frameon=False, loc="best", ncols=2)

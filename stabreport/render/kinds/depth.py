@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..formatting import Words
 from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
@@ -39,21 +40,21 @@ def draw_depth(data: FigureData, ink: Ink) -> Any:
                     data.columns["median"], data.columns["q95"], data.columns["theory"]))
     ax.axhline(0.0, color=ink.muted, linewidth=0.8)
     for i, (series, label) in enumerate(data.meta["labels"].items()):
-        colour = ink.palette[i % len(ink.palette)]
+        style = series_style(ink, i)
         own = [r for r in rows if r[0] == series and r[3] != ""]
         if not own:
             continue
         x = [r[1] for r in own]
-        ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=colour, alpha=0.18,
-                        linewidth=0)
-        ax.plot(x, [r[3] for r in own], "o-", color=colour, linewidth=2.0, markersize=4.5,
-                label=plain(config_words(label)))
+        ax.fill_between(x, [r[2] for r in own], [r[4] for r in own], color=style.colour, alpha=0.18,
+                        linewidth=0, gid=style.part("band"))
+        ax.plot(x, [r[3] for r in own], **style.line(points=True, linewidth=2.0, markersize=4.5,
+                                                       label=plain(config_words(label))))
         theory = [(r[1], r[5]) for r in own if r[5] != ""]
         if theory:
-            ax.plot(*zip(*theory), color=colour, linewidth=1.5, linestyle=DASHED)
+            ax.plot(*zip(*theory), **style.theory(linewidth=1.5))
     if log_axis(data.columns[axis]):
-        log_x(ax)
-    ax.set_xlabel(axis)
+        log_x(ax, data.columns[axis])
+    ax.set_xlabel(param_words(axis))
     ax.set_ylabel(_("log₁₀ ‖M u‖ at the end"))
     if any(value != "" for value in data.columns["theory"]):
         ax.plot([], [], color=ink.muted, linestyle=DASHED, label=_("theory"))

@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..i18n import _, N_  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..formatting import Words
 from ..i18n import _, N_  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
@@ -67,26 +68,28 @@ def draw_phase(data: FigureData, ink: Ink) -> Any:
     ax.contour(scales, rows, stable, levels=[0.5], colors=ink.muted, linewidths=0.8)
     theory = [(r["theory_critical"], r["value"]) for r in data.meta["rows"] if r["theory_critical"]]
     if theory:
-        ax.plot(*zip(*theory), color=ink.strong, linewidth=2.0, label=_("theory: critical scale"))
+        ax.plot(*zip(*theory), color=ink.strong, linewidth=2.0, label=_("theory: critical scale"),
+                gid="series-theory")
     measured = [(r["measured_critical"], r["value"]) for r in data.meta["rows"] if r["measured_critical"]]
     if measured:
         ax.plot(*zip(*measured), "o", color=ink.paper, markeredgecolor=ink.strong, markersize=6,
-                label=_("measured: gain changes sign"))
-    for scale, row, _label in data.meta["lecture"]:
-        ax.plot([scale], [row], marker="X", color="#D55E00", markeredgecolor=ink.paper,
-                markersize=8, linestyle="none")
+                label=_("measured: gain changes sign"), gid="series-measured")
+    lecture = series_style(ink, 1).colour  # the same orange in every look
     if data.meta["lecture"]:
-        ax.plot([], [], marker="X", color="#D55E00", linestyle="none",
+        ax.plot([s for s, _r, _l in data.meta["lecture"]], [r for _s, r, _l in data.meta["lecture"]],
+                marker="X", color=lecture, markeredgecolor=ink.paper, markersize=8,
+                linestyle="none", gid="series-lecture")
+        ax.plot([], [], marker="X", color=lecture, linestyle="none",
                 label=_("the lecture's settings"))
     ax.plot([], [], color=ink.muted, linewidth=0.8,
             label=_("within %(decades)s orders of magnitude over the depth (hatched)")
             % {"decades": f"{data.meta['stable_decades']:g}"})
-    log_x(ax)
+    log_x(ax, scales)
     ax.set_yscale("log", base=2)
     ax.set_yticks(rows, [f"{int(v)}" for v in rows])
     ax.yaxis.set_minor_formatter("")  # the rows' own labels only
     ax.set_xlabel(_("weight standard deviation (scale)"))
-    ax.set_ylabel(row_key)
+    ax.set_ylabel(param_words(row_key))
     fig.legend(frameon=False, loc="outside lower center", ncols=2)  # outside the data
     return fig
 

@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
@@ -48,15 +49,19 @@ def draw_spectrum(data: FigureData, ink: Ink) -> Any:
     fig, axes = panels(len(data.settings))
     series = by_setting(data, "log10_sv", "density")
     for i, (ax, setting) in enumerate(zip(axes, data.settings)):
-        colour = ink.palette[i % len(ink.palette)]
+        style = series_style(ink, i)
+        colour = style.colour
         s = series.get(setting)
         if s:
             step = (s["log10_sv"][1] - s["log10_sv"][0]) if len(s["log10_sv"]) > 1 else 1.0
             ax.bar(s["log10_sv"], s["density"], width=step, color=colour, alpha=0.35, linewidth=0)
-            ax.step(s["log10_sv"], s["density"], where="mid", color=colour, linewidth=1.5)
-        for value, style in zip(data.meta["quantiles"][setting], (":", "-", ":")):
+            ax.step(s["log10_sv"], s["density"], where="mid", color=colour, linewidth=1.5,
+                    gid=style.gid)
+        for value, line, name in zip(data.meta["quantiles"][setting], (":", "-", ":"),
+                                     ("q10", "q50", "q90")):
             if value is not None:
-                ax.axvline(value, color=ink.strong, linestyle=style, linewidth=1.4)
+                ax.axvline(value, color=ink.strong, linestyle=line, linewidth=1.4,
+                           gid=style.part(name))
         ax.set_title(plain(config_words(data.meta["labels"][setting])), color=colour)
         ax.tick_params(labelsize=10)
         ax.set_yticks([])

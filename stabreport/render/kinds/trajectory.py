@@ -6,7 +6,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
-                       labels, log_axis, log_x, maybe, new_figure, panels, plain, rounded)
+                       labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
+                       rounded, series_style)
 from ..i18n import _, N_, config_words  # noqa: F401
 from ...report.model import Section, SweepFigure  # noqa: F401
 from . import FigureKind, FigureRequest
@@ -42,15 +43,16 @@ def draw_trajectory(data: FigureData, ink: Ink) -> Any:
     series = by_setting(data, "step", "q05", "median", "q95",
                          *(["theory"] if data.meta["theory"] else []))
     for i, setting in enumerate(data.settings):
-        colour = ink.palette[i % len(ink.palette)]
+        style = series_style(ink, i)
         s = series.get(setting)
         if s is None:  # every run died
             continue
-        ax.fill_between(s["step"], s["q05"], s["q95"], color=colour, alpha=0.2, linewidth=0)
-        ax.plot(s["step"], s["median"], color=colour, linewidth=2.2,
-                label=plain(config_words(data.meta["labels"][setting])))
+        ax.fill_between(s["step"], s["q05"], s["q95"], color=style.colour, alpha=0.2, linewidth=0,
+                        gid=style.part("band"))
+        ax.plot(s["step"], s["median"], **style.line(
+            linewidth=2.2, label=plain(config_words(data.meta["labels"][setting]))))
         if data.meta["theory"]:
-            ax.plot(s["step"], s["theory"], color=colour, linewidth=1.5, linestyle=DASHED)
+            ax.plot(s["step"], s["theory"], **style.theory(linewidth=1.5))
     # "layers applied": the plural as the English figure has always written it (the experiments
     # declare it for translation as their step_plural)
     ax.set_xlabel(_("%(steps)s applied") % {"steps": _(f"{data.meta['step_label']}s")})
