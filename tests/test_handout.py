@@ -19,7 +19,8 @@ from stabreport.publish.build import GENERATED
 from stabreport.render.cite import site_url
 from stabreport.cli import main
 from stabreport.publish.fingerprint import changed_since_built
-from stabreport.publish.handout import HANDOUT, build_handout, page_numbers, reproducible
+from stabreport.publish.handout import (HANDOUT, STYLESHEET, build_handout, page_numbers,
+                                        reproducible)
 from stabreport.paths import NAV
 from stabreport.publish.site import RECORD, site_inputs_digest
 
@@ -74,6 +75,93 @@ def _report_pages(root: Path) -> list[tuple[str, str]]:
     return pages
 
 
+MM = 72 / 25.4  # PDF units in a millimetre
+WHITE = ((1.0,), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0, 0.0))  # in gray, RGB and CMYK
+STROKES = frozenset({b"S", b"s", b"B", b"B*", b"b", b"b*"})  # the operators that paint a path
+FILLS = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})
+
+
+def _times(m: list[float], n: list[float]) -> list[float]:
+    """The product m × n of two PDF matrices [a b c d e f]."""
+    return [m[0] * n[0] + m[1] * n[2], m[0] * n[1] + m[1] * n[3],
+            m[2] * n[0] + m[3] * n[2], m[2] * n[1] + m[3] * n[3],
+            m[4] * n[0] + m[5] * n[2] + n[4], m[4] * n[1] + m[5] * n[3] + n[5]]
+
+
+class _Ink:
+    """The heights (PDF units, up from the page's bottom edge) at which a PDF page shows something,
+    gathered from its content stream while pypdf extracts its text: each piece of text's baseline,
+    each point of a path that is stroked or filled in a colour other than white (Chromium first
+    fills the page's text area white), the corners of each image. A form (a drawing of its own)
+    counts by its box, what it draws inside left out."""
+
+    def __init__(self, page: pypdf.PageObject) -> None:
+        self.xobjects = (page.get("/Resources") or {}).get("/XObject") or {}
+        self.heights: list[float] = []
+        self._path: list[float] = []
+        self._colours = ((0.0,), (0.0,))  # (stroke, fill): black until set
+        self._saved: list[tuple] = []  # the colours each q saved, for its Q
+        self._placing: list[bool] = []  # for each Do under way: whether it places a form
+
+    def _at(self, cm: list[float], points) -> list[float]:
+        return [x * cm[1] + y * cm[3] + cm[5] for x, y in points]
+
+    def before(self, operator: bytes, operands: list, cm: list[float], tm: list[float]) -> None:
+        if any(self._placing):  # inside a form
+            self._placing += [True] if operator == b"Do" else []
+            return
+        numbers = [float(v) for v in operands if isinstance(v, (int, float))]
+        if operator == b"q":
+            self._saved.append(self._colours)
+        elif operator == b"Q" and self._saved:
+            self._colours = self._saved.pop()
+        elif operator in (b"RG", b"G", b"K", b"SC", b"SCN"):
+            self._colours = (tuple(numbers), self._colours[1])
+        elif operator in (b"rg", b"g", b"k", b"sc", b"scn"):
+            self._colours = (self._colours[0], tuple(numbers))
+        elif operator in (b"m", b"l", b"c", b"v", b"y"):
+            self._path += self._at(cm, zip(numbers[::2], numbers[1::2]))
+        elif operator == b"re":
+            x, y, w, h = numbers
+            self._path += self._at(cm, [(x, y), (x + w, y + h)])
+        elif operator in STROKES | FILLS | {b"n"}:
+            if (operator in STROKES and self._colours[0] not in WHITE
+                    or operator in FILLS and self._colours[1] not in WHITE):
+                self.heights += self._path
+            self._path = []
+        elif operator in (b"Tj", b"TJ", b"'", b'"'):
+            self.heights.append(_times(tm, cm)[5])
+        elif operator == b"Do":
+            xobject = self.xobjects[operands[0]].get_object()
+            form = xobject.get("/Subtype") == "/Form"
+            self._placing.append(form)
+            if form:
+                x0, y0, x1, y1 = (float(v) for v in xobject["/BBox"])
+                matrix = _times([float(v) for v in xobject.get("/Matrix", [1, 0, 0, 1, 0, 0])], cm)
+                self.heights += self._at(matrix, [(x0, y0), (x1, y1), (x0, y1), (x1, y0)])
+            else:  # an image fills the unit square
+                self.heights += self._at(cm, [(0, 0), (0, 1), (1, 0), (1, 1)])
+
+    def after(self, operator: bytes, operands: list, cm: list[float], tm: list[float]) -> None:
+        if operator == b"Do" and self._placing:
+            self._placing.pop()
+
+
+def _text_area(css: str) -> tuple[float, float]:
+    """The top and bottom margins of the handout's pages (PDF units), from its @page rule."""
+    page = re.search(r"@page\s*\{[^}]*?\bmargin:\s*([^;]+);", css)[1].split()
+    sizes = [float(re.fullmatch(r"([\d.]+)mm", size)[1]) * MM for size in page]
+    return sizes[0], sizes[2 if len(sizes) > 2 else 0]
+
+
+def _filled(page: pypdf.PageObject, heights: list[float], margins: tuple[float, float]) -> float:
+    """How far down its text area a page shows something: 0 at its top, 1 at its bottom."""
+    top, bottom = margins
+    edge, area = float(page.mediabox.top), float(page.mediabox.height) - top - bottom
+    below = [edge - y - top for y in heights if -1 <= edge - y - top <= area + 1]
+    return min(1.0, max(below) / area) if below else 0.0
+
+
 @dataclass(frozen=True)
 class _Handout:
     data: bytes
@@ -83,13 +171,20 @@ class _Handout:
     footer: str  # the address and version, below every page
     pages: list[tuple[str, str]]  # (report page, its title), in navigation order
     starts: dict[str, int]  # the PDF page (from 0) that each report page starts on
+    filled: list[float]  # how far down its text area each PDF page shows something, 0 to 1
 
 
 @pytest.fixture(scope="module")
 def handout(site) -> _Handout:
     data = (site / "site" / HANDOUT).read_bytes()
     reader = pypdf.PdfReader(io.BytesIO(data))
-    texts = [page.extract_text() for page in reader.pages]
+    margins = _text_area((site / "site" / STYLESHEET).read_text())
+    texts, filled = [], []
+    for page in reader.pages:
+        ink = _Ink(page)
+        texts.append(page.extract_text(visitor_operand_before=ink.before,
+                                       visitor_operand_after=ink.after))
+        filled.append(_filled(page, ink.heights, margins))
     title = yaml.safe_load((site / "site" / "CITATION.cff").read_text())["title"]
     footer = f"{site_url(site)} · version {__version__}"
     bodies = [_words(re.sub(r"Page \d+ of \d+", " ", text.replace(title, " ", 1).replace(footer, " ")))
@@ -102,7 +197,7 @@ def handout(site) -> _Handout:
         found = [i for i, body in enumerate(bodies) if i > previous and body.startswith(page_title)]
         assert found, f"no PDF page after {previous} starts with the title of {name}.html, {page_title!r}"
         starts[name] = previous = found[0]
-    return _Handout(data, reader, texts, bodies, footer, pages, starts)
+    return _Handout(data, reader, texts, bodies, footer, pages, starts, filled)
 
 
 def test_the_handout_parses_and_gives_each_report_page_its_own_pdf_pages(site, handout):
@@ -114,6 +209,23 @@ def test_the_handout_parses_and_gives_each_report_page_its_own_pdf_pages(site, h
     provenance = json.loads((site / "site" / "provenance.json").read_text())
     for fact in (site_url(site), __version__, provenance["date"], str(provenance["seed"])):
         assert _squeeze(fact) in cover, fact
+
+
+def test_no_pdf_page_is_left_half_blank_but_the_last_of_a_report_page(handout):
+    """A figure, table row or box that does not fit in what is left of a PDF page moves whole to
+    the next one: the figures are small enough (two to a page) that what that leaves empty is less
+    than half the page. Only the last PDF page of a report page (each starts a new one), of the
+    cover and of the contents may end higher up."""
+    # The measurement sees short pages short and full ones full: the explorer's is one line.
+    assert handout.filled[handout.starts["explore"]] < 0.2 < 0.9 < max(handout.filled), handout.filled
+    parts = {0: "the cover", 1: "the contents"}  # by the PDF page each starts on
+    parts |= {start: f"{name}.html" for name, start in handout.starts.items()}
+    half_blank = []
+    for number, filled in enumerate(handout.filled):
+        part = parts[max(start for start in parts if start <= number)]
+        if filled < 0.5 and number + 1 < len(handout.filled) and number + 1 not in parts:
+            half_blank.append(f"PDF page {number + 1} ({part}) ends {filled:.0%} of the way down")
+    assert not half_blank, half_blank
 
 
 def test_the_home_page_offers_the_handout(site, handout):
