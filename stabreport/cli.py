@@ -398,7 +398,8 @@ def cmd_build(args: argparse.Namespace) -> None:
         for language in report.languages:
             i18n.translations(root, language)
             i18n.report_translations(root, language)
-        print(f"building {GENERATED} from {config.name}: "
+        source = config.name if config is not None else "the default report"
+        print(f"building {GENERATED} from {source}: "
               f"{counted(len(report.settings), 'setting')}, {counted(len(report.sweeps), 'sweep')}, "
               f"{counted(len(report.languages), 'edition')} ({', '.join(report.languages)})…",
               file=sys.stderr, flush=True)

@@ -474,16 +474,24 @@ _OVERFLOW = """() => {
 _TABLES = """() => {
   const shown = el => el.checkVisibility() && el.getClientRects().length > 0;
   const unstyled = [], overlapping = [];
-  const textBox = cell => { const range = document.createRange(); range.selectNodeContents(cell);
-    return [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0); };
+  // the boxes of a cell's visible text (KaTeX's MathML copy for screen readers is clipped away)
+  const textBox = cell => { const boxes = [], walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node; (node = walker.nextNode());) {
+      if (node.parentElement.closest('.katex-mathml') || !node.textContent.trim()) continue;
+      const range = document.createRange(); range.selectNodeContents(node);
+      boxes.push(...[...range.getClientRects()].filter(r => r.width > 0 && r.height > 0));
+    }
+    return boxes; };
   const px = (style, side) => parseFloat(style[side]) || 0;
   for (const row of document.querySelectorAll('.md-content table tr')) {
     const cells = [...row.children].filter(shown);
     for (const cell of cells) {
       const s = getComputedStyle(cell), r = getComputedStyle(row);
       const padded = px(s, 'paddingLeft') + px(s, 'paddingRight') > 0;
+      // a body cell has its own rule or its row's; the header row sits under the table's border
+      const t = getComputedStyle(cell.closest('table'));
       const ruled = ['borderTopWidth', 'borderBottomWidth'].some(side =>
-        px(s, side) > 0 || px(r, side) > 0);
+        px(s, side) > 0 || px(r, side) > 0) || (cell.closest('thead') && px(t, 'borderTopWidth') > 0);
       if (!padded || !ruled) unstyled.push(`${cell.tagName} "${cell.textContent.trim().slice(0, 30)}"`
         + ` padding ${s.paddingLeft}/${s.paddingRight}, rules ${s.borderTopWidth}/${s.borderBottomWidth}`);
     }

@@ -506,6 +506,9 @@ def log_x(ax: Any, values: Sequence[float] = ()) -> None:
     log_ticks(ax.xaxis, values)
 
 
+AXIS_LINEAR, AXIS_LOG = "linear", "log"  # matplotlib's names of an axis's scale (not activations)
+
+
 def tidy(fig: Any) -> Any:
     """The figure style's ticks on every axes of a drawn figure, whatever kind drew it: an axis
     left with matplotlib's default ticks gets ticks as dense as its labels leave room for, at
@@ -517,13 +520,13 @@ def tidy(fig: Any) -> Any:
         for axis in (ax.xaxis, ax.yaxis):
             locator, formatter = axis.get_major_locator(), axis.get_major_formatter()
             scale = axis.get_scale()
-            if scale == "linear" and type(locator) is AutoLocator:
+            if scale == AXIS_LINEAR and type(locator) is AutoLocator:
                 linear_ticks(axis)
-            elif scale == "log" and type(locator) is LogLocator and locator._base == 10:
+            elif scale == AXIS_LOG and type(locator) is LogLocator and locator._base == 10:
                 log_ticks(axis)
-            elif type(formatter) is ScalarFormatter or (scale == "log" and isinstance(formatter, LogFormatter)):
+            elif type(formatter) is ScalarFormatter or (scale == AXIS_LOG and isinstance(formatter, LogFormatter)):
                 axis.set_major_formatter(_plain_formatter())
-                if scale == "log":
+                if scale == AXIS_LOG:
                     axis.set_minor_formatter(NullFormatter())
     return fig
 
