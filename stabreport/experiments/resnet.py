@@ -163,34 +163,209 @@ def blocks(params: Mapping[str, Any]) -> list[tuple[float, float, float, float]]
     return out
 
 
+PATHS = 1024  # representative runs of the spike model (fixed draws: the theory is deterministic)
+PATH_SEED = 20240611
+
+
+def _slope_correlation(activation, q0: float, q1: float) -> float:
+    """Corr(φ′(h)², φ′(h′)²) for one unit across a block: h ~ N(0, q0), h′ = h + N(0, q1 − q0)
+    (the unit's own increment is independent of h). ReLU: the gates' correlation (2/π) asin ρ
+    with ρ = √(q0/q1); otherwise a 24 × 24 Gauss–Hermite rule."""
+    rho = math.sqrt(q0 / q1) if q1 > 0 else 1.0
+    if activation.gate_probability is not None:
+        return 2 / math.pi * math.asin(min(rho, 1.0))
+    x, w = np.polynomial.hermite_e.hermegauss(24)
+    w = w / w.sum()
+    h = math.sqrt(q0) * x[:, None]
+    h1 = h + math.sqrt(max(q1 - q0, 0.0)) * x[None, :]
+    f0, f1 = activation.derivative(h) ** 2, activation.derivative(h1) ** 2
+    ww = w[:, None] * w[None, :]
+    m0, m1 = float((f0 * ww).sum()), float((f1 * ww).sum())
+    v0, v1 = float((f0 * f0 * ww).sum()) - m0 * m0, float((f1 * f1 * ww).sum()) - m1 * m1
+    if v0 <= 1e-300 or v1 <= 1e-300:
+        return 1.0
+    return max(0.0, min(1.0, (float((f0 * f1 * ww).sum()) - m0 * m1) / math.sqrt(v0 * v1)))
+
+
+def spike_paths(params: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The spike-and-bulk model of ‖J_l u‖ (u = e₁), over PATHS fixed draws of what a run shares
+    across its blocks (THEORY.md, "Residual networks"; derivation in predict's docstring).
+
+    Returns per path the mean and variance of ln ‖J u‖ at the end (the block-by-block χ² noise
+    given the path), and per block the path-average of √V_l = √((S_l − 1)/k), the standard
+    deviation of an off-diagonal entry of J_l, and of E|J_jj| = E|N(1, V_l)|."""
+    from ..theory.meanfield import gaussian_rule
+
+    width, depth, a = params["width"], params["depth"], branch(params)
+    activation = ACTIVATIONS[params["activation"]]
+    gain2 = a * a * width * effective_scale(params) ** 2
+    per_block = blocks(params)
+    homogeneous = activation.positively_homogeneous
+    # the variance map (ReLU: any q, the same slopes), for the spike unit's own random walk
+    qs, q = [1.0], 1.0
+    moments: list[tuple[float, float]] = []
+    for _ in range(depth):
+        if homogeneous and moments:  # φ′'s moments do not depend on q
+            moments.append(moments[-1])
+            qs.append(q)
+            continue
+        x, weights = gaussian_rule(q)
+        slope2 = activation.derivative(x) ** 2
+        moments.append((float(slope2 @ weights), float((slope2 * slope2) @ weights)))
+        q = q + gain2 * float(activation.fn(x) ** 2 @ weights)
+        qs.append(q)
+    if homogeneous:  # the walk of h₁ in units of √q: ρ² = q_{l−1}/q_l = 1/(1 + a²ks² E φ²/q)
+        x, weights = gaussian_rule(1.0)
+        growth = 1 + gain2 * float(activation.fn(x) ** 2 @ weights)
+        rhos = [1 / math.sqrt(growth)] * depth
+        rho_f = [_slope_correlation(activation, 1.0, growth)] * depth
+    else:
+        rhos = [math.sqrt(qs[l] / qs[l + 1]) for l in range(depth)]
+        rho_f = [_slope_correlation(activation, qs[l], qs[l + 1]) for l in range(depth)]
+    rng = np.random.default_rng(PATH_SEED)
+    z = rng.standard_normal(PATHS)  # the spike unit's pre-activation / √q_l
+    e = rng.standard_normal(PATHS)  # the run's share of active slope, in its standard deviations
+    log_s = np.zeros(PATHS)  # ln S_l, S_l = ‖J_l u‖² (its mean given the path)
+    frac = np.ones(PATHS)  # X_l / S_l, X_l = E J_11² given the path
+    noise_mean, noise_var = np.zeros(PATHS), np.zeros(PATHS)
+    log_root_v = np.empty(depth + 1)  # ln of the path-average of √V_l
+    log_diag = np.empty(depth + 1)  # ln of the path-average of E|N(1, V_l)|
+    log_root_v[0], log_diag[0] = -np.inf, 0.0
+    for l in range(depth):
+        m2, m4 = moments[l]
+        spread = (m4 - m2 * m2) / (width * m2 * m2) if m2 > 0 else 0.0
+        if l:
+            e = rho_f[l - 1] * e + math.sqrt(max(1 - rho_f[l - 1] ** 2, 0.0)) * rng.standard_normal(PATHS)
+        spike = activation.derivative(math.sqrt(qs[l] if not homogeneous else 1.0) * z) ** 2
+        bulk = m2 * np.maximum(1 + math.sqrt(spread) * e, 0.0)
+        dt = spike * frac + bulk * (1 - frac)  # ‖D_l J u‖² / S given the path
+        c = gain2 * dt
+        ratio = c / (1 + c)
+        bend = 1 - (1 / (1 + c)) ** 2
+        noise_mean -= bend / width + 1.5 * ratio**2 * spread
+        noise_var += 2 * bend / width + 3 * ratio**2 * spread
+        frac = np.clip((frac + gain2 / width * dt) / (1 + c), 0.0, 1.0)
+        log_s += np.log1p(c)
+        z = rhos[l] * z + math.sqrt(1 - rhos[l] ** 2) * rng.standard_normal(PATHS)
+        # V per column: S e^N / k with N the column's own noise, so E√V = √(S/k) e^{E N/2 + Var N/8}
+        log_v = log_s + noise_mean + noise_var / 4  # ln(k V + 1)
+        with np.errstate(divide="ignore"):
+            log_kv = log_v + np.log(-np.expm1(-np.maximum(log_v, 1e-300)))
+        log_kv = np.where(log_v > 0, log_kv, -np.inf)
+        log_root_v[l + 1] = _log_mean_exp(0.5 * (log_kv - math.log(width)))
+        log_diag[l + 1] = _log_mean_exp(_log_mean_abs_shifted_normal(log_kv - math.log(width)))
+    return {"mean": 0.5 * log_s + 0.5 * noise_mean, "var": 0.25 * noise_var,
+            "log_root_v": log_root_v, "log_diag": log_diag}
+
+
+def _log_mean_exp(x: np.ndarray) -> float:
+    top = float(np.max(x))
+    return top if not math.isfinite(top) else top + math.log(float(np.mean(np.exp(x - top))))
+
+
+def _log_mean_abs_shifted_normal(log_v: np.ndarray) -> np.ndarray:
+    """ln E|N(1, v)|, E|N(1, v)| = √(2v/π) e^{−1/(2v)} + 1 − 2Φ(−1/√v) (→ √(2v/π) for a huge v)."""
+    from scipy import special
+
+    v = np.exp(np.minimum(log_v, 600.0))
+    sd = np.sqrt(v)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        small = np.log(np.sqrt(2 / math.pi) * sd * np.exp(-0.5 / np.maximum(v, 1e-300))
+                       + 1 - 2 * special.ndtr(-1 / np.maximum(sd, 1e-300)))
+    return np.where(log_v > 600.0, 0.5 * (log_v + math.log(2 / math.pi)), small)
+
+
 def predict(params: Mapping[str, Any]):
+    """The law of ln ‖J u‖ and the median of ln mean|J_ij|, from the spike-and-bulk model.
+
+    J_l u = t_l with t₀ = e₁. Each coordinate of the kick a W_l D_l t_{l−1} is N(0, a²s²‖D_l t‖²)
+    given the past, whatever that coordinate's own slope: t_l,1 (the spike, the identity's
+    diagonal) is a martingale of mean 1, the other coordinates (the bulk) grow from 0 with a
+    common variance V_l, and ‖D_l t‖² = φ′(h_1)² t_1² + Σ_{i≠1} φ′(h_i)² t_i². The first term
+    is carried by one unit, whose pre-activation h_1 is a Gaussian random walk (increments of
+    variance q_l − q_{l−1}, independent of h_1): persistent, and so the run's early gains are
+    correlated over blocks, which the iid per-block law missed. The bulk term is m₂ (S − t_1²)
+    times 1 + ε_l, ε the run's share of active slope (relative variance (m₄ − m₂²)/(k m₂²), an
+    AR(1) over blocks with the one-unit correlation of φ′² across a block). Given a path of
+    (h_1, ε), with S = E‖t‖² and X = E t_1²:
+        S_l = S_{l−1} + a²k s² ‖Dt‖²,   X_l = X_{l−1} + a² s² ‖Dt‖²,
+        ‖Dt‖² = φ′(h_1)² X + m₂ (1 + ε)(S − X),
+    and ln ‖J u‖ = ½ ln S_L + the per-block χ² noise of `blocks` with c_l = S_l/S_{l−1} − 1
+    (a normal law per path). The law of ln ‖J u‖ is the mixture over PATHS fixed draws.
+
+    mean|J_ij| averages k columns, each with its own spike: off the diagonal |N(0, V)|, on it
+    |N(1, V)|, with V = (‖J e_j‖² − 1)/k, so mean|J| = (k − 1)/k · √(2/π) E√V + E|N(1, V)|/k
+    (the expectations over paths): a value per run, which the median over runs is."""
     from ..theory import Prediction
-    from ..theory.laws import gaussian_law, quantiles_log10
-    from ..theory.meanfield import column_to_mean_abs
+    from ..theory.laws import quantiles_log10
 
     width = params["width"]
     activation = ACTIVATIONS[params["activation"]]
     per_block = blocks(params)
-    means = np.cumsum([0.5 * m for m, _, _, _ in per_block])
-    variances = np.cumsum([0.25 * v for _, v, _, _ in per_block])
-    norm_u = gaussian_law(float(means[-1]), float(variances[-1]))
+    paths = spike_paths(params)
+    norm_u = gaussian_mixture_law(paths["mean"], paths["var"])
     median, q05, q95 = quantiles_log10(norm_u)
-    slope_ratio = per_block[-1][3]
-    offset = column_to_mean_abs(width, slope_ratio, 1.0)
+    with np.errstate(divide="ignore"):
+        trajectory = np.logaddexp(
+            math.log((width - 1) / width * math.sqrt(2 / math.pi)) + paths["log_root_v"]
+            if width > 1 else -np.inf,
+            paths["log_diag"] - math.log(width)) / LN10
     return Prediction(
         law=Words(N_("mean field for residual blocks: variance map and per-block gain 1 + a² k s² "
                      "E φ′², with a 1/width correction (approximate)")),
         exact=False, median_log10_norm_u=median, q05_log10_norm_u=q05, q95_log10_norm_u=q95,
-        median_log10_mean_abs=median + offset,
-        mean_abs_method=Words(N_("column norm × √(2/π) E[φ′] / √(width E[φ′²]) (J treated as "
-                                 "having iid entries; near the identity, with small branches, it "
-                                 "misses the diagonal)")),
+        median_log10_mean_abs=float(trajectory[-1]),
+        mean_abs_method=Words(N_("diagonal and off-diagonal entries apart: off the diagonal "
+                                 "|N(0, V)|, on it |N(1, V)|, with V = (‖J e_j‖² − 1)/width, "
+                                 "averaged over the spike model's paths")),
         log10_gain_per_step=0.5 * per_block[-1][0] / LN10,
         log10_rms_gain_per_step=0.5 * math.log10(1 + per_block[-1][2]), critical=None,
-        trajectory_log10_mean_abs=np.array([-math.log10(width)] + [
-            m / LN10 + offset for m in means]),
+        trajectory_log10_mean_abs=trajectory,
         norm_u_law=norm_u, mean_abs_law=None, reference=Words(activation.reference_rule),
         reference_scale=activation.reference_scale(width))
+
+
+def gaussian_mixture_law(means: np.ndarray, variances: np.ndarray):
+    """The equal-weight mixture of normal laws N(means_i, variances_i), with its CDF, density
+    and quantiles in closed form."""
+    from ..theory.laws import LogLaw
+    from scipy import optimize, special
+
+    means, sds = np.asarray(means, float), np.sqrt(np.maximum(np.asarray(variances, float), 1e-300))
+    m1 = float(means.mean())
+    centred = means - m1
+    k2 = float((centred**2 + sds**2).mean())
+    k3 = float((centred**3 + 3 * centred * sds**2).mean())
+
+    class MixtureLaw(LogLaw):
+        def cdf(self, x):
+            x = np.atleast_1d(np.asarray(x, dtype=float)) - self.offset
+            return special.ndtr((x[:, None] - means[None, :]) / sds[None, :]).mean(axis=1)
+
+        def pdf(self, x):
+            u = (np.asarray(x, float)[..., None] - self.offset - means) / sds
+            return (np.exp(-0.5 * u * u) / (sds * math.sqrt(2 * math.pi))).mean(axis=-1)
+
+        def quantile(self, p: float) -> float:
+            if ("quantile", p) not in self._memo:
+                low = float((means - 12 * sds).min()) - 1.0
+                high = float((means + 12 * sds).max()) + 1.0
+                try:
+                    self._memo["quantile", p] = optimize.brentq(
+                        lambda x: float(self.centred.cdf(x)[0]) - p, low, high,
+                        xtol=1e-9 * max(1.0, abs(low), abs(high)), maxiter=500)
+                except (ValueError, RuntimeError):  # a degenerate mixture (extreme settings)
+                    nodes = special.ndtri((np.arange(64) + 0.5) / 64)
+                    self._memo["quantile", p] = float(np.quantile(
+                        (means[:, None] + sds[:, None] * nodes[None, :]).ravel(), p))
+            return self._memo["quantile", p] + self.offset
+
+    def log_cf(t):
+        t = np.asarray(t, dtype=float)
+        return np.log(np.exp(1j * np.outer(t, centred) - 0.5 * np.outer(t * t, sds**2)).mean(axis=1)) \
+            + 1j * t * m1
+
+    return MixtureLaw(log_cf, (m1, k2, k3))
 
 
 def gain_per_step(params: Mapping[str, Any]) -> float:
