@@ -60,7 +60,7 @@ def run(experiment: str, params: Mapping[str, Any] | None = None, *, runs: int |
         raise ConfigError(f"lecture_averages got {lecture_averages!r}; allowed: an integer ≥ 1")
     store = Store(Path(cache)) if cache is not None else None
     result = run_setting(declaration, canonical, runs, seed, store, name, jobs, spectrum=spectrum)
-    theory = declaration.theory.predict(canonical) if declaration.theory is not None else None
+    theory = declaration.predict(canonical)
     setting = Setting(id=name or declaration.name, label=label or declaration.words(canonical),
                       section="", experiment=declaration, params=canonical, runs=runs,
                       norm_runs=runs, lecture_log10=None, lecture_averages=lecture_averages)

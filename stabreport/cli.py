@@ -240,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         finally:
             if bar is not None:
                 bar.close()
-        theory = _theory_json(experiment, params) if args.json and experiment.theory else None
+        theory = _theory_json(experiment, params) if args.json and experiment.has_theory(params) else None
     if args.json:
         from .core.results import per_step_quantiles
 

@@ -251,7 +251,14 @@ def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: in
     log10_sv = out.log10_sv
     if spectrum:
         log10_sv = _checked_array(log10_sv, (size, experiment.width(params)), "log10_sv", who)
-    return Simulation(metrics=metrics, trajectory=trajectory, log10_sv=log10_sv)
+    reach = None
+    if experiment.reach:
+        reach = _checked_array(out.reach, (size, steps + 1), "the gradient's reach", who)
+        problem = _bad_values(reach, living)
+        if problem:
+            raise ComputeError(f"{who}: its simulate returned {problem} (the gradient's reach); "
+                               "allowed: finite values, or −inf in a run whose matrix died")
+    return Simulation(metrics=metrics, trajectory=trajectory, log10_sv=log10_sv, reach=reach)
 
 
 def check_norms(experiment: Experiment, params: Mapping[str, Any], size: int, out: Any,
@@ -340,8 +347,9 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
                for name_ in parts[0].metrics}
     trajectory = np.concatenate([p.trajectory for p in parts])[living]
     log10_sv = np.concatenate([p.log10_sv for p in parts])[living] if spectrum else None
+    reach = np.concatenate([p.reach for p in parts])[living] if experiment.reach else None
     return Result(experiment.name, dict(params), seed, runs, int((~living).sum()), metrics,
-                  trajectory, log10_sv, elapsed=time.perf_counter() - started)
+                  trajectory, log10_sv, reach, elapsed=time.perf_counter() - started)
 
 
 def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int,
@@ -442,7 +450,7 @@ def load_result(store: Store | None, task: Task) -> Result | NormResult | None:
             names = [m.name for m in experiment.all_metrics if m.name in arrays]
             return Result(task.experiment, dict(task.params), task.seed, task.runs, dead,
                           {name: arrays[name] for name in names}, arrays["trajectory"],
-                          arrays.get("log10_sv"), cached=True)
+                          arrays.get("log10_sv"), arrays.get("reach"), cached=True)
         return NormResult(task.experiment, dict(task.params), task.seed, task.runs, dead,
                           arrays["trajectory"], cached=True)
     except (KeyError, ValueError):

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: type  # int, float or str
+    kind: type  # int, float, str or bool
     default: Any
     help: str
     minimum: float | None = None  # inclusive for int, exclusive for float
@@ -23,9 +23,12 @@ class Param:
     maximum: float | None = None  # inclusive; say why in `help`
     also: tuple[str, ...] = ()  # words a number may be given as, e.g. "1/sqrt(depth)"
     default_text: str | None = None  # the default in words, when it depends on other parameters
+    at_least: bool = False  # a float's minimum is allowed itself (≥ rather than >)
 
     @property
     def allowed(self) -> str:
+        if self.kind is bool:
+            return "true or false"
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         upper = f" and ≤ {self.maximum:g}" if self.maximum is not None else ""
@@ -33,7 +36,7 @@ class Param:
         if self.kind is int:
             return (f"an integer ≥ {self.minimum:g}" if self.minimum is not None else "an integer") + upper + words
         if self.minimum is not None:
-            return f"a finite number > {self.minimum:g}" + upper + words
+            return f"a finite number {'≥' if self.at_least else '>'} {self.minimum:g}" + upper + words
         return "a finite number" + upper + words
 
     @property
@@ -42,7 +45,7 @@ class Param:
 
     @property
     def type_name(self) -> str:
-        return {int: "int", float: "float", str: "str"}[self.kind]
+        return {int: "int", float: "float", str: "str", bool: "bool"}[self.kind]
 
     def _reject(self, value: Any, where: str) -> ConfigError:
         return ConfigError(f"{where}parameter '{self.name}' got {value!r}; allowed: {self.allowed}",
@@ -52,6 +55,11 @@ class Param:
         """Convert command-line text (from --set KEY=VALUE) and validate it."""
         if self.kind is str or text in self.also:
             return self.validate(text, where)
+        if self.kind is bool:
+            words = {"true": True, "false": False}
+            if text.lower() not in words:
+                raise self._reject(text, where)
+            return words[text.lower()]
         try:
             value = whole_number(text) if self.kind is int else float(text)
         except ValueError:
@@ -62,6 +70,10 @@ class Param:
         """Validate a typed value (from YAML or Python) and return it in canonical form."""
         if self.kind is str:
             if not isinstance(value, str) or (self.choices and value not in self.choices):
+                raise self._reject(value, where)
+            return value
+        if self.kind is bool:
+            if not isinstance(value, bool):
                 raise self._reject(value, where)
             return value
         if isinstance(value, str) and value in self.also:
@@ -78,10 +90,20 @@ class Param:
                 raise self._reject(value, where)
             return value
         value = float(value)
-        if not math.isfinite(value) or (self.minimum is not None and value <= self.minimum) or \
+        below = self.minimum is not None and (value < self.minimum if self.at_least
+                                              else value <= self.minimum)
+        if not math.isfinite(value) or below or \
                 (self.maximum is not None and value > self.maximum):
             raise self._reject(value, where)
         return value
+
+
+def set_options(params: dict[str, Any] | Any) -> str:
+    """The `--set KEY=VALUE` options that give these parameters on the command line, each value
+    as `Param.parse` reads it back (a yes-or-no one as true or false); unset ones left out."""
+    def written(value: Any) -> str:
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return " ".join(f"--set {k}={written(v)}" for k, v in params.items() if v is not None)
 
 
 def whole_number(text: str) -> int:

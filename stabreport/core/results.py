@@ -78,11 +78,13 @@ class Result(_Outcome):
     metrics: Mapping[str, np.ndarray] = field(default_factory=dict)  # per living run
     trajectory: np.ndarray = field(default_factory=lambda: np.empty((0, 1), np.float32))
     log10_sv: np.ndarray | None = None  # (living runs, k) descending, with the spectrum
+    reach: np.ndarray | None = None  # (living runs, steps + 1), see Simulation.reach
     elapsed: float = field(default=0.0, compare=False)  # seconds; 0 when read from the cache
     cached: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
-        for array in (*self.metrics.values(), self.trajectory):
+        for array in (*self.metrics.values(), self.trajectory,
+                      *(() if self.reach is None else (self.reach,))):
             array.flags.writeable = False
 
     @property
@@ -116,12 +118,22 @@ class Result(_Outcome):
         out = {**self.metrics, "trajectory": self.trajectory, "dead": np.array(self.dead)}
         if self.log10_sv is not None:
             out["log10_sv"] = self.log10_sv
+        if self.reach is not None:
+            out["reach"] = self.reach
         return out
+
+    def reach_quantiles(self, qs: tuple[float, ...] = (0.05, 0.5, 0.95)) -> np.ndarray | None:
+        """(len(qs), steps + 1) quantiles over runs of how far back the gradient reaches."""
+        if self.reach is None or len(self.reach) == 0:
+            return None
+        return np.quantile(self.reach.astype(np.float64), qs, axis=0)
 
     def to_json(self) -> dict[str, Any]:
         out = self._head(FULL)
         for name, values in self.metrics.items():
             out[name] = [float(v) for v in values]
+        if self.reach is not None:
+            out["reach"] = per_step_quantiles(self.reach)
         summary = self.summary
         out["summary"] = None if summary is None else {
             **summary.as_dict(), **{f"median_{name}": float(np.median(values))

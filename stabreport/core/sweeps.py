@@ -144,7 +144,7 @@ def cell_theory(experiment: Experiment, params: Mapping[str, Any],
     the gain per step and whether the law is exact — None where the theory has none; one
     prediction per cell, memoised in `store` by the source of the theory and of this module,
     and the cell's parameters."""
-    if experiment.theory is None:
+    if not experiment.has_theory(params):
         return {"median": None, "sd": None, "dead_fraction": None}
 
     def compute() -> dict[str, float | None]:
@@ -165,7 +165,7 @@ def critical_scale(experiment: Experiment, params: Mapping[str, Any],
                    store: Store | None = None) -> float | None:
     """The theory's critical scale for a cell's parameters (None without a theory), memoised in
     `store` by the theory's source: a root search that every cell of a row shares."""
-    if experiment.theory is None:
+    if not experiment.has_theory(params):
         return None
     return memo_json(store, "critical-scale", experiment.theory_modules,
                      {"experiment": experiment.name, "params": dict(params)},

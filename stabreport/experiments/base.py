@@ -70,6 +70,10 @@ class Simulation:
     metrics: dict[str, np.ndarray]  # each of shape (runs,)
     trajectory: np.ndarray  # (runs, steps + 1): log10 mean |M_ij| after 0, 1, ..., steps
     log10_sv: np.ndarray | None = None  # (runs, k), descending, −inf for zero
+    # With `Experiment.reach`: (runs, steps + 1), log10 ‖uᵀ ∂s_T/∂s_{T−d}‖ for d = 0, 1, ...,
+    # steps, the gradient of the last step's first unit pushed d steps back (backpropagation
+    # through time; s the state the experiment names). Row d = 0 is 0: ‖u‖ = 1.
+    reach: np.ndarray | None = None
 
 
 class Spectrum:
@@ -141,6 +145,9 @@ class Theory:
     # neither grows nor shrinks, for this setting's width and number of steps (the prediction's
     # `critical_scale` is the per-step one, once settled); None when there is none below 10.
     critical_scale: Callable[[Params], float | None]
+    # The settings it predicts (the others are measured only): a recurrent network's mean field
+    # assumes fresh weights at every step, for instance.
+    applies: Callable[[Params], bool] = lambda params: True
 
 
 def _identity(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
@@ -218,6 +225,9 @@ class Experiment:
     # What the explorer page offers of it (see Explore); None: it is not on that page.
     explore: Explore | None = None
     step_plural: str = ""  # step_label's plural ("layers"); "": step_label + "s"
+    # The full path also returns how far back the gradient reaches (Simulation.reach): the
+    # figure kind "reach" shows it.
+    reach: bool = False
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:
@@ -260,6 +270,15 @@ class Experiment:
 
     def width(self, params: Params) -> int:
         return int(params[self.width_param])
+
+    def predict(self, params: Params) -> "Prediction | None":
+        """The theory's prediction for a setting, or None where it has none."""
+        if self.theory is None or not self.theory.applies(params):
+            return None
+        return self.theory.predict(params)
+
+    def has_theory(self, params: Params) -> bool:
+        return self.theory is not None and self.theory.applies(params)
 
     def has_tangent(self, params: Params) -> bool:
         return self.tangent is not None and self.tangent_applies(params)
@@ -315,7 +334,8 @@ class Experiment:
         if self.theory is None:
             return ()
         return tuple(sorted({f.__module__ for f in (self.theory.predict, self.theory.gain_per_step,
-                                                    self.theory.critical_scale)}))
+                                                    self.theory.critical_scale,
+                                                    self.theory.applies)}))
 
 
 def log10_mean_abs(m: np.ndarray, log_scale: np.ndarray) -> np.ndarray:
@@ -324,7 +344,8 @@ def log10_mean_abs(m: np.ndarray, log_scale: np.ndarray) -> np.ndarray:
 
 
 def finish(m: np.ndarray, log_scale: np.ndarray, trajectory: np.ndarray,
-           spectrum: Spectrum | None = None) -> Simulation:
+           spectrum: Spectrum | None = None, reach: np.ndarray | None = None,
+           extra: Mapping[str, np.ndarray] | None = None) -> Simulation:
     """Per-run metrics of the final matrices M = exp(log_scale) * m (and of their spectrum)."""
     with np.errstate(divide="ignore"):
         spectral = np.linalg.norm(m, ord=2, axis=(1, 2))
@@ -333,11 +354,13 @@ def finish(m: np.ndarray, log_scale: np.ndarray, trajectory: np.ndarray,
             "log10_fro": (log_scale + np.log(np.sqrt(np.einsum("nij,nij->n", m, m)))) / LN10,
             "log10_spectral": (log_scale + np.log(spectral)) / LN10,
             "log10_norm_u": (log_scale + np.log(np.linalg.norm(m[:, :, 0], axis=1))) / LN10,
+            **(extra or {}),
         }
     if spectrum is None:
-        return Simulation(metrics=metrics, trajectory=trajectory)
-    extra, values = spectrum.finish()
-    return Simulation(metrics={**metrics, **extra}, trajectory=trajectory, log10_sv=values)
+        return Simulation(metrics=metrics, trajectory=trajectory, reach=reach)
+    tracked, values = spectrum.finish()
+    return Simulation(metrics={**metrics, **tracked}, trajectory=trajectory, log10_sv=values,
+                      reach=reach)
 
 
 def renormalise(v: np.ndarray) -> np.ndarray:

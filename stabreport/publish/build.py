@@ -180,8 +180,8 @@ def predict(report: Report, ids: Iterable[str] | None = None,
     predictions = {}
     for setting in _wanted(report, ids):
         predictions[setting.id] = None
-        if setting.experiment.theory:
-            predictions[setting.id] = setting.experiment.theory.predict(setting.params)
+        if setting.experiment.has_theory(setting.params):
+            predictions[setting.id] = setting.experiment.predict(setting.params)
             if done is not None:
                 done()
     return predictions
@@ -348,7 +348,7 @@ def gather(report: Report, runs: Runs, store: Store | None,
     the phase diagrams; with `stream`, a phase counted in the theory's computations."""
     counts = {"sweep cell": sum(len(runs.sweeps[s.id]) for s in report.sweeps
                                 if s.id in runs.sweeps),
-              "setting": sum(s.experiment.theory is not None for s in _wanted(report, ids)),
+              "setting": sum(s.experiment.has_theory(s.params) for s in _wanted(report, ids)),
               "gain curve": len(gain_families(report, runs)) if gains else 0}
     parts = [counted(count, what) for what, count in counts.items() if count]
     if _diagram_sweeps(report, runs.sweeps):

@@ -71,8 +71,11 @@ def grid_label(value: Any) -> str:
     """A grid value as a reader writes it, by the site's rules for numbers: an integer as it is,
     another number to 3 significant figures (0.0354, 1.13, 0.25), in × 10ⁿ notation when it is
     far from 1 (below 0.001 or from 10⁴ on), a choice by its name. The exact value stays what
-    the page looks cells up by and what the command prints."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    the page looks cells up by and what the command prints; a yes-or-no choice by the words
+    it is written in (true, false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, int):
         return str(value).replace("-", "−")
@@ -91,8 +94,9 @@ def grid_label(value: Any) -> str:
 
 def command(experiment: Experiment, params: Mapping[str, Any], runs: int, seed: int) -> str:
     """The command that prints exactly a cell's numbers (`per_step` is its trajectory)."""
-    sets = " ".join(f"--set {k}={v}" for k, v in params.items() if v is not None)
-    return (f"stabreport run {experiment.name} {sets} --path tangent --runs {runs} --seed {seed} "
+    from ..core.params import set_options
+
+    return (f"stabreport run {experiment.name} {set_options(params)} --path tangent --runs {runs} --seed {seed} "
             "--per-step --json")
 
 
@@ -102,7 +106,7 @@ def explorer_theory(experiment: Experiment, params: Mapping[str, Any],
     and its dead fraction (the prediction that sized the cell, read back), the critical scale
     (memoised on its own: a root search shared by every depth) and its law's CDF to draw
     (`law`, see law_curve; None where it has no spread). None without a theory."""
-    if experiment.theory is None:
+    if not experiment.has_theory(params):
         return None
     theory = cell_theory(experiment, params, store)
     critical = critical_scale(experiment, params, store)

@@ -245,7 +245,9 @@ def localized(report: Report, missing: set[str] | None = None) -> Report:
 
 
 def run_command(setting: Setting, seed: int, path: str = FULL, spectrum: bool = False) -> str:
-    sets = " ".join(f"--set {k}={v}" for k, v in setting.params.items() if v is not None)
+    from ..core.params import set_options
+
+    sets = set_options(setting.params)
     runs = setting.runs if path == FULL else setting.norm_runs
     fast = f" --path {path}" if path != FULL else (" --spectrum" if spectrum else "")
     return f"stabreport run {setting.experiment.name} {sets}{fast} --runs {runs} --seed {seed}"
@@ -398,7 +400,10 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
         "page_index": {p.id: p for p in pages}, "sections": sections, "settings": settings,
         "figure_list": figures, "figure_index": {f.id: f for f in figures},
         "claims": checks.claims, "theory_claims": checks.theory_claims,
-        "curves": gains.curves if gains else [], "phases": list(diagrams),
+        "curves": gains.curves if gains else [],
+        # each diagram with its sweep as the report has it (localized: its title in this language)
+        "phases": [dataclasses.replace(d, sweep=next(w for w in report.sweeps if w.id == d.sweep.id))
+                   for d in diagrams],
         "sweeps": {sweep.id: sweep for sweep in report.sweeps},
         "precision": sweep_precision(report, evidence),
         "cells": {sweep_id: cells for sweep_id, cells in evidence.cells.items()},

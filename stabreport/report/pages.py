@@ -37,7 +37,7 @@ def section_kinds(report: Report, section_id: str) -> list[str]:
 def gain_settings(report: Report) -> tuple[str, ...]:
     """Settings on the gain-against-scale figure: those with a theory and a weight scale."""
     return tuple(s.id for s in report.settings
-                 if s.experiment.theory is not None and s.experiment.scale_param is not None
+                 if s.experiment.has_theory(s.params) and s.experiment.scale_param is not None
                  and s.experiment.effective_scale(s.params) is not None)
 
 

@@ -48,6 +48,9 @@ class Prediction:
     # steps is 1, the steps before the variance settles included; read it as `balanced_scale`.
     # Unset where every step has the same law (no transient): it is then s*.
     balanced: "float | None | Callable[[], float | None] | None" = None
+    # The median of log10 of the gradient d steps back from the last, d = 0, 1, ..., steps
+    # (Simulation.reach), where the theory predicts it.
+    reach_log10: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def critical_scale(self) -> float | None:

@@ -69,16 +69,21 @@ def slope_moments(activation: Activation, q: float) -> tuple[float, float, float
     return float(slope @ weights), float(slope2 @ weights), float((slope2 * slope2) @ weights)
 
 
-# (activation, width, std) -> (the layers computed so far, settled?, the next layer's q): one
-# recursion serves every depth of a family, however many cells of a sweep ask for it.
-_RECURSIONS: dict[tuple[str, int, float], tuple[list[LayerMoments], bool, float]] = {}
+# (activation, width, std, input variance, q₁) -> (the layers computed so far, settled?, the next
+# layer's q): one recursion serves every depth of a family, however many cells of a sweep ask.
+_RECURSIONS: dict[tuple[str, int, float, float, float | None],
+                  tuple[list[LayerMoments], bool, float]] = {}
 
 
-def mean_field_layers(activation: Activation, width: int, depth: int, std: float) -> list[LayerMoments]:
-    """Pre-activation variance map q_{l+1} = k s² E φ(√q_l Z)², starting at q₁ = k s² (E‖x‖² = k),
-    with per-layer gradient moments and the finite-width correction of the log gain."""
-    key = (activation.name, width, std)
-    layers, settled, q = _RECURSIONS.get(key, ([], False, width * std**2))
+def mean_field_layers(activation: Activation, width: int, depth: int, std: float,
+                      input_variance: float = 0.0, first_q: float | None = None) -> list[LayerMoments]:
+    """Pre-activation variance map q_{l+1} = k s² E φ(√q_l Z)² + σ_x², starting at q₁ = k s²
+    (an MLP's input, E‖x‖² = k) or at `first_q` (a recurrent network from h₀ = 0: q₁ = σ_x²),
+    with per-step gradient moments and the finite-width correction of the log gain. σ_x² is the
+    variance of a fresh input added to every pre-activation (0 for an MLP)."""
+    key = (activation.name, width, std, input_variance, first_q)
+    layers, settled, q = _RECURSIONS.get(
+        key, ([], False, width * std**2 if first_q is None else first_q))
     while len(layers) < depth and not settled:
         x, weights = gaussian_rule(q)  # one rule and one evaluation of φ′ for all moments
         slope = activation.derivative(x)
@@ -89,8 +94,10 @@ def mean_field_layers(activation: Activation, width: int, depth: int, std: float
         layers.append(LayerMoments(q, chi, math.log(chi) - excess / 2, excess, d1, d2))
         if activation.positively_homogeneous:  # φ′ moments do not depend on q: every layer is alike
             q_next = q
+        elif q == 0 and input_variance == 0:  # h = 0 stays 0 (an RNN from h₀ = 0 without inputs)
+            q_next = 0.0
         else:
-            q_next = width * std**2 * float((activation.fn(x) ** 2) @ weights)
+            q_next = width * std**2 * float((activation.fn(x) ** 2) @ weights) + input_variance
         settled = abs(q_next - q) <= 1e-12 * q  # the remaining layers repeat this one
         q = q_next
     if len(_RECURSIONS) > 4096:

@@ -40,7 +40,7 @@ def draw_law(data: FigureData, ink: Ink) -> Any:
 
 
 def _has_theory(section: Any) -> bool:
-    return all(s.experiment.theory is not None for s in section.settings)
+    return all(s.experiment.has_theory(s.params) for s in section.settings)
 
 
 KIND = FigureKind(
