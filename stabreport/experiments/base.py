@@ -154,6 +154,20 @@ def _identity(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
     return params
 
 
+@dataclass(frozen=True)
+class default_scale:  # noqa: N801 - used like a function: normalise=default_scale(1.0)
+    """A `normalise` that gives `scale`, when none is given, √(gain / width) (LeCun's for gain 1,
+    He's for 2), to 12 significant digits (a value, so declarations stay picklable)."""
+
+    gain: float
+    width_param: str = "width"
+
+    def __call__(self, params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
+        if "scale" not in given and params["scale"] is None:
+            return {**params, "scale": float(f"{math.sqrt(self.gain / params[self.width_param]):.12g}")}
+        return params
+
+
 def log_values(start: float, ratio: float, count: int) -> tuple[float, ...]:
     """`count` values from `start`, each `ratio` times the one before (6 significant digits):
     an explorer's or a sweep's log-spaced grid."""

@@ -43,7 +43,7 @@ import numpy as np
 
 from ..core.params import Param
 from ..render.i18n import N_, _
-from .base import LN10, Experiment, Simulation, finish, log10_mean_abs, renormalise
+from .base import LN10, Experiment, Simulation, default_scale, finish, log10_mean_abs, renormalise
 from .nn import ACTIVATIONS
 
 SIGMOID, TANH = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
@@ -286,14 +286,6 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
     return out
 
 
-def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
-    """The weights' scale defaults to 1/√width (LeCun's, and the order of PyTorch's default
-    U(−1/√k, 1/√k)): the pre-activations' variance then does not depend on the width."""
-    if "scale" not in given and params["scale"] is None:
-        return {**params, "scale": float(f"{1 / math.sqrt(params['width']):.12g}")}
-    return params
-
-
 def describe(params: Mapping[str, Any]) -> str:
     """The setting in words ("forget bias 1, scale 0.1, input scale 1, width 100, 50 steps"), in
     the language being rendered."""
@@ -377,7 +369,7 @@ LSTM = Experiment(
     sweep_axes=("scale", "forget_bias", "steps", "width"),
     sweep_metric="log10_norm_u",
     page="rnn",
-    normalise=normalise,
+    normalise=default_scale(1.0),  # scale: 1/√width unless given
     describe=describe,
     spectrum=False,
     full_path_bytes=full_path_bytes,

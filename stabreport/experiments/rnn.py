@@ -24,8 +24,8 @@ from ..errors import ConfigError
 from ..render.formatting import Words
 from ..render.i18n import N_, _
 from ..core.params import Param
-from .base import LN10, Experiment, Explore, Metric, MATRIX_METRICS, Simulation, Theory, finish, \
-    log10_mean_abs, log_values, renormalise
+from .base import LN10, Experiment, Explore, Metric, MATRIX_METRICS, Simulation, Theory, \
+    default_scale, finish, log10_mean_abs, log_values, renormalise
 from .mlp import slopes, spectrum_tracker
 from .nn import ACTIVATIONS, INITIALISERS, introduce
 
@@ -142,14 +142,6 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
         out[:, step] = log_norm / LN10
         h = activation.fn(z)
     return out
-
-
-def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
-    """`scale` defaults to 1/√width: the scale at which a linear network neither grows nor
-    shrinks (W's spectral radius 1, by the circular law)."""
-    if "scale" not in given:
-        return {**params, "scale": float(f"{1 / math.sqrt(params['width']):.12g}")}
-    return params
 
 
 def init_words(name: str) -> str:
@@ -375,7 +367,7 @@ RNN = Experiment(
     sweep_axes=("scale", "steps", "width", "input_scale"),
     sweep_metric="log10_norm_u",
     page="rnn",
-    normalise=normalise,
+    normalise=default_scale(1.0),  # scale: 1/√width unless given
     describe=describe,
     introduce=introduce,
     spectrum=True,

@@ -239,6 +239,18 @@ def rounded(values: Sequence[float] | np.ndarray) -> list[float]:
     return [round(float(v), 6) for v in values]
 
 
+def add_band(columns: dict[str, list], setting: str, x: str, quantiles: Sequence[np.ndarray]) -> int:
+    """Append one setting's 5 %, median and 95 % rows against x = 0, 1, ... to `columns` (keys
+    setting, x, q05, median, q95); return how many rows that was."""
+    q05, median, q95 = quantiles
+    columns["setting"] += [setting] * len(median)
+    columns[x] += list(range(len(median)))
+    columns["q05"] += rounded(q05)
+    columns["median"] += rounded(median)
+    columns["q95"] += rounded(q95)
+    return len(median)
+
+
 def labels(section: Section) -> dict[str, str]:
     return {s.id: s.label for s in section.settings}
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..figures import DASHED, FigureData, Ink, by_setting, labels, new_figure, plain, rounded, \
-    series_style
+from ..figures import DASHED, FigureData, Ink, add_band, by_setting, labels, new_figure, plain, \
+    rounded, series_style
 from ..i18n import _, config_words
 from ...report.model import Section
 from . import FigureKind
@@ -23,15 +23,10 @@ def reach_data(section: Section, results: Mapping[str, Any],
         quantiles = results[setting.id].reach_quantiles()
         if quantiles is None:  # every run died
             continue
-        q05, median, q95 = quantiles
-        columns["setting"] += [setting.id] * len(median)
-        columns["distance"] += list(range(len(median)))
-        columns["q05"] += rounded(q05)
-        columns["median"] += rounded(median)
-        columns["q95"] += rounded(q95)
+        rows = add_band(columns, setting.id, "distance", quantiles)
         if has_theory:
             line = theory[setting.id]
-            columns["theory"] += rounded(line) if line is not None else [None] * len(median)
+            columns["theory"] += rounded(line) if line is not None else [None] * rows
     return FigureData(f"{section.id}-reach", "reach", section.page,
                       tuple(s.id for s in section.settings), columns,
                       {"labels": labels(section), "step_label": section.experiment.step_label,

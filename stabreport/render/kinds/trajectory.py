@@ -5,7 +5,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from ..figures import (DASHED, FigureData, Ink, by_kind, by_setting, grid_around, histograms,  # noqa: F401
+from ..figures import (DASHED, FigureData, Ink, add_band, by_kind, by_setting, grid_around, histograms,  # noqa: F401
                        labels, log_axis, log_x, maybe, new_figure, panels, param_words, plain,
                        rounded, series_style)
 from ..i18n import _, N_, config_words  # noqa: F401
@@ -24,12 +24,7 @@ def trajectory_data(section: Section, results: Mapping[str, Any],
     for setting in section.settings:
         if results[setting.id].alive == 0:  # every run died: nothing to draw
             continue
-        q05, median, q95 = results[setting.id].trajectory_quantiles()
-        columns["setting"] += [setting.id] * len(median)
-        columns["step"] += list(range(len(median)))
-        columns["q05"] += rounded(q05)
-        columns["median"] += rounded(median)
-        columns["q95"] += rounded(q95)
+        add_band(columns, setting.id, "step", results[setting.id].trajectory_quantiles())
         if has_theory:
             columns["theory"] += rounded(predictions[setting.id].trajectory_log10_mean_abs)
     return FigureData(f"{section.id}-trajectory", "trajectory", section.page,
