@@ -49,7 +49,7 @@ def _readable(label: str, value) -> list[str]:
             return problems + [f"{label!r} is not a number (for {value})"]
         if not math.isclose(shown, value, rel_tol=5e-3):
             problems.append(f"{label!r} is not {value}")
-    elif label != str(value):
+    elif label != (("true" if value else "false") if isinstance(value, bool) else str(value)):
         problems.append(f"{label!r} is not the choice {value!r}")
     return problems
 

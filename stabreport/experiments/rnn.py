@@ -336,7 +336,7 @@ METRICS = MATRIX_METRICS + (
 RNN = Experiment(
     name="rnn",
     title=N_("Recurrent networks through time"),
-    summary=N_("Jacobian ∂h_T/∂h₀ of a vanilla recurrent network h_t = φ(W h_{t−1} + x_t) over "
+    summary=N_("Jacobian ∂h_T/∂h₀ of a vanilla recurrent network h_t = φ(W h_(t−1) + x_t) over "
                "`steps` steps of `width` units, W tied across time or fresh at every step."),
     params=(
         Param("width", int, 100, N_("units of the state"), minimum=1),

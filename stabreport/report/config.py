@@ -376,7 +376,7 @@ class ExplorerFile(_Strict):
     """What a report asks of the explorer: at most `runs` per cell, and per experiment a subset
     of the values its declaration offers (checked when resolved)."""
     runs: Count | None = None
-    grid: dict[str, dict[str, list[int | float | str]]] = Field(default_factory=dict)
+    grid: dict[str, dict[str, list[bool | int | float | str]]] = Field(default_factory=dict)
 
 
 def _languages(codes: list[str]) -> list[str]:
