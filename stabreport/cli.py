@@ -217,7 +217,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.path == TANGENT and not experiment.has_tangent(params):
         raise ConfigError(f"--path got {TANGENT!r} but {experiment.name} with these parameters has "
                           f"no fast path; allowed: --path {FULL}" +
-                          (" (the fast path needs Gaussian weights)" if experiment.tangent else ""))
+                          (f" (the fast path needs {experiment.tangent_needs})" if experiment.tangent else ""))
     # Refused before anything runs if it would not fit; a bar with the time left if it is long.
     spectrum = args.path == FULL and experiment.spectrum and args.spectrum
     values = len(experiment.all_metrics) if args.path == FULL else 1
@@ -240,7 +240,12 @@ def cmd_run(args: argparse.Namespace) -> None:
         finally:
             if bar is not None:
                 bar.close()
-        theory = _theory_json(experiment, params) if args.json and experiment.has_theory(params) else None
+        theory = None
+        if args.json and experiment.has_theory(params):
+            theory = _theory_json(experiment, params)
+        elif args.json and experiment.metric_theory(params):
+            theory = {"metrics": {name: prediction.as_json()
+                                  for name, prediction in experiment.metric_theory(params).items()}}
     if args.json:
         from .core.results import per_step_quantiles
 
@@ -303,7 +308,7 @@ def _print_table(experiment, params, seed: int, runs: int, result) -> None:
             q05, q50, q95 = np.quantile(result.metrics[metric.name], [0.05, 0.5, 0.95])
             print(f"{metric.label:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
     summary = getattr(result, "summary", None)
-    if summary is not None:
+    if summary is not None and result.primary == "log10_mean_abs":
         print()
         print(f"mean over runs of mean |M_ij| (the lecture's statistic): {pow10(summary.log10_of_mean)}"
               f"  (log10 {summary.log10_of_mean:.3f})")

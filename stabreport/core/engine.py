@@ -228,9 +228,8 @@ def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: in
         raise ComputeError(f"{who}: its simulate returned {type(out).__name__}; allowed: a "
                            "stabreport.experiments.Simulation")
     steps = experiment.steps(params)
-    wanted = {m.name for m in experiment.metrics} | (
-        {m.name for m in experiment.all_metrics} - {m.name for m in experiment.metrics}
-        if spectrum else set())
+    reported = experiment.setting_metrics(params, spectrum)
+    wanted = {m.name for m in reported}
     missing = sorted(wanted - set(out.metrics))
     if missing:
         raise ComputeError(f"{who}: its simulate returned no {', '.join(missing)}; allowed: every "
@@ -238,10 +237,11 @@ def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: in
     metrics = {key: _checked_array(value, (size,), f"metric {key}", who)
                for key, value in out.metrics.items()}
     trajectory = _checked_array(out.trajectory, (size, steps + 1), "the trajectory", who)
-    final = metrics["log10_mean_abs"]
+    primary = reported[0].name
+    final = metrics[primary]
     living = np.isfinite(final)
     named = [(f"metric {key}", array) for key, array in metrics.items()]
-    for what, array, rows in (("metric log10_mean_abs", final, ~np.isneginf(final)),
+    for what, array, rows in ((f"metric {primary}", final, ~np.isneginf(final)),
                               *((what, array, living) for what, array in named),
                               ("the trajectory", trajectory, living)):
         problem = _bad_values(array, rows)
@@ -252,7 +252,7 @@ def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: in
     if spectrum:
         log10_sv = _checked_array(log10_sv, (size, experiment.width(params)), "log10_sv", who)
     reach = None
-    if experiment.reach:
+    if experiment.has_reach(params):
         reach = _checked_array(out.reach, (size, steps + 1), "the gradient's reach", who)
         problem = _bad_values(reach, living)
         if problem:
@@ -329,8 +329,10 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
     """Run `runs` independent draws of one setting on the full path, block by block (with the
     spectrum of every matrix if asked, from the same draws). Runs that died are counted."""
     validate_run_options(runs, seed)
-    if spectrum and not experiment.spectrum:
-        raise ConfigError(f"{experiment.name} does not track its spectrum; allowed: a run without it")
+    if spectrum and not experiment.tracks_spectrum(params):
+        raise ConfigError(f"{experiment.name} does not track the spectrum of "
+                          f"{experiment.words(params)}; allowed: a run without it"
+                          + (", or a setting that forms a matrix" if experiment.spectrum else ""))
     threads = threads or default_jobs()
     check_memory(experiment, params, runs, FULL, threads, label=name)
     started = time.perf_counter()
@@ -342,12 +344,13 @@ def simulate_setting(experiment: Experiment, params: Mapping[str, Any], runs: in
             experiment, params, size,
             simulate(params, size, block_generator(seed, key, index), **extra), name, spectrum),
         _blocks(runs, experiment.block_runs(params)), threads, progress)
-    living = np.concatenate([np.isfinite(p.metrics["log10_mean_abs"]) for p in parts])
+    primary = experiment.primary_metric(params)
+    living = np.concatenate([np.isfinite(p.metrics[primary]) for p in parts])
     metrics = {name_: np.concatenate([p.metrics[name_] for p in parts])[living]
                for name_ in parts[0].metrics}
     trajectory = np.concatenate([p.trajectory for p in parts])[living]
     log10_sv = np.concatenate([p.log10_sv for p in parts])[living] if spectrum else None
-    reach = np.concatenate([p.reach for p in parts])[living] if experiment.reach else None
+    reach = np.concatenate([p.reach for p in parts])[living] if experiment.has_reach(params) else None
     return Result(experiment.name, dict(params), seed, runs, int((~living).sum()), metrics,
                   trajectory, log10_sv, reach, elapsed=time.perf_counter() - started)
 
@@ -359,7 +362,7 @@ def simulate_norms(experiment: Experiment, params: Mapping[str, Any], runs: int,
     validate_run_options(runs, seed)
     if not experiment.has_tangent(params):
         raise ConfigError(f"{_label(experiment, params, name)} has no tangent path; allowed: "
-                          "--path full" + (" (the fast path needs Gaussian weights)"
+                          "--path full" + (f" (the fast path needs {experiment.tangent_needs})"
                                            if experiment.tangent is not None else ""))
     threads = threads or default_jobs()
     check_memory(experiment, params, runs, TANGENT, threads, label=name)

@@ -24,6 +24,10 @@ class Param:
     also: tuple[str, ...] = ()  # words a number may be given as, e.g. "1/sqrt(depth)"
     default_text: str | None = None  # the default in words, when it depends on other parameters
     at_least: bool = False  # a float's minimum is allowed itself (≥ rather than >)
+    # Values at which a setting's canonical form leaves the parameter out: a parameter added
+    # after results were published, so that every earlier setting keeps its key (its random
+    # stream, hence its numbers), its id and its commands.
+    omitted_at: tuple[Any, ...] = ()
 
     @property
     def allowed(self) -> str:

@@ -92,8 +92,14 @@ class Result(_Outcome):
         return self.metrics["log10_mean_abs"]
 
     @property
+    def primary(self) -> str:
+        """The metric its summary is of: log10 mean |M_ij| where a matrix was formed, else the
+        setting's first (see Experiment.reports)."""
+        return "log10_mean_abs" if "log10_mean_abs" in self.metrics else next(iter(self.metrics))
+
+    @property
     def summary(self) -> Summary | None:
-        x = self.log10_mean_abs
+        x = self.metrics[self.primary]
         if len(x) == 0:
             return None
         q05, median, q95 = np.quantile(x, [0.05, 0.5, 0.95])
@@ -138,7 +144,7 @@ class Result(_Outcome):
         out["summary"] = None if summary is None else {
             **summary.as_dict(), **{f"median_{name}": float(np.median(values))
                                     for name, values in self.metrics.items()
-                                    if name != "log10_mean_abs"}}
+                                    if name != self.primary}}
         return out
 
 

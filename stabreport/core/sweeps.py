@@ -148,7 +148,7 @@ def cell_theory(experiment: Experiment, params: Mapping[str, Any],
         return {"median": None, "sd": None, "dead_fraction": None}
 
     def compute() -> dict[str, float | None]:
-        prediction = experiment.theory.predict(params)
+        prediction = experiment.predict(params)
         return {"median": prediction.median(experiment.sweep_metric),
                 "sd": prediction.norm_u_law.sd / LN10,
                 "dead_fraction": prediction.dead_fraction,

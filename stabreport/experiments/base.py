@@ -13,6 +13,7 @@ so log10 values far beyond float64's range (1e±308) stay exact to rounding.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -148,6 +149,39 @@ class Theory:
     # The settings it predicts (the others are measured only): a recurrent network's mean field
     # assumes fresh weights at every step, for instance.
     applies: Callable[[Params], bool] = lambda params: True
+    # Predictions of other per-run metrics (MetricPrediction by name), for settings whose metrics
+    # are not a matrix's sizes (`Experiment.reports`): the MLP's normalised settings, whose
+    # gradient ratio has a law of its own. Empty where it predicts none.
+    metrics: Callable[[Params], Mapping[str, "MetricPrediction"]] = lambda params: {}
+
+
+@dataclass(frozen=True)
+class MetricPrediction:
+    """What a theory predicts of one per-run metric outside the matrix laws of `Prediction`."""
+
+    median: float
+    law: str  # what it rests on, in words (declared with N_ and translated where shown)
+    # The typical value after 0, 1, ..., steps (the trajectory's and the reach's median), if known.
+    per_step: tuple[float, ...] | None = None
+    log10_gain_per_step: float | None = None  # once the first steps' transient is over
+
+    def as_json(self) -> dict[str, Any]:
+        return {"median": self.median, "law": str(self.law),
+                "log10_gain_per_step": self.log10_gain_per_step,
+                "per_step": None if self.per_step is None else list(self.per_step)}
+
+
+_PREDICTIONS: dict[tuple[Any, str], Any] = {}  # (the theory's function, its parameters) -> value
+
+
+def predicted(predict: Callable[[Params], Any], params: Params) -> Any:
+    """`predict(params)`, computed at most once per process for each function and parameters:
+    a prediction is a pure function of them, immutable, and its words are translated only where
+    they are shown, so one value serves every edition."""
+    key = (predict, json.dumps(dict(params), sort_keys=True, default=repr))
+    if key not in _PREDICTIONS:
+        _PREDICTIONS[key] = predict(params)
+    return _PREDICTIONS[key]
 
 
 def _identity(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
@@ -207,6 +241,7 @@ class Experiment:
     # The fast path: (runs, steps + 1) log10 ‖M_l u‖ after every step, without forming M.
     tangent: Callable[[Params, int, np.random.Generator], np.ndarray] | None = None
     tangent_applies: Callable[[Params], bool] = lambda params: True
+    tangent_needs: str = "Gaussian weights"  # what tangent_applies asks, for its error line
     theory: Theory | None = None
     # The parameter that is the weights' scale (standard deviation), if there is one: the axis of
     # gain curves and phase diagrams.
@@ -240,8 +275,12 @@ class Experiment:
     explore: Explore | None = None
     step_plural: str = ""  # step_label's plural ("layers"); "": step_label + "s"
     # The full path also returns how far back the gradient reaches (Simulation.reach): the
-    # figure kind "reach" shows it.
-    reach: bool = False
+    # figure kind "reach" shows it. A function of the parameters where only some settings do.
+    reach: bool | Callable[[Params], bool] = False
+    # The metrics a setting reports, by name, where they depend on its parameters (the MLP's
+    # normalised settings report a gradient ratio, not a matrix); None: every metric declared.
+    # The first is the setting's primary metric: a run whose value is −inf died.
+    reports: Callable[[Params], tuple[str, ...]] | None = None
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:
@@ -260,13 +299,38 @@ class Experiment:
     def metric(self, name: str) -> Metric:
         return next(m for m in self.all_metrics if m.name == name)
 
+    def setting_metrics(self, params: Params, spectrum: bool = False) -> tuple[Metric, ...]:
+        """The metrics one setting's full path reports, its primary metric first (the spectrum's
+        too if asked, for an experiment that tracks it)."""
+        chosen = self.metrics if self.reports is None else \
+            tuple(self.metric(name) for name in self.reports(params))
+        if spectrum and self.tracks_spectrum(params):
+            chosen += SPECTRUM_METRICS
+        return chosen
+
+    def tracks_spectrum(self, params: Params) -> bool:
+        """Whether the full path can track this setting's spectrum: where it forms a matrix."""
+        return self.spectrum and (self.reports is None or "log10_mean_abs" in self.reports(params))
+
+    def primary_metric(self, params: Params) -> str:
+        return self.setting_metrics(params)[0].name
+
+    def has_reach(self, params: Params) -> bool:
+        return bool(self.reach(params) if callable(self.reach) else self.reach)
+
+    def metric_theory(self, params: Params) -> Mapping[str, "MetricPrediction"]:
+        """The theory's predictions of a setting's metrics outside its matrix law (by name)."""
+        return {} if self.theory is None else self.theory.metrics(params)
+
     def canonical_params(self, overrides: Params, where: str = "") -> dict[str, Any]:
         """Validate typed overrides and fill in defaults, in declaration order."""
         for name in overrides:
             self.param(name, where)
         params = {p.name: p.validate(overrides[p.name], where) if p.name in overrides else p.default
                   for p in self.params}
-        return self.normalise(params, set(overrides), where)
+        params = self.normalise(params, set(overrides), where)
+        omitted = {p.name for p in self.params if p.omitted_at and params.get(p.name) in p.omitted_at}
+        return {k: v for k, v in params.items() if k not in omitted}
 
     def parse_overrides(self, assignments: list[str]) -> dict[str, Any]:
         """Parse --set KEY=VALUE strings into typed values."""
@@ -286,10 +350,11 @@ class Experiment:
         return int(params[self.width_param])
 
     def predict(self, params: Params) -> "Prediction | None":
-        """The theory's prediction for a setting, or None where it has none."""
+        """The theory's prediction for a setting, or None where it has none (computed once per
+        process: a build asks it of a cell to size it and again to draw its law)."""
         if self.theory is None or not self.theory.applies(params):
             return None
-        return self.theory.predict(params)
+        return predicted(self.theory.predict, params)
 
     def has_theory(self, params: Params) -> bool:
         return self.theory is not None and self.theory.applies(params)
@@ -349,7 +414,7 @@ class Experiment:
             return ()
         return tuple(sorted({f.__module__ for f in (self.theory.predict, self.theory.gain_per_step,
                                                     self.theory.critical_scale,
-                                                    self.theory.applies)}))
+                                                    self.theory.applies, self.theory.metrics)}))
 
 
 def log10_mean_abs(m: np.ndarray, log_scale: np.ndarray) -> np.ndarray:

@@ -17,10 +17,11 @@ import numpy as np
 from ..errors import ConfigError
 from ..render.formatting import Words
 from ..render.i18n import N_, _
+from . import normalised
 from .nn import ACTIVATIONS, INITIALISERS, introduce
 from ..core.params import Param
-from .base import (LN10, Experiment, Explore, Simulation, Spectrum, Theory, finish,
-                   log10_mean_abs, log_values, renormalise)
+from .base import (LN10, MATRIX_METRICS, Experiment, Explore, Metric, MetricPrediction, Simulation,
+                   Spectrum, Theory, finish, log10_mean_abs, log_values, renormalise)
 
 
 def slopes(activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray | float]:
@@ -62,6 +63,8 @@ PRODUCT_DTYPE = np.float32
 
 def simulate(params: Mapping[str, Any], runs: int, rng: np.random.Generator,
              spectrum: bool = False, dtype: Any = PRODUCT_DTYPE) -> Simulation:
+    if _norm(params) != "none":  # a batch's gradient (the engine asks no spectrum of it)
+        return normalised.simulate(params, runs, rng)
     width, depth = params["width"], params["depth"]
     activation = ACTIVATIONS[params["activation"]]
     init = INITIALISERS[params["init"]]
@@ -138,9 +141,20 @@ def column_lengths(params: Mapping[str, Any], runs: int, rng: np.random.Generato
     return out
 
 
+def _norm(params: Mapping[str, Any]) -> str:
+    return params.get("norm", "none")  # left out of the canonical form at "none"
+
+
 def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
     """`scale` is the standard deviation of the inits that take one; the others fix their own,
-    and an init whose scale is optional keeps its own when none is given."""
+    and an init whose scale is optional keeps its own when none is given. `batch` is the size
+    of a normalised setting's batch: without a norm there is none."""
+    if _norm(params) == "none":
+        if "batch" in given:
+            raise ConfigError(f"{where}parameter 'batch' got {params['batch']!r} but norm 'none' "
+                              "propagates one input; allowed: batch only with norm=batch or "
+                              "norm=layer", key="batch")
+        params = {**params, "batch": None}
     init = INITIALISERS[params["init"]]
     if init.uses_scale:
         return params if "scale" in given or not init.scale_optional else {**params, "scale": None}
@@ -158,7 +172,16 @@ def effective_scale(params: Mapping[str, Any]) -> float:
 
 def describe(params: Mapping[str, Any]) -> str:
     """The setting in words ("relu, scale 0.1, width 100, depth 50"), in the language being
-    rendered."""
+    rendered, with its normalisation where it has one."""
+    words = _describe(params)
+    if _norm(params) == "batch":
+        return words + _(", batch norm over %(batch)s examples") % {"batch": params["batch"]}
+    if _norm(params) == "layer":
+        return words + _(", layer norm, batch of %(batch)s") % {"batch": params["batch"]}
+    return words
+
+
+def _describe(params: Mapping[str, Any]) -> str:
     values = {"activation": ACTIVATIONS[params["activation"]].words, "width": params["width"],
               "depth": params["depth"]}
     if params.get("scale") is not None:
@@ -308,9 +331,37 @@ def _critical_scale(activation: str, width: int, depth: int) -> float | None:
         m.mean_log_ratio for m in mean_field_layers(act, width, depth, math.exp(log_scale))))
 
 
+def metric_predictions(params: Mapping[str, Any]) -> dict[str, MetricPrediction]:
+    """A normalised setting's gradient ratio: the large-width (and for batch norm large-batch)
+    rate of each layer (see stabreport.experiments.normalised)."""
+    if _norm(params) == "none":
+        return {}
+    line = normalised.reach_medians(params)
+    law = Words(N_("mean field of batch normalisation (Yang et al. 2019): E φ′(Z)² / Var φ(Z) per "
+                   "layer, for a large batch and width")) if _norm(params) == "batch" else \
+        Words(N_("mean field of layer normalisation: E φ′(Z)² / E φ(Z)² per layer, for a large "
+                 "width"))
+    return {"log10_grad_ratio": MetricPrediction(
+        median=float(line[-1]), law=law, per_step=tuple(float(v) for v in line),
+        log10_gain_per_step=normalised.log10_gain_per_layer(params)[1])}
+
+
 def critical_scale(params: Mapping[str, Any]) -> float | None:
     """The depth-balanced scale: where the typical log ‖J u‖ after `depth` layers is zero."""
     return _critical_scale(params["activation"], params["width"], params["depth"])
+
+
+# A normalised setting's metric: the gradient of a batch's loss, not a matrix (see normalised).
+GRAD_RATIO = Metric("log10_grad_ratio", "log10 ‖∂ℒ/∂h₀‖ / ‖∂ℒ/∂h_L‖",
+                    "log10 of the ratio of the loss gradient's Frobenius norms at the input and at "
+                    "the output, over a batch (norm=batch or layer)")
+MATRIX_NAMES = tuple(m.name for m in MATRIX_METRICS)
+
+
+def full_path_bytes(params: Mapping[str, Any], runs: int) -> int:
+    if _norm(params) == "none":
+        return 4 * runs * params["width"] ** 2 * 8  # the engine's default: W, J, a product, a copy
+    return normalised.working_bytes(params, runs)
 
 
 MLP = Experiment(
@@ -327,16 +378,28 @@ MLP = Experiment(
                                       "between 1e-100 and 1e100, outside which the theory's "
                                       "variance width·scale² leaves float64's range)"),
               minimum=1e-100, maximum=1e100),
+        Param("norm", str, "none", N_("a normalisation after every matrix, without affine "
+                                      "parameters: none, batch (each unit over the batch) or layer "
+                                      "(each example over its units)"),
+              choices=("none", "batch", "layer"), omitted_at=("none",)),
+        Param("batch", int, 64, N_("inputs per batch (norm=batch or layer only)"), minimum=2,
+              omitted_at=(None,)),
     ),
     simulate=simulate,
     tangent=column_lengths,
-    tangent_applies=lambda params: INITIALISERS[params["init"]].gaussian,
+    tangent_applies=lambda params: INITIALISERS[params["init"]].gaussian and _norm(params) == "none",
+    tangent_needs="Gaussian weights and norm=none",
+    metrics=MATRIX_METRICS + (GRAD_RATIO,),
+    reports=lambda params: MATRIX_NAMES if _norm(params) == "none" else (GRAD_RATIO.name,),
+    reach=lambda params: _norm(params) != "none",
+    full_path_bytes=full_path_bytes,
     steps_param="depth",
     width_param="width",
     step_label=N_("layer"),
     step_plural=N_("layers"),
     default_runs=10,
-    theory=Theory(predict=predict, gain_per_step=gain_per_step, critical_scale=critical_scale),
+    theory=Theory(predict=predict, gain_per_step=gain_per_step, critical_scale=critical_scale,
+                  applies=lambda params: _norm(params) == "none", metrics=metric_predictions),
     effective_scale=effective_scale,
     at_scale=lambda params, s: {**params, "init": "normal", "scale": s},
     sweep_axes=("scale", "width", "depth"),

@@ -167,6 +167,14 @@ PATHS = 1024  # representative runs of the spike model (fixed draws: the theory 
 PATH_SEED = 20240611
 
 
+def _hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / w.sum()
+
+
+_HERMITE_24 = _hermite(24)  # computed once: a rule costs more than the sum it weights
+
+
 def _slope_correlation(activation, q0: float, q1: float) -> float:
     """Corr(φ′(h)², φ′(h′)²) for one unit across a block: h ~ N(0, q0), h′ = h + N(0, q1 − q0)
     (the unit's own increment is independent of h). ReLU: the gates' correlation (2/π) asin ρ
@@ -174,8 +182,7 @@ def _slope_correlation(activation, q0: float, q1: float) -> float:
     rho = math.sqrt(q0 / q1) if q1 > 0 else 1.0
     if activation.gate_probability is not None:
         return 2 / math.pi * math.asin(min(rho, 1.0))
-    x, w = np.polynomial.hermite_e.hermegauss(24)
-    w = w / w.sum()
+    x, w = _HERMITE_24
     h = math.sqrt(q0) * x[:, None]
     h1 = h + math.sqrt(max(q1 - q0, 0.0)) * x[None, :]
     f0, f1 = activation.derivative(h) ** 2, activation.derivative(h1) ** 2

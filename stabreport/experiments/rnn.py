@@ -375,8 +375,8 @@ RNN = Experiment(
     # The explorer: tanh and linear networks of width 100 with normal weights, tied or fresh at
     # every step, with and without inputs, on a √2 grid of scales through 1/√width.
     explore=Explore(grid={"activation": ("tanh", "linear"), "tied": (True, False),
-                          "input_scale": (0.0, 1.0), "scale": log_values(0.025, 2 ** 0.5, 13),
-                          "width": (100,), "steps": (10, 25, 50)},
+                          "input_scale": (0.0, 1.0), "scale": log_values(0.05, 2 ** 0.5, 9),
+                          "width": (100,), "steps": (10, 50)},
                     scale="scale", params={"init": "normal"},
                     initial={"scale": 0.1, "width": 100, "steps": 50}),
 )

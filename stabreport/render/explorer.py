@@ -145,7 +145,7 @@ def theory_law(experiment: Experiment, params: Mapping[str, Any], q05: float, me
     """law_curve of the theory's law of the final log10 ‖M u‖ (memoised by the source of the
     theory and of this module, the cell's parameters and the sampling)."""
     def compute() -> dict[str, Any] | None:
-        prediction = experiment.theory.predict(params)
+        prediction = experiment.predict(params)
         return law_curve(prediction.cdf_log10, q05, median, q95)
 
     return memo_json(store, "explorer-theory-law", (*experiment.theory_modules, __name__), {

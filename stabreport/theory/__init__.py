@@ -111,6 +111,8 @@ def gain_curve(experiment: Any, params: Mapping[str, Any], scales: Sequence[floa
     gains = tuple(experiment.theory.gain_per_step(experiment.at_scale(params, float(s)))
                   for s in scales)
     critical = experiment.theory.critical_scale(params)
-    settled = experiment.theory.predict(params).critical_scale
+    from ..experiments.base import predicted
+
+    settled = predicted(experiment.theory.predict, params).critical_scale
     return GainCurve(f"{experiment.name}, {experiment.words(experiment.family(params))}",
                      experiment.family(params), tuple(float(s) for s in scales), gains, critical, settled)
