@@ -249,7 +249,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.json:
         from .core.results import per_step_quantiles
 
-        payload = result.to_json()
+        payload = result.to_json(experiment) if args.path == FULL else result.to_json()
         if args.per_step:
             payload["per_step"] = per_step_quantiles(result.trajectory)
         payload["theory"] = theory
@@ -304,9 +304,19 @@ def _print_table(experiment, params, seed: int, runs: int, result) -> None:
         return
     print(f"{'per-run statistic':<26}{'median':>10}{'5 %':>10}{'95 %':>10}")
     for metric in experiment.all_metrics:
-        if metric.name in result.metrics:
-            q05, q50, q95 = np.quantile(result.metrics[metric.name], [0.05, 0.5, 0.95])
-            print(f"{metric.label:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
+        if metric.name not in result.metrics:
+            continue
+        values = np.asarray(result.metrics[metric.name], dtype=float)
+        if metric.kind == "flag":
+            print(f"{metric.label:<26}{f'{int(values.sum())} of {len(values)} runs':>30}")
+            continue
+        values = values[np.isfinite(values)]
+        if len(values) == 0:
+            print(f"{metric.label:<26}{'— (no run has one)':>30}")
+            continue
+        q05, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
+        print(f"{metric.label:<26}{q50:>10.4g}{q05:>10.4g}{q95:>10.4g}" if metric.kind != "log10"
+              else f"{metric.label:<26}{q50:>10.3f}{q05:>10.3f}{q95:>10.3f}")
     summary = getattr(result, "summary", None)
     if summary is not None and result.primary == "log10_mean_abs":
         print()

@@ -29,6 +29,28 @@ SMALL_SWEEPS = "".join(
     f"  - id: {sweep}\n    runs: {runs}\n" for sweep, runs in
     [("resnet-branch-depth", 20), ("residual-depth", 30), ("dying-relu", 300)])
 
+# The training page on smaller networks and fewer steps (a site builds it in seconds, not a
+# minute), each setting still showing what the page's claims say of it: a vanishing or a
+# sigmoid network stays at chance and an exploding one diverges within 20 steps, He's and the
+# rescaled sigmoid learn within 200 steps at depth 10, and batch normalisation's gradient ratio
+# is read at the first step.
+SMALL_SECTIONS += """  - id: train-relu
+    runs: 2
+    params: {steps: 20}
+    settings: [{id: train-relu-he, params: {depth: 10, steps: 200}}]
+  - id: train-sigmoid
+    runs: 2
+    params: {steps: 20}
+    settings: [{id: train-scaled-sigmoid-0.1, params: {depth: 10, steps: 200}}]
+  - id: train-clip
+    runs: 2
+    params: {steps: 20}
+  - id: train-batchnorm
+    runs: 2
+    settings: [{id: train-bn-10-0.8, params: {steps: 20}}, {id: train-bn-20-0.1, params: {steps: 1}},
+               {id: train-bn-50-0.1, params: {steps: 1}}]
+"""
+
 # A section and a sweep of the example plug-in experiment (it has no theory).
 PLUGIN_SECTIONS = """  - id: near-identity
     title: Near-identity products

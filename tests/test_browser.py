@@ -566,3 +566,31 @@ def test_the_first_releases_addresses_forward_with_their_fragment(served, browse
     assert page.locator("figure#relu-normal-trajectory").count() == 1
     # The forwarding page's own load may be reported as failed: the redirect cut it short.
     assert [p for p in problems if p != f"failed request: {base}mlp/"] == []
+
+
+def test_the_training_page_shows_every_setting_its_loss_figures_and_its_claims(served, browser):
+    """"Does it train?" in both editions: a table row per setting, each section's loss figure
+    loaded, and every claim of the page holding (the session's site builds with --strict)."""
+    base, site_dir = served
+    from stabreport.report.config import load_report
+    from helpers import PLUGIN_CONFIG
+
+    report = load_report(text=PLUGIN_CONFIG)
+    sections = [s for s in report.sections if s.page == "train"]
+    assert sections
+    for prefix in ("", "zh/"):
+        problems: list[str] = []
+        page = _page(browser, problems)
+        page.goto(base + prefix + "train.html", wait_until="networkidle")
+        for section in sections:
+            for setting in section.settings:
+                assert page.locator(f"tr:has(#{setting.id.replace('.', chr(92) + '.')})").count() == 1, \
+                    (prefix, setting.id)
+            figure = page.locator(f"#{section.id}-loss img").first
+            figure.scroll_into_view_if_needed()
+            page.wait_for_function(f"document.querySelector('#{section.id}-loss img').complete")
+            assert figure.evaluate("i => i.naturalWidth") > 0, (prefix, section.id)
+        assert page.locator(".admonition.success").count() >= 8
+        assert page.locator(".admonition.failure").count() == 0
+        page.close()
+        assert problems == [], problems

@@ -14,6 +14,15 @@ def test_derivative_matches_central_difference(name, rng):
     np.testing.assert_allclose(act.derivative(x), numeric, atol=1e-8)
 
 
+@pytest.mark.parametrize("name", sorted(n for n, a in ACTIVATIONS.items() if a.slope_of_output))
+def test_slope_of_output_is_the_derivative(name, rng):
+    # Training's backward pass reads φ′ off φ(x); it must be the same slope.
+    act = ACTIVATIONS[name]
+    x = rng.uniform(-6, 6, 2000)
+    x = x[np.abs(x) > 1e-3]
+    np.testing.assert_allclose(act.slope_of_output(act.fn(x)), act.derivative(x), rtol=1e-9, atol=1e-12)
+
+
 def test_scaled_sigmoid_is_four_sigmoid_minus_two(rng):
     x = rng.uniform(-30, 30, 1000)
     expected = 4.0 / (1.0 + np.exp(-x)) - 2.0

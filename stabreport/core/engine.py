@@ -123,7 +123,7 @@ def estimate(experiment: Experiment, params: Mapping[str, Any], runs: int, path:
     per_run = ((steps + 1) * 4 + 8 * len(experiment.metrics)) if path == FULL else (steps + 1) * 8
     # Each block's results, then their concatenation: twice what is kept.
     kept = runs * (2 * per_run + per_run_output)
-    flops = (2 + 32 * spectrum) * runs * steps * experiment.width(params) ** 3 if path == FULL else 0
+    flops = (1 + 16 * spectrum) * experiment.flops(params, runs) if path == FULL else 0
     return Estimate(experiment.normals(params, runs, path), flops, in_flight + kept,
                     steps * -(-runs // block))
 
@@ -240,10 +240,12 @@ def check_simulation(experiment: Experiment, params: Mapping[str, Any], size: in
     primary = reported[0].name
     final = metrics[primary]
     living = np.isfinite(final)
-    named = [(f"metric {key}", array) for key, array in metrics.items()]
+    optional = {m.name for m in experiment.all_metrics if m.optional}
+    named = [(f"metric {key}", array) for key, array in metrics.items() if key not in optional]
+    ends = experiment.trajectory_metric is not None and experiment.trajectory_metric.optional
     for what, array, rows in ((f"metric {primary}", final, ~np.isneginf(final)),
                               *((what, array, living) for what, array in named),
-                              ("the trajectory", trajectory, living)):
+                              *(() if ends else (("the trajectory", trajectory, living),))):
         problem = _bad_values(array, rows)
         if problem:
             raise ComputeError(f"{who}: its simulate returned {problem} ({what}); allowed: "

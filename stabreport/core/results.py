@@ -134,18 +134,54 @@ class Result(_Outcome):
             return None
         return np.quantile(self.reach.astype(np.float64), qs, axis=0)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, experiment: Any = None) -> dict[str, Any]:
+        """Every run's metrics (null where a run has no value of an optional one), the reach's
+        quantiles, an experiment's named trajectory per run (training's `loss`, each list
+        ending at its run's first non-finite value) and the summary: of a size (log10 metric),
+        the lecture's statistic and the quantiles; of plain numbers, each one's median over
+        the runs that have it and each flag's share of runs."""
+        if experiment is None:
+            from ..experiments import get_experiment
+
+            experiment = get_experiment(self.experiment)
+        declared = {m.name: m for m in experiment.all_metrics}
         out = self._head(FULL)
         for name, values in self.metrics.items():
-            out[name] = [float(v) for v in values]
+            metric = declared.get(name)
+            out[name] = [metric.json_value(v) if metric else float(v) for v in values]
+        named = experiment.trajectory_metric
+        if named is not None:
+            out[named.name] = [[float(v) for v in row[:_end(row)]] for row in self.trajectory]
         if self.reach is not None:
             out["reach"] = per_step_quantiles(self.reach)
-        summary = self.summary
-        out["summary"] = None if summary is None else {
-            **summary.as_dict(), **{f"median_{name}": float(np.median(values))
-                                    for name, values in self.metrics.items()
-                                    if name != self.primary}}
+        primary = declared.get(self.primary)
+        if primary is None or primary.kind == "log10":
+            summary = self.summary
+            out["summary"] = None if summary is None else {
+                **summary.as_dict(), **{f"median_{name}": float(np.median(values))
+                                        for name, values in self.metrics.items()
+                                        if name != self.primary}}
+            return out
+        out["summary"] = {}
+        for name, values in self.metrics.items():
+            kind = declared[name].kind if name in declared else "value"
+            key = f"{name}_fraction" if kind == "flag" else f"median_{name}"
+            out["summary"][key] = finite_median(values) if kind != "flag" else \
+                (float(np.mean(values)) if len(values) else None)
         return out
+
+
+def _end(row: np.ndarray) -> int:
+    """The length of a trajectory up to its first non-finite value."""
+    bad = ~np.isfinite(row)
+    return int(np.argmax(bad)) if bad.any() else len(row)
+
+
+def finite_median(values: np.ndarray) -> float | None:
+    """The median over the runs with a finite value; None where none has one."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    return float(np.median(finite)) if len(finite) else None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,24 @@ class Metric:
     help: str  # for `stabreport list`, the README and the method page
     # The metric's value for M = I (before the first step), given the width.
     start: Callable[[int], float] = lambda width: 0.0
+    # What its numbers are: "log10" (a size, in decades: every matrix metric), "value" (a plain
+    # number: a loss, an accuracy), "flag" (0 or 1: written true or false) or "count" (a whole
+    # number: a step).
+    kind: str = "log10"
+    # A run may have no value of it (NaN in the simulation, null in JSON): a diverged run's
+    # final loss. Otherwise NaN is an error in a run that lived.
+    optional: bool = False
+
+    def json_value(self, value: float) -> Any:
+        """One run's value as JSON writes it: null where it has none, true or false for a flag."""
+        value = float(value)
+        if math.isnan(value) or (self.optional and math.isinf(value)):
+            return None
+        if self.kind == "flag":
+            return bool(value)
+        if self.kind == "count":
+            return int(value)
+        return value
 
 
 # The metrics of the full path's final matrix M, for every experiment that forms M.
@@ -281,6 +299,19 @@ class Experiment:
     # normalised settings report a gradient ratio, not a matrix); None: every metric declared.
     # The first is the setting's primary metric: a run whose value is −inf died.
     reports: Callable[[Params], tuple[str, ...]] | None = None
+    # What its trajectory is, where it is not the matrix's log10 mean |M_ij| after every step:
+    # training's loss after every step. An optional one may end early (NaN from a run's first
+    # non-finite value on), and `run --json` writes each run's list under its name.
+    trajectory_metric: Metric | None = None
+    # The table of a section of it (a template under partials/): the matrix metrics' table, or
+    # one whose columns are the section's statistics alone.
+    table: str = "partials/setting_table.md.j2"
+    # Multiply–adds of `runs` runs on the full path, for estimates of time, if the default
+    # (one k×k product per step: 2 k³) does not fit the simulation.
+    full_path_flops: Callable[[Params, int], int] | None = None
+    # Runs drawn together from one random stream, if the default (as many k×k matrices as fit
+    # in 8 MiB) does not fit: a function of the parameters only.
+    runs_per_block: Callable[[Params], int] | None = None
     source: str = "stabreport"  # the distribution it comes from (filled in by the registry)
 
     def param(self, name: str, where: str = "") -> Param:
@@ -311,6 +342,11 @@ class Experiment:
     def tracks_spectrum(self, params: Params) -> bool:
         """Whether the full path can track this setting's spectrum: where it forms a matrix."""
         return self.spectrum and (self.reports is None or "log10_mean_abs" in self.reports(params))
+
+    def forms_matrix(self, params: Params) -> bool:
+        """Whether a setting's full path forms a matrix M and reports its sizes (the lecture's
+        statistic, a verdict): not a training run, nor a normalised MLP's batch gradient."""
+        return "log10_mean_abs" in {m.name for m in self.setting_metrics(params)}
 
     def primary_metric(self, params: Params) -> str:
         return self.setting_metrics(params)[0].name
@@ -365,8 +401,16 @@ class Experiment:
     def block_runs(self, params: Params) -> int:
         """Runs drawn together from one random stream: a function of the parameters only, so the
         numbers never depend on memory limits or on how many processes share the work."""
+        if self.runs_per_block is not None:
+            return self.runs_per_block(params)
         k = self.width(params)
         return max(1, min(1024, 2**20 // (k * k)))
+
+    def flops(self, params: Params, runs: int) -> int:
+        """Multiply–adds of `runs` runs on the full path (see full_path_flops)."""
+        if self.full_path_flops is not None:
+            return self.full_path_flops(params, runs)
+        return 2 * runs * self.steps(params) * self.width(params) ** 3
 
     def working_bytes(self, params: Params, runs: int, path: str) -> int:
         """Peak memory of one block of `runs` while it is computed (not counting its results)."""

@@ -155,6 +155,12 @@ def normalise(params: dict[str, Any], given: set[str], where: str) -> dict[str, 
                               "propagates one input; allowed: batch only with norm=batch or "
                               "norm=layer", key="batch")
         params = {**params, "batch": None}
+    return init_scale(params, given, where)
+
+
+def init_scale(params: dict[str, Any], given: set[str], where: str) -> dict[str, Any]:
+    """`scale` of an init that takes one (its own kept when it is optional and not given);
+    refused, with the inits that take one, for an init that sets its own variance."""
     init = INITIALISERS[params["init"]]
     if init.uses_scale:
         return params if "scale" in given or not init.scale_optional else {**params, "scale": None}

@@ -46,6 +46,10 @@ class Activation:
     about: str = ""
     # Its name as a reader reads it ("scaled sigmoid"), declared with N_; the identifier if unset.
     title: str = ""
+    # φ′ as a function of the output y = φ(x), as frameworks' backward passes compute it (one
+    # cheap pass, where derivative() costs several transcendental ones): used in training, whose
+    # float32 arithmetic has no use for the tails' precision. None: derivative(x) is used.
+    slope_of_output: Callable[[Array], Array] | None = None
 
     @property
     def words(self) -> str:
@@ -88,7 +92,7 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("relu", r"\max(0, x)", lambda x: np.maximum(x, 0.0), positively_homogeneous=True,
                    title=N_("ReLU"),
-                   slope=lambda x: (x > 0).astype(x.dtype),
+                   slope=lambda x: (x > 0).astype(x.dtype), slope_of_output=lambda y: (y > 0).astype(y.dtype),
                    gate_probability=0.5, reference_gain=2.0, reference_rule=N_("He's √(2/k)"),
                    about=N_("It passes a positive input with slope 1 and switches a negative one "
                             "off (slope 0), so on average half the units carry the gradient back.")),
@@ -96,20 +100,23 @@ ACTIVATIONS: dict[str, Activation] = {
         Activation("sigmoid", r"1 / (1 + e^{-x})", _sigmoid, positively_homogeneous=False,
                    title=N_("sigmoid"),
                    log_slope=lambda x: _LOG_QUARTER + _log_sech2(0.5 * x),
+                   slope_of_output=lambda y: y * (1 - y),
                    about=N_("Its slope is at most ¼ (at zero) and falls to nothing in its flat "
                             "tails, so every layer shrinks the gradient unless the weights make up "
                             "for it.")),
         Activation("scaled_sigmoid", r"4\,\sigma(x) - 2", _scaled_sigmoid, title=N_("scaled sigmoid"),
                    positively_homogeneous=False, log_slope=lambda x: _log_sech2(0.5 * x),
+                   slope_of_output=lambda y: 1 - 0.25 * y * y,
                    about=N_("It equals $2\\tanh(x/2)$: slope 1 at zero like tanh, saturating at "
                             "±2.")),
         Activation("tanh", r"\tanh x", np.tanh, positively_homogeneous=False, log_slope=_log_sech2,
+                   slope_of_output=lambda y: 1 - y * y,
                    title=N_("tanh"),
                    about=N_("Its slope is 1 at zero and falls in its tails (saturating at ±1): "
                             "small weights keep units near zero, where a layer is nearly linear; "
                             "large ones saturate them and flatten the slope.")),
         Activation("linear", r"x", lambda x: x, positively_homogeneous=True, title=N_("linear"),
-                   slope=lambda x: np.ones_like(x), gate_probability=1.0,
+                   slope=lambda x: np.ones_like(x), slope_of_output=np.ones_like, gate_probability=1.0,
                    about=N_("It leaves only the weights: the gradient is a product of random "
                             "matrices, as in the first experiment.")),
     )

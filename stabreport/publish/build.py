@@ -207,7 +207,7 @@ class Checks:
 
 def lecture_statistic_median(setting, result: Result) -> float | None:
     """The median of the lecture's statistic over repetitions; None when every run died."""
-    if result.alive == 0:
+    if result.alive == 0 or "log10_mean_abs" not in result.metrics:  # no matrix: no statistic
         return None
     grouped = result.grouped_log10_of_mean(setting.lecture_averages)
     return float(np.median(grouped)) if len(grouped) else result.summary.log10_of_mean

@@ -31,9 +31,12 @@ OWN = __name__.partition(".")[0]  # experiments from elsewhere are named for the
 
 
 def notebook_pages(report: Report) -> list[Page]:
-    """The pages that get a notebook: those holding settings, in navigation order."""
+    """The pages that get a notebook: those holding settings, each of which forms a matrix (a
+    notebook prints a matrix's statistics: the training page has none), in navigation order."""
     holding = {section.page for section in report.sections if section.settings}
-    return [page for page in report.pages if page.id in holding]
+    other = {section.page for section in report.sections for s in section.settings
+             if not s.experiment.forms_matrix(s.params)}
+    return [page for page in report.pages if page.id in holding - other]
 
 
 def notebook_files(env: jinja2.Environment, report: Report, tasks: Iterable[Task],

@@ -100,6 +100,13 @@ class SettingView:
     stat_se: float | None = None  # standard error of stat_median (None: fewer than two values)
     thresholds: tuple[float, float] = (-3.0, 3.0)  # the verdicts' bounds (log10)
     columns: tuple["ColumnValue", ...] = ()  # the section's statistic columns, in its order
+    # Its full path formed a matrix, whose sizes are its statistics (the key findings list it);
+    # False for a training run or a normalised MLP's batch gradient.
+    sized: bool = True
+
+    def statistic(self, name: str) -> float | None:
+        """The value of the section's statistic column `name` (None: not a column, or no value)."""
+        return next((c.value for c in self.columns if c.name == name), None)
 
     @property
     def verdict_margin(self) -> float | None:
@@ -172,6 +179,7 @@ class SectionView:
     # facts about what the section's settings share (see Experiment.introduce)
     columns: tuple[str, ...] = ()  # the setting statistics its table shows (their titles: first
     # setting's `columns`)
+    table: str = "partials/setting_table.md.j2"  # its table's template (Experiment.table)
 
     @property
     def living(self) -> tuple[SettingView, ...]:
@@ -264,7 +272,7 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
     summary = result.summary
     stats: list[float | None] = [None, None, None]
     count, stat_se = 0, None
-    if summary is not None:
+    if summary is not None and "log10_mean_abs" in result.metrics:  # a matrix was formed
         statistic = result.grouped_log10_of_mean(setting.lecture_averages)
         if len(statistic) == 0:  # fewer runs than the lecture averaged: one (partial) statistic
             statistic = np.array([summary.log10_of_mean])
@@ -286,7 +294,16 @@ def setting_view(setting: Setting, page: str, result: Result, seed: int,
         command=run_command(setting, seed, spectrum=result.log10_sv is not None),
         norm_command=run_command(setting, seed, TANGENT) if has_norms else None,
         measured=measured, theory=theory, agreement=agreement, dead=result.dead,
-        spectrum=_spectrum_medians(result), stat_se=stat_se, thresholds=thresholds)
+        spectrum=_spectrum_medians(result), stat_se=stat_se, thresholds=thresholds,
+        sized=experiment.forms_matrix(setting.params))
+
+
+def plain_number(value: float, places: int = 2) -> str:
+    """A plain number with `places` decimals (a true minus sign), in scientific notation from
+    10⁴ on: a loss may be astronomic."""
+    if abs(value) >= 1e4:
+        return ("−" if value < 0 else "") + pow10(math.log10(abs(value)))
+    return f"{value:.{places}f}".replace("-", "−")
 
 
 def _spectrum_medians(result: Result) -> dict[str, float] | None:
@@ -387,7 +404,8 @@ def build_context(env: jinja2.Environment, root: Path, report: Report, evidence:
             table_number=tables[section.page],
             has_theory=all(v.theory is not None for v in views),
             template=section_template(env, section.id, section.experiment.template),
-            introduction=_introduction(section), columns=section.columns))
+            introduction=_introduction(section), columns=section.columns,
+            table=section.experiment.table))
     pages = [PageView(p.id, p.title, p.summary, tuple(s for s in sections if s.page == p.id),
                       tuple(f for f in figures if f.page == p.id), p.home) for p in report.pages]
     timings = [{"setting": s.id, "path": path, "path_name": i18n._(PATH_WORDS[path]),
@@ -533,6 +551,9 @@ def _filters(report: Report) -> dict[str, Callable[..., Any]]:
             # A probability or a level: 0.001 as it reads, 1.7 × 10⁻⁵ when smaller.
             "probability": lambda value: f"{value:.2g}" if value >= 1e-3 else pow10(math.log10(value)),
             "ratio": lambda log10_value: f"{10 ** log10_value:.2f}",
+            # A loss or another plain number that may be astronomic: 2.30, 1.3 × 10³⁷.
+            "loss": lambda value: plain_number(value),
+            "number": lambda value, places=2: plain_number(value, places),
             "tojson_compact": lambda value: json.dumps(value, ensure_ascii=False),
             # A word declared in code (an experiment's title, summary, a parameter's help),
             # marked there with N_(), in the language being rendered (no %-formatting, unlike _()).

@@ -136,7 +136,9 @@ def median_standard_error(values: np.ndarray) -> float:
 
 def measure_setting(result: Result, norms: NormResult | None) -> Measured | None:
     """Column lengths from the fast path when it ran (checked against the full path's); None
-    when every run died."""
+    when every run died or the setting forms no matrix (a training run, a normalised MLP)."""
+    if "log10_norm_u" not in result.metrics:
+        return None
     full_norm_u = result.metrics["log10_norm_u"]
     norm_u = norms.log10_norm_u if norms is not None else full_norm_u
     if len(norm_u) == 0 or len(full_norm_u) == 0:
