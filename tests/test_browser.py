@@ -149,7 +149,9 @@ def test_search_finds_xavier_and_opens_the_mlp_page(served, browser):
     search = page.locator("input.md-search__input")
     search.click()
     search.press_sequentially("Xavier", delay=30)  # Material listens for key events, not fill()
-    result = page.locator(".md-search-result__item a").first
+    # Other pages mention Xavier too (the training page trains it): the MLP page must be among
+    # the results, and its result must open it.
+    result = page.locator('.md-search-result__item a[href*="mlp.html"]').first
     result.wait_for(timeout=10000)
     result.click()
     page.wait_for_load_state("networkidle")
@@ -428,7 +430,9 @@ def test_the_site_opened_from_disk_navigates_searches_and_typesets(served, brows
     search = page.locator("input.md-search__input")
     search.click()
     search.press_sequentially("Xavier", delay=30)
-    result = page.locator(".md-search-result__item a").first
+    # Other pages mention Xavier too (the training page trains it): the MLP page must be among
+    # the results, and its result must open it.
+    result = page.locator('.md-search-result__item a[href*="mlp.html"]').first
     result.wait_for(timeout=10000)
     result.click()
     page.wait_for_load_state("load")
