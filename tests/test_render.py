@@ -165,3 +165,25 @@ def test_a_setting_whose_every_run_died_is_reported_plainly():
     assert f"Every one of the 40 runs of **{markdown_literal('scale 0.1')}** died" in mlp
     assert "every run died |" in mlp  # its row in the table
     assert "every run died |" in pages["index.md"]  # and in the key findings
+
+
+def test_the_transparent_png_is_the_light_drawing_without_its_background():
+    """The transparent look is saved from the light drawing: laid on white, it is the light PNG
+    (to the few units of 255 by which 8-bit alpha rounds translucent bands and edges; a line or a
+    word drawn differently is off by a hundred), and its background is fully transparent."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    report = load_report()
+    section = report.section("relu-normal")
+    files = draw(trajectory_data(section, synthetic_results(report).full, {})).files
+    light = np.asarray(Image.open(io.BytesIO(files[".png"])).convert("RGB"), dtype=float)
+    clear = np.asarray(Image.open(io.BytesIO(files["-transparent.png"])).convert("RGBA"), dtype=float)
+    alpha = clear[..., 3:] / 255
+    on_white = clear[..., :3] * alpha + 255 * (1 - alpha)
+    assert light.shape == on_white.shape
+    off = np.abs(on_white - light).max(axis=2)
+    assert off.max() <= 6 and off.mean() < 0.5
+    assert clear[2, 2, 3] == 0 and (alpha == 0).mean() > 0.5

@@ -166,3 +166,21 @@ def test_the_two_critical_scales_are_what_their_names_say(activation):
     assert gaps[0] > gaps[1] > gaps[2]
     _, relu_balanced, relu_critical = balanced_and_critical(50, "relu")
     assert relu_balanced == relu_critical
+
+
+def test_a_sum_of_shifted_laws_is_the_sum_of_the_laws_shifted_and_made_once():
+    """Shifted laws add as their centred sum, moved: the same law (cumulants, median, CDF) as
+    the shifted sum, the inversion shared by every shift, and the deconvolution likewise."""
+    from stabreport.theory.laws import half_log_chi2, log_abs_first_coordinate
+
+    a, b = half_log_chi2(4), log_abs_first_coordinate(4)
+    total = a + b
+    assert (a + b) is total and a.without(b) is a.without(b)
+    for shift in (-7.5, 0.3, 40.0):
+        moved = a.shifted(shift) + b
+        assert moved.cumulants == pytest.approx(tuple(k + (shift if i == 0 else 0.0)
+                                                      for i, k in enumerate(total.cumulants)))
+        assert moved.median() == pytest.approx(total.median() + shift, abs=1e-9)
+        assert moved.cdf(total.median() + shift)[0] == pytest.approx(0.5, abs=1e-9)
+        back = moved.without(b)
+        assert back.cumulants == pytest.approx(a.shifted(shift).cumulants)

@@ -502,15 +502,13 @@ def render_site(root: Path, report: Report, runs: Runs, strict: bool = False,
     figures: dict[str, list[Any]] = {language: [] for language in languages}
     if with_figures and datas:
         # Light and dark, SVG, PNG and PDF of each; those the cache holds from an earlier build
-        # of the same data and words are read, the rest drawn on every core. (draw_all says
-        # nothing per figure: the count moves an edition at a time, the status in between.)
+        # of the same data and words are read, the rest drawn on every core, the editions in one
+        # pool. (Nothing is said per figure: the count moves, the status says it in between.)
         with Phase(stream, f"drawing {counted(len(datas), 'figure')} in {named}: SVG, PNG and "
                    "PDF, light and dark, those drawn before from the cache",
                    len(datas) * len(languages), "figure", "figures") as phase:
-            for language in languages:
-                phase.describe(f"{language} edition")
-                figures[language] = draw_all(store, datas, default_jobs(), language, root,
-                                             done=phase.advance)
+            figures = draw_all(store, datas, default_jobs(), languages, root,
+                               done=lambda language: phase.advance())
     editions = [Edition(language, name, pages, figures[language], files, nav, title)
                 for language, (name, pages, files, nav, title) in zip(languages, parts)]
     return Rendered(editions, data)

@@ -47,6 +47,10 @@ DARK = Ink(("#56B4E9", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#F0E442", "#
 TRANSPARENT = Ink(LIGHT.palette, LIGHT.strong, LIGHT.muted, "white", background=None)
 PALETTE = LIGHT.palette
 INKS = {"light": LIGHT, "dark": DARK, "transparent": TRANSPARENT}
+# The drawings made of each figure, and the looks saved from each: the transparent look has the
+# light look's inks and differs only in the background it is saved with, so it is the light
+# drawing saved again without one (a figure is drawn twice, not three times).
+DRAWINGS = {"light": ("light", "transparent"), "dark": ("dark",)}
 
 # Sized for a 16:9 slide as much as for the page: 7 × 3.9 in, nothing smaller than 10 pt.
 STYLE = {
@@ -560,11 +564,15 @@ def draw(data: FigureData, language: str = "en") -> Figure:
     import matplotlib
 
     files: dict[str, bytes] = {}
-    for look, ink in INKS.items():
-        formats = [fmt for suffix, (l, fmt) in VARIANTS.items() if l == look]
-        with matplotlib.rc_context({**STYLE, **_ink_style(ink), **_language_style(language)}):
-            drawn = _render(tidy(figure_kind(data.kind).draw(data, ink)), formats)
-        files.update({suffix: drawn[fmt] for suffix, (l, fmt) in VARIANTS.items() if l == look})
+    for drawing, looks in DRAWINGS.items():
+        with matplotlib.rc_context({**STYLE, **_ink_style(INKS[drawing]), **_language_style(language)}):
+            fig = tidy(figure_kind(data.kind).draw(data, INKS[drawing]))
+            for look in looks:
+                saved = {k: v for k, v in _ink_style(INKS[look]).items() if k.startswith("savefig.")}
+                formats = [fmt for suffix, (l, fmt) in VARIANTS.items() if l == look]
+                with matplotlib.rc_context(saved):
+                    drawn = _render(fig, formats)
+                files.update({suffix: drawn[fmt] for suffix, (l, fmt) in VARIANTS.items() if l == look})
     return Figure(data, files)
 
 
@@ -585,24 +593,29 @@ def _draw_files(job: tuple[FigureData, str, str]) -> dict[str, bytes]:
 
 
 def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
-             language: str = "en", root: Path = Path("."),
-             done: Callable[[], None] | None = None) -> list[Figure]:
-    """Every figure, in order, its words in `language` (from the catalogue under `root`): from
-    `store` where the same record was drawn by the same code in the same words, the rest drawn
-    on `jobs` worker processes (the same bytes as drawn here: a drawing depends on its data, its
-    words and the style alone), the slowest kinds first. `done()` is called as each figure is
-    ready (found or drawn), for progress."""
-    done = done or (lambda: None)
-    words = i18n.catalogue_digest(root, language)
-    keys = [_figure_key(d, language, words) for d in datas] if store is not None else [None] * len(datas)
-    files: list[Mapping[str, bytes] | None] = [None] * len(datas)
-    for i, key in enumerate(keys):
-        parts = store.get(key) if key is not None else None
+             languages: Sequence[str] = ("en",), root: Path = Path("."),
+             done: Callable[[str], None] | None = None) -> dict[str, list[Figure]]:
+    """Every figure in every one of `languages`, by language and in order, its words from the
+    catalogue under `root`: from `store` where the same record was drawn by the same code in the
+    same words, the rest drawn on one pool of `jobs` worker processes for all the languages (the
+    same bytes as drawn here: a drawing depends on its data, its words and the style alone), the
+    slowest kinds first. `done(language)` is called as each figure is ready (found or drawn)."""
+    done = done or (lambda language: None)
+    jobs_of = [(language, i) for language in languages for i in range(len(datas))]
+    keys: dict[tuple[str, int], str | None] = {}
+    for language in languages:
+        words = i18n.catalogue_digest(root, language)
+        for i, data in enumerate(datas):
+            keys[language, i] = _figure_key(data, language, words) if store is not None else None
+    files: dict[tuple[str, int], Mapping[str, bytes]] = {}
+    for job in jobs_of:
+        parts = store.get(keys[job]) if keys[job] is not None else None
         if parts is not None and set(parts) == set(VARIANTS):
-            files[i] = parts
-            done()
-    missing = sorted((i for i, f in enumerate(files) if f is None),
-                     key=lambda i: (-figure_kind(datas[i].kind).cost, i))
+            files[job] = parts
+            done(job[0])
+    missing = sorted((job for job in jobs_of if job not in files),
+                     key=lambda job: (-figure_kind(datas[job[1]].kind).cost, job[1], job[0]))
+    work = [(datas[i], language, str(root)) for language, i in missing]
     if jobs > 1 and len(missing) > 1:
         import multiprocessing
         import os
@@ -613,18 +626,18 @@ def draw_all(store: Store | None, datas: Sequence[FigureData], jobs: int = 1,
         context = multiprocessing.get_context("spawn")  # as the experiments' workers
         with ProcessPoolExecutor(max_workers=min(jobs, len(missing)), mp_context=context,
                                  initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-            for i, drawn in zip(missing, pool.map(_draw_files, [(datas[i], language, str(root))
-                                                                 for i in missing])):
-                files[i] = drawn
-                done()
+            for job, drawn in zip(missing, pool.map(_draw_files, work)):
+                files[job] = drawn
+                done(job[0])
     else:
-        for i in missing:
-            files[i] = _draw_files((datas[i], language, str(root)))
-            done()
-    for i in missing:
-        if keys[i] is not None:
-            store.put(keys[i], dict(files[i]))
-    return [Figure(d, f) for d, f in zip(datas, files)]
+        for job, item in zip(missing, work):
+            files[job] = _draw_files(item)
+            done(job[0])
+    for job in missing:
+        if keys[job] is not None:
+            store.put(keys[job], dict(files[job]))
+    return {language: [Figure(d, files[language, i]) for i, d in enumerate(datas)]
+            for language in languages}
 
 
 def data_json(data: FigureData, title: str, caption: str, settings: Mapping[str, Any]) -> bytes:

@@ -30,16 +30,28 @@ class LogLaw:
     _memo: dict = field(default_factory=dict, repr=False)  # quantiles and powers, computed once
 
     def __add__(self, other: "LogLaw") -> "LogLaw":
-        """X + Y for independent X and Y."""
-        return LogLaw(lambda t: self.log_cf(t) + other.log_cf(t),
-                      tuple(a + b for a, b in zip(self.cumulants, other.cumulants)),
-                      self.offset + other.offset)
+        """X + Y for independent X and Y: the sum of the centred laws, shifted, so that the sums
+        of one law at many shifts (a setting at many weight scales) share one inversion."""
+        if self.offset or other.offset:
+            return (self.centred + other.centred).shifted(self.offset + other.offset)
+        return self._combined("plus", other, lambda t: self.log_cf(t) + other.log_cf(t),
+                              tuple(a + b for a, b in zip(self.cumulants, other.cumulants)))
 
     def without(self, other: "LogLaw") -> "LogLaw":
         """The law of X when self = X + Y with Y ~ other independent of X (deconvolution)."""
-        return LogLaw(lambda t: self.log_cf(t) - other.log_cf(t),
-                      tuple(a - b for a, b in zip(self.cumulants, other.cumulants)),
-                      self.offset - other.offset)
+        if self.offset or other.offset:
+            return self.centred.without(other.centred).shifted(self.offset - other.offset)
+        return self._combined("without", other, lambda t: self.log_cf(t) - other.log_cf(t),
+                              tuple(a - b for a, b in zip(self.cumulants, other.cumulants)))
+
+    def _combined(self, how: str, other: "LogLaw", log_cf: Callable[[np.ndarray], np.ndarray],
+                  cumulants: tuple[float, ...]) -> "LogLaw":
+        """The law made of this one and `other`, made once: the memo keeps `other` alive with
+        it, so that its id stands for it."""
+        key = (how, id(other))
+        if key not in self._memo:
+            self._memo[key] = (other, LogLaw(log_cf, cumulants))
+        return self._memo[key][1]
 
     def times(self, n: int) -> "LogLaw":
         """The sum of n iid copies (n an integer, so any branch of the log gives cf**n)."""
@@ -134,6 +146,7 @@ def gaussian_law(mean: float, variance: float) -> LogLaw:
     return GaussianLaw(lambda t: 1j * t * mean - 0.5 * variance * t * t, (mean, variance, 0.0))
 
 
+@lru_cache(maxsize=None)
 def half_log_chi2(dof: int) -> LogLaw:
     """½ ln χ²_dof: cf 2^(it/2) Γ(dof/2 + it/2) / Γ(dof/2); κ_m = 2^(−m) ψ^(m−1)(dof/2)."""
     a = dof / 2
@@ -173,6 +186,7 @@ def half_log_beta(a: float, b: float) -> LogLaw:
                            0.125 * (special.polygamma(2, a) - special.polygamma(2, a + b))))
 
 
+@lru_cache(maxsize=None)
 def log_abs_first_coordinate(k: int) -> LogLaw:
     """ln |b₁| for b uniform on the unit sphere of R^k: b₁² ~ Beta(½, (k − 1)/2), so ln |b₁| is
     ½ ln of that Beta (k = 1: b₁ = ±1, a point at 0)."""
