@@ -168,6 +168,21 @@ def test_the_two_critical_scales_are_what_their_names_say(activation):
     assert relu_balanced == relu_critical
 
 
+def test_a_shifted_law_s_quantiles_do_not_depend_on_which_shift_asked_first():
+    """Every shift of a law shares one memo of quantiles: what it holds must be a function of
+    the base law alone, or the same build gives other bytes when part of it comes from a cache."""
+    from stabreport.theory import laws
+
+    shifts = (-3.1, 0.7, 12.35, 1e3 / 7)
+    asked = []
+    for order in (shifts, shifts[::-1]):
+        base = laws.half_log_chi2.__wrapped__(5) + laws.log_abs_first_coordinate.__wrapped__(7)
+        moved = {c: base.shifted(c).shifted(c / 3) for c in order}
+        asked.append({c: (moved[c].quantile(0.05), moved[c].median(), moved[c].centred.cumulants)
+                      for c in order})
+    assert asked[0] == asked[1]
+
+
 def test_a_sum_of_shifted_laws_is_the_sum_of_the_laws_shifted_and_made_once():
     """Shifted laws add as their centred sum, moved: the same law (cumulants, median, CDF) as
     the shifted sum, the inversion shared by every shift, and the deconvolution likewise."""

@@ -64,16 +64,19 @@ class LogLaw:
 
     def shifted(self, c: float) -> "LogLaw":
         """X + c: the same inversion, moved."""
-        k1, k2, k3 = self.cumulants
-        return type(self)(self.log_cf, (k1 + c, k2, k3), self.offset + c, self.centred._memo)
+        base = self.centred
+        base._memo.setdefault("base cumulants", base.cumulants)
+        k1, k2, k3 = base.cumulants
+        return type(self)(self.log_cf, (k1 + self.offset + c, k2, k3), self.offset + c, base._memo)
 
     @property
     def centred(self) -> "LogLaw":
-        """X − offset."""
+        """X − offset, with the cumulants of the law that was first shifted (not this law's
+        minus its offset, which would differ in the last bit from shift to shift and make what
+        the shared memo holds depend on which shift asked first)."""
         if not self.offset:
             return self
-        k1, k2, k3 = self.cumulants
-        return type(self)(self.log_cf, (k1 - self.offset, k2, k3), 0.0, self._memo)
+        return type(self)(self.log_cf, self._memo["base cumulants"], 0.0, self._memo)
 
     @property
     def sd(self) -> float:
@@ -115,8 +118,8 @@ class LogLaw:
 
     def quantile(self, p: float) -> float:
         if ("quantile", p) not in self._memo:
-            centre, half = self.cumulants[0] - self.offset, 12 * self.sd
             base = self.centred
+            centre, half = base.cumulants[0], 12 * base.sd
             self._memo["quantile", p] = optimize.brentq(lambda x: base.cdf(x)[0] - p,
                                                         centre - half, centre + half, xtol=1e-9)
         return self._memo["quantile", p] + self.offset
